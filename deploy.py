@@ -1,0 +1,25 @@
+"""Timestack: `pyinfra INVENTORY deploy.py` turns bare Debian hosts into the telemetry stack.
+
+Every host's data is validated before any operation is added; one report names every bad
+field of every host. Roles then run by group, in order:
+common → postgres → pgbouncer → kafka → backup → schema.
+"""
+
+from pyinfra import host, inventory
+from pyinfra.api.exceptions import PyinfraError
+
+from roles import common
+from roles.hostdata import validated_specs
+from roles.spec import SpecError
+
+
+class InventoryDataError(PyinfraError):
+    """Bad inventory data; raised before any host is changed."""
+
+
+try:
+    spec = validated_specs(inventory)[host.name]
+except SpecError as error:
+    raise InventoryDataError(f"\n{error}") from None
+
+common.apply(spec=spec)

@@ -1,0 +1,44 @@
+"""Data for hosts in group `timescaledb`: PostgreSQL + TimescaleDB (+ PostGIS).
+
+Model defaults that apply unchanged (roles/spec_sections.py): PostgreSQL 17 from the
+Timescale repository, port 5432, cluster "main", max_connections 200 of which 3 are kept for
+superusers; memory, CPU and disk are detected (postgres.tuning overrides them). Passwords are
+never written here: each role names the environment variable that holds its password on the
+machine running pyinfra.
+"""
+
+postgres = {
+    "postgis": True,  # the telemetry schema stores vehicle positions
+    # Listen everywhere; the hba rules below decide who may connect (scram-sha-256 only).
+    "listen_addresses": ["*"],
+    "roles": [
+        # Owns the schema; the schema role migrates as this user.
+        {"name": "telemetry_owner", "password_env": "TIMESTACK_PG_OWNER_PASSWORD"},
+        # What writers (Kafka consumers) and the backend API log in as, via pgBouncer.
+        {"name": "telemetry_app", "password_env": "TIMESTACK_PG_APP_PASSWORD"},
+        # Dashboards and ad-hoc analysis; its SELECT grants come from the schema SQL.
+        {"name": "telemetry_ro", "password_env": "TIMESTACK_PG_RO_PASSWORD"},
+        # pgBouncer's auth_user (pgbouncer.auth_user): looks up the other roles' passwords.
+        {"name": "pgbouncer_auth", "password_env": "TIMESTACK_PG_PGBOUNCER_AUTH_PASSWORD"},
+    ],
+    "databases": [
+        {
+            "name": "telemetry",
+            "owner": "telemetry_owner",
+            "extensions": ["timescaledb", "postgis"],
+        },
+    ],
+    "hba": [
+        # pgBouncer and local tools on the database host itself.
+        {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
+        {"type": "host", "database": "telemetry", "user": "all", "address": "::1/128"},
+        # PLACEHOLDER application subnet: replace 10.20.0.0/24 with your own network.
+        # hostssl: clients from other machines must use TLS.
+        {
+            "type": "hostssl",
+            "database": "telemetry",
+            "user": "telemetry_app,telemetry_ro",
+            "address": "10.20.0.0/24",
+        },
+    ],
+}

@@ -1,0 +1,37 @@
+"""The local lab: three systemd containers started by `python -m lab up`.
+
+Group defaults come from inventory/group_data/*.py; what differs in the lab is set here.
+"""
+
+from lab import HOSTS as _LAB_HOSTS
+from lab.secrets import export_lab_secrets as _export_lab_secrets
+
+# Passwords come from environment variables (password_env), as in production; the lab's are
+# generated once into lab/.state/secrets.json (0600, not in git).
+_export_lab_secrets()
+
+_LAB_DATA: dict[str, dict[str, object]] = {
+    "ts-db1": {
+        "postgres": {
+            "source": "debian",  # trixie's postgresql-17 + Apache-edition TimescaleDB
+            "postgis": True,
+            "listen_addresses": ["*"],  # reached from the host via the published port
+            # virtio reports rotational=1 for an SSD-backed VM disk; say what it really is.
+            "tuning": {"disk": "ssd"},
+        },
+    },
+}
+
+
+def _group(name: str) -> list[tuple[str, dict[str, object]]]:
+    return [
+        (f"@docker/{host.name}", _LAB_DATA.get(host.name, {}))
+        for host in _LAB_HOSTS
+        if name in host.groups
+    ]
+
+
+timescaledb = _group("timescaledb")
+pgbouncer = _group("pgbouncer")
+kafka = _group("kafka")
+pgbackrest_repo = _group("pgbackrest_repo")

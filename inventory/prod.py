@@ -1,0 +1,54 @@
+"""Example production inventory: edit the host names and SSH data, then
+
+    pyinfra inventory/prod.py deploy.py
+    pytest tests/verify --inventory inventory/prod.py
+
+Groups decide what each host runs: timescaledb (PostgreSQL + TimescaleDB), pgbouncer
+(usually the database host itself), kafka (KRaft brokers: 1, or 3 and more), and
+pgbackrest_repo (the backup repository, on another machine than the database).
+Defaults live in inventory/group_data/*.py; a host's own dict sets only what differs.
+Passwords are never written here: export the variables named by password_env
+(TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD,
+TIMESTACK_PG_PGBOUNCER_AUTH_PASSWORD) on the machine that runs pyinfra.
+"""
+
+# Connection data shared by every host: a deploy user with passwordless sudo and a key.
+_SSH = {
+    "ssh_user": "deploy",
+    "ssh_key": "~/.ssh/timestack_ed25519",
+    "ssh_port": 22,
+    "_sudo": True,
+}
+
+timescaledb = [
+    (
+        "db1.telemetry.example.net",
+        {
+            **_SSH,
+            "postgres": {
+                # WAL on its own disk: max_wal_size is sized from that filesystem.
+                "wal_directory": "/srv/pg_wal/17/main",
+            },
+        },
+    ),
+]
+
+# pgBouncer on the database host: its pools reach PostgreSQL over 127.0.0.1.
+pgbouncer = [timescaledb[0]]
+
+kafka = [
+    ("kafka1.telemetry.example.net", {**_SSH, "kafka": {"node_id": 1}}),
+    ("kafka2.telemetry.example.net", {**_SSH, "kafka": {"node_id": 2}}),
+    ("kafka3.telemetry.example.net", {**_SSH, "kafka": {"node_id": 3}}),
+]
+
+pgbackrest_repo = [("backup1.telemetry.example.net", _SSH)]
+
+# Single-box variant (everything on one machine; backups then stay on the same host —
+# set backup = {"repo_type": "posix_local"} and accept that they are not off-host):
+#
+# _BOX = ("box1.telemetry.example.net", _SSH)
+# timescaledb = [_BOX]
+# pgbouncer = [_BOX]
+# kafka = [_BOX]
+# pgbackrest_repo = []

@@ -1,0 +1,34 @@
+"""The local lab: systemd hosts in Docker containers that stand in for Debian servers.
+
+`python -m lab up|down|status`. Hosts, network and published ports are fixed here so the
+inventory (inventory/lab.py), the tests and the README agree on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NETWORK = "timestack-lab"
+LABEL = "timestack.lab"
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    groups: tuple[str, ...]
+    # container port -> host port, published on 127.0.0.1 only
+    ports: dict[int, int] = field(default_factory=dict)
+    memory_limit: str | None = None
+
+
+HOSTS: tuple[LabHost, ...] = (
+    LabHost(
+        "ts-db1",
+        ("timescaledb", "pgbouncer"),
+        ports={5432: 15432, 6432: 16432},
+        # A limit below the VM's RAM, so cgroup-aware tuning is visible.
+        memory_limit="4g",
+    ),
+    LabHost("ts-kafka1", ("kafka",)),
+    LabHost("ts-backup1", ("pgbackrest_repo",)),
+)

@@ -1,0 +1,85 @@
+"""Base of every host: apt cache, packages, UTC, kernel settings, THP off, open-file limits."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, server, systemd
+
+from roles.common.facts import TransparentHugepages
+from roles.common.operations import kernel_settings
+from roles.spec import HostSpec
+from roles.templating import rendered_file
+
+SYSCTL_FILE = "/etc/sysctl.d/60-timestack.conf"
+LIMITS_FILE = "/etc/security/limits.d/60-timestack.conf"
+SYSTEMD_LIMITS_FILE = "/etc/systemd/system.conf.d/60-timestack-limits.conf"
+THP_UNIT = "timestack-thp.service"
+
+
+@deploy("Common host settings")
+def apply(spec: HostSpec) -> None:
+    common = spec.common
+    apt.update(
+        name="Refresh the apt cache when older than its limit", cache_time=common.apt_cache_seconds
+    )
+    apt.packages(name="Install base packages", packages=sorted(common.base_packages))
+
+    files.link(
+        name="Timezone",
+        path="/etc/localtime",
+        target=f"/usr/share/zoneinfo/{common.timezone}",
+        force=True,
+    )
+    files.put(name="Timezone name", src=_text(f"{common.timezone}\n"), dest="/etc/timezone")
+
+    files.put(
+        name="Persist kernel settings",
+        dest=SYSCTL_FILE,
+        src=rendered_file("common/sysctl.conf.j2", sysctl=common.sysctl),
+    )
+    kernel_settings(name="Apply kernel settings", settings=common.sysctl)
+
+    files.put(
+        name="Open-file limits for sessions",
+        dest=LIMITS_FILE,
+        src=rendered_file("common/limits.conf.j2", nofile=common.nofile),
+    )
+    files.directory(name="systemd manager drop-in directory", path="/etc/systemd/system.conf.d")
+    manager_limits = files.put(
+        name="Open-file limit for services",
+        dest=SYSTEMD_LIMITS_FILE,
+        src=rendered_file("common/system-limits.conf.j2", nofile=common.nofile),
+    )
+    server.shell(
+        name="Re-execute systemd for the new default limit",
+        commands=["systemctl daemon-reexec"],
+        _if=manager_limits.did_change,
+    )
+
+    thp_unit = files.put(
+        name="Transparent huge pages unit",
+        dest=f"/etc/systemd/system/{THP_UNIT}",
+        src=rendered_file("common/thp.service.j2", mode=common.transparent_hugepages),
+    )
+    systemd.daemon_reload(name="Load the changed unit", _if=thp_unit.did_change)
+    # Where sysfs is read-only (containers) the unit's condition skips it: nothing to run.
+    thp_writable = bool(host.get_fact(TransparentHugepages)["writable"])
+    systemd.service(
+        name="Transparent huge pages off at every boot",
+        service=THP_UNIT,
+        enabled=True,
+        running=thp_writable,
+    )
+    systemd.service(
+        name="Apply a changed huge pages mode now",
+        service=THP_UNIT,
+        restarted=True,
+        _if=lambda: thp_writable and thp_unit.did_change(),
+    )
+
+
+def _text(content: str) -> StringIO:
+    return StringIO(content)

@@ -1,0 +1,45 @@
+"""Facts the common role reads: which kernel settings this host may change, and THP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra.api import FactBase
+from typing_extensions import override
+
+THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+
+class WritableSysctls(FactBase[set[str]]):
+    """The given sysctl keys this host may write.
+
+    In a container /proc/sys is read-only (even for root): kernel-wide settings belong to the
+    container host, so Timestack persists them but does not try to apply them live.
+    """
+
+    default = set
+
+    @override
+    def command(self, keys: list[str]) -> str:
+        paths = " ".join(f"{key}:/proc/sys/{key.replace('.', '/')}" for key in sorted(keys))
+        return f'for kv in {paths}; do test -w "${{kv#*:}}" && echo "${{kv%%:*}}"; done; true'
+
+    @override
+    def process(self, output: list[str]) -> set[str]:
+        return {line.strip() for line in output if line.strip()}
+
+
+class TransparentHugepages(FactBase[dict[str, Any]]):
+    """{"mode": "never"|"madvise"|"always"|None, "writable": bool}"""
+
+    @override
+    def command(self) -> str:
+        return (
+            f"cat {THP_ENABLED} 2>/dev/null || echo unknown; "
+            f"test -w {THP_ENABLED} && echo writable || echo read-only"
+        )
+
+    @override
+    def process(self, output: list[str]) -> dict[str, Any]:
+        selected = [word.strip("[]") for word in output[0].split() if word.startswith("[")]
+        return {"mode": selected[0] if selected else None, "writable": output[-1] == "writable"}

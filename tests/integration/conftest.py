@@ -1,0 +1,36 @@
+"""The lab, started once per test session, with the full stack deployed on it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
+
+LAB_INVENTORY = "inventory/lab.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[str]:
+    """The three lab hosts, running (`python -m lab up` is idempotent)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lab", "up"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"python -m lab up failed:\n{result.stdout}{result.stderr}"
+    yield LAB_INVENTORY
+
+
+@pytest.fixture(scope="session")
+def first_deploy(lab: str) -> DeployRun:
+    run = run_pyinfra(lab)
+    assert run.returncode == 0, f"deploy failed:\n{run.output[-6000:]}"
+    return run

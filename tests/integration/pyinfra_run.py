@@ -1,0 +1,107 @@
+"""Run the pyinfra CLI against an inventory and read its own per-operation results table."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYINFRA = Path(sys.executable).with_name("pyinfra")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class DeployRun:
+    returncode: int
+    output: str
+    # operation name -> (hosts changed, hosts with error, hosts unchanged), from pyinfra's table
+    operations: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> dict[str, int]:
+        return {name: counts[0] for name, counts in self.operations.items() if counts[0]}
+
+    @property
+    def errors(self) -> dict[str, int]:
+        return {name: counts[1] for name, counts in self.operations.items() if counts[1]}
+
+
+def run_pyinfra(
+    inventory: str | Path, deploy: str = "deploy.py", *args: str, timeout: float = 1800
+) -> DeployRun:
+    """A real run (`-y`): `operations` holds pyinfra's results table."""
+    return _run([str(PYINFRA), "-y", str(inventory), deploy, *args], timeout, _results_table)
+
+
+def dry_run(inventory: str | Path, deploy: str = "deploy.py", timeout: float = 900) -> DeployRun:
+    """`--dry`: `operations` holds pyinfra's detected-changes table (changed, 0, unchanged)."""
+    return _run([str(PYINFRA), str(inventory), deploy, "--dry"], timeout, _detected_changes)
+
+
+def _run(
+    command: list[str], timeout: float, table: Callable[[str], dict[str, tuple[int, int, int]]]
+) -> DeployRun:
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "250"},
+        check=False,
+    )
+    output = ANSI.sub("", result.stdout + result.stderr)
+    return DeployRun(result.returncode, output, table(output))
+
+
+def _count(cell: str) -> int:
+    return 0 if cell == "-" else int(cell)
+
+
+def _results_table(output: str) -> dict[str, tuple[int, int, int]]:
+    """Rows of `Operation | Hosts | Success | Error | No Change` that pyinfra prints last."""
+    operations: dict[str, tuple[int, int, int]] = {}
+    lines = output.splitlines()
+    try:
+        start = max(
+            i for i, line in enumerate(lines) if re.search(r"Operation\s+Hosts\s+Success", line)
+        )
+    except ValueError:
+        return operations
+    for line in lines[start + 1 :]:
+        match = re.match(r"^\s*(.+?)\s+(\d+)\s+(\d+|-)\s+(\d+|-)\s+(\d+|-)\s*$", line)
+        if not match:
+            continue
+        name, _hosts, success, error, unchanged = match.groups()
+        if name.strip() == "Grand total":
+            break
+        counts = (_count(success), _count(error), _count(unchanged))
+        previous = operations.get(name.strip(), (0, 0, 0))
+        operations[name.strip()] = (
+            previous[0] + counts[0],
+            previous[1] + counts[1],
+            previous[2] + counts[2],
+        )
+    return operations
+
+
+def _detected_changes(output: str) -> dict[str, tuple[int, int, int]]:
+    """Rows of `Operation | Change | Conditional Change` that `--dry` prints."""
+    operations: dict[str, tuple[int, int, int]] = {}
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if re.search(r"Operation\s+Change\s+", line)]
+    if not starts:
+        return operations
+    for line in lines[starts[-1] + 1 :]:
+        match = re.match(r"^\s*(.+?)\s{2,}(\d+ \(.*?\)|-)\s{2,}(\d+ \(.*?\)|-)\s*$", line)
+        if not match:
+            break
+        name, change, _conditional = match.groups()
+        changed = 0 if change == "-" else int(change.split()[0])
+        operations[name.strip()] = (changed, 0, 0)
+    return operations

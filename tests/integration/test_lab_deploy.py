@@ -1,0 +1,106 @@
+"""The foundation's promises on the lab: deploy, verify, idempotency, fail-fast on bad data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.integration.pyinfra_run import ROOT, DeployRun, dry_run, run_pyinfra
+
+
+def test_deploy_reports_no_errors(first_deploy: DeployRun) -> None:
+    assert first_deploy.operations, "no results table in pyinfra's output"
+    assert not first_deploy.errors
+
+
+def test_verify_suite_passes_against_lab(first_deploy: DeployRun, tmp_path: Path) -> None:
+    report = tmp_path / "verify.xml"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/verify",
+            "--inventory",
+            "inventory/lab.py",
+            f"--junitxml={report}",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    counts = {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors")}
+    assert result.returncode == 0, f"verify failed {counts}:\n{result.stdout[-6000:]}"
+    assert counts["failures"] == counts["errors"] == 0
+    assert counts["tests"] >= 3 * 5, f"too few checks ran against three hosts: {counts}"
+
+
+def test_second_deploy_changes_nothing(first_deploy: DeployRun, lab: str) -> None:
+    second = run_pyinfra(lab)
+    assert second.returncode == 0, second.output[-4000:]
+    assert second.operations, "no results table in pyinfra's output"
+    assert second.changed == {}, f"operations that changed on a second deploy: {second.changed}"
+
+
+BAD_INVENTORY = """
+from inventory.lab import kafka, pgbackrest_repo
+
+timescaledb = [("@docker/ts-db1", {
+    # valid, and would rewrite the limits files if any operation ran:
+    "common": {"nofile": 70000},
+    "postgres": {"port": 70000, "source": "debian"},
+})]
+pgbouncer = timescaledb
+"""
+MANAGED = ["/etc/security/limits.d/60-timestack.conf", "/etc/sysctl.d/60-timestack.conf"]
+
+
+def _checksums(container: str) -> str:
+    return subprocess.run(
+        ["docker", "exec", container, "sha256sum", *MANAGED],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_bad_inventory_fails_before_any_host_changes(first_deploy: DeployRun) -> None:
+    inventory = ROOT / "inventory" / "_bad_data_test.py"
+    inventory.write_text(BAD_INVENTORY)
+    before = {name: _checksums(name) for name in ("ts-db1", "ts-kafka1")}
+    try:
+        run = run_pyinfra(inventory.relative_to(ROOT))
+    finally:
+        inventory.unlink()
+    assert run.returncode != 0
+    assert "@docker/ts-db1: postgres.port: got 70000" in run.output, run.output[-3000:]
+    assert "Traceback" not in run.output
+    assert {name: _checksums(name) for name in before} == before
+
+
+def test_dry_run_predicts_exactly_the_repair_of_a_drifted_file(
+    first_deploy: DeployRun, lab: str
+) -> None:
+    subprocess.run(["docker", "exec", "ts-kafka1", "rm", "/etc/timezone"], check=True)
+    predicted = dry_run(lab)
+    assert predicted.returncode == 0, predicted.output[-3000:]
+    assert predicted.changed == {"Common host settings | Timezone name": 1}
+    repaired = run_pyinfra(lab)
+    assert repaired.changed == predicted.changed
+    assert (
+        subprocess.run(
+            ["docker", "exec", "ts-kafka1", "cat", "/etc/timezone"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        == "UTC\n"
+    )
