@@ -8,7 +8,7 @@ common → postgres → pgbouncer → kafka → backup → schema.
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import PyinfraError
 
-from roles import common
+from roles import common, postgres
 from roles.hostdata import validated_specs
 from roles.spec import SpecError
 
@@ -23,3 +23,5 @@ except SpecError as error:
     raise InventoryDataError(f"\n{error}") from None
 
 common.apply(spec=spec)
+if "timescaledb" in host.groups:
+    postgres.apply(spec=spec, groups=frozenset(host.groups))

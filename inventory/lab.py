@@ -4,6 +4,7 @@ Group defaults come from inventory/group_data/*.py; what differs in the lab is s
 """
 
 from lab import HOSTS as _LAB_HOSTS
+from lab import SUBNET as _LAB_SUBNET
 from lab.secrets import export_lab_secrets as _export_lab_secrets
 
 # Passwords come from environment variables (password_env), as in production; the lab's are
@@ -18,6 +19,11 @@ _LAB_DATA: dict[str, dict[str, object]] = {
             "listen_addresses": ["*"],  # reached from the host via the published port
             # virtio reports rotational=1 for an SSD-backed VM disk; say what it really is.
             "tuning": {"disk": "ssd"},
+            # The published port 127.0.0.1:15432 arrives from the lab bridge; no TLS in the lab.
+            "hba": [
+                {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
+                {"type": "host", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
+            ],
         },
     },
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NETWORK = "timestack-lab"
+# Fixed so pg_hba can name it: published ports arrive from the bridge's gateway address.
+SUBNET = "172.30.90.0/24"
 LABEL = "timestack.lab"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from docker.errors import DockerException
+
 from lab import HOSTS
 from lab.engine import LabError, client, ensure_host_packages
 from lab.hosts import ensure_host, ensure_network, remove_all, status_lines, wait_for_systemd
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         {"up": up, "down": down, "status": status}[args.command]()
     except LabError as error:
         print(f"lab: error: {error}", file=sys.stderr)
+        return 1
+    except DockerException as error:
+        print(f"lab: error: the Docker engine refused: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -7,8 +7,9 @@ import time
 import docker
 from docker.errors import NotFound
 from docker.models.containers import Container
+from docker.types import IPAMConfig, IPAMPool
 
-from lab import HOSTS, LABEL, NETWORK, LabHost
+from lab import HOSTS, LABEL, NETWORK, SUBNET, LabHost
 from lab.engine import LabError
 
 # Exactly what systemd as PID 1 needs on these machines (--privileged fails here).
@@ -20,8 +21,18 @@ SYSTEMD_RUN_ARGS: dict[str, object] = {
 
 
 def ensure_network(engine: docker.DockerClient) -> None:
-    if not engine.networks.list(names=[NETWORK]):
-        engine.networks.create(NETWORK, driver="bridge", labels={LABEL: "1"})
+    for network in engine.networks.list(names=[NETWORK]):
+        subnets = [c.get("Subnet") for c in network.attrs["IPAM"].get("Config") or []]
+        if SUBNET in subnets:
+            return
+        print(f"lab: network {NETWORK} has subnets {subnets}, not {SUBNET}; recreating it")
+        for host in HOSTS:
+            container = _get(engine, host.name)
+            if container is not None:
+                container.remove(force=True)
+        network.remove()
+    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=SUBNET)])
+    engine.networks.create(NETWORK, driver="bridge", ipam=ipam, labels={LABEL: "1"})
 
 
 def ensure_host(engine: docker.DockerClient, host: LabHost, image: str) -> Container:

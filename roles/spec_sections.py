@@ -174,7 +174,10 @@ class PostgresSpec(SpecModel):
     version: int = Field(17, description="PostgreSQL major version", ge=13, le=18)
     source: Literal["timescale", "debian"] = Field(
         "timescale",
-        description="timescale: packagecloud repo (TSL edition); debian: PGDG + Apache-2 build",
+        description=(
+            "timescale: PGDG + Timescale's packagecloud repos (licensed TSL build); "
+            "debian: Debian's own packages (Apache edition)"
+        ),
     )
     postgis: bool = Field(False, description="install PostGIS for this version")
     port: Port = Field(5432, description="TCP port")

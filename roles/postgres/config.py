@@ -1,0 +1,181 @@
+"""What the postgres role wants on a host, as pure data: packages, apt sources, settings.
+
+No pyinfra here: the deploy and the verify suite both call these functions, so what is
+checked is exactly what was deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from roles.postgres import tuning
+from roles.postgres.hardware import DetectedHardware
+from roles.spec import HostSpec, PostgresSpec
+
+MIB, GIB = 1024**2, 1024**3
+
+# pgBouncer: ~2 kB per client plus per-pool buffers; 64 MiB covers 1000 clients with room.
+PGBOUNCER_RESERVE = 64 * MIB
+
+PGDG_KEY_URL = "https://www.postgresql.org/media/keys/ACCC4CF8.asc"
+TIMESCALE_KEY_URL = "https://packagecloud.io/timescale/timescaledb/gpgkey"
+KEYRING_DIR = "/etc/apt/keyrings"
+
+
+@dataclass(frozen=True)
+class AptSource:
+    name: str  # /etc/apt/sources.list.d/<name>.sources
+    uri: str
+    suite: str
+    key_url: str
+
+    @property
+    def keyring(self) -> str:
+        return f"{KEYRING_DIR}/{self.name}.asc"
+
+
+def apt_sources(pg: PostgresSpec, codename: str) -> list[AptSource]:
+    """Third-party repositories for source "timescale"; none for Debian's own packages."""
+    if pg.source == "debian":
+        return []
+    return [
+        AptSource(
+            "pgdg", "https://apt.postgresql.org/pub/repos/apt", f"{codename}-pgdg", PGDG_KEY_URL
+        ),
+        AptSource(
+            "timescaledb",
+            "https://packagecloud.io/timescale/timescaledb/debian/",
+            codename,
+            TIMESCALE_KEY_URL,
+        ),
+    ]
+
+
+def packages(pg: PostgresSpec) -> list[str]:
+    version = pg.version
+    timescaledb = (
+        f"timescaledb-2-postgresql-{version}"
+        if pg.source == "timescale"
+        else f"postgresql-{version}-timescaledb"
+    )
+    names = [f"postgresql-{version}", "postgresql-client-common", timescaledb]
+    if pg.postgis:
+        names.append(f"postgresql-{version}-postgis-3")
+    return names
+
+
+def kafka_heap_bytes(memory_bytes: int, heap: int | None) -> int:
+    """Kafka's JVM heap: as configured, else a quarter of RAM within 1-6 GiB.
+
+    Kafka lives on the page cache, not the heap; Confluent's sizing stops at 6 GiB.
+    """
+    if heap is not None:
+        return heap
+    return min(6 * GIB, max(1 * GIB, memory_bytes // 4))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    bytes: int
+    reasons: tuple[str, ...]
+
+
+def reservation(spec: HostSpec, groups: Collection[str], memory_bytes: int) -> Reservation:
+    """Memory the co-located services of this host need, subtracted before tuning."""
+    if spec.postgres.tuning.reserve is not None:
+        return Reservation(spec.postgres.tuning.reserve, ("postgres.tuning.reserve",))
+    parts: list[tuple[int, str]] = []
+    if "kafka" in groups:
+        heap = kafka_heap_bytes(memory_bytes, spec.kafka.heap)
+        parts.append((heap, f"Kafka heap {heap // MIB}MB"))
+    if "pgbouncer" in groups:
+        parts.append((PGBOUNCER_RESERVE, f"pgBouncer {PGBOUNCER_RESERVE // MIB}MB"))
+    return Reservation(sum(size for size, _ in parts), tuple(reason for _, reason in parts))
+
+
+class UndetectableDisk(ValueError):
+    pass
+
+
+def hardware(
+    spec: HostSpec, groups: Collection[str], detected: DetectedHardware
+) -> tuning.Hardware:
+    """Tuning inputs: what the host data says, else what was detected on the host."""
+    pg = spec.postgres
+    memory = pg.tuning.memory or detected.memory_bytes
+    disk = pg.tuning.disk or detected.disk
+    if disk is None:
+        raise UndetectableDisk(
+            "postgres.tuning.disk: the data directory's disk kind could not be detected "
+            f"({'; '.join(detected.notes)}); set it to hdd, ssd or nvme"
+        )
+    return tuning.Hardware(
+        memory_bytes=memory,
+        cpus=pg.tuning.cpus or detected.cpus,
+        disk=disk,
+        pg_version=pg.version,
+        wal_disk_bytes=pg.tuning.wal_disk or (detected.wal_fs_bytes if pg.wal_directory else None),
+        reserve_bytes=reservation(spec, groups, memory).bytes,
+        max_connections=pg.max_connections,
+    )
+
+
+def base_settings(pg: PostgresSpec) -> dict[str, str]:
+    """What every Timestack cluster runs with, whatever the hardware."""
+    settings = {
+        "listen_addresses": ",".join(pg.listen_addresses),
+        "port": str(pg.port),
+        "superuser_reserved_connections": str(pg.superuser_reserved_connections),
+        "shared_preload_libraries": "timescaledb,pg_stat_statements",
+        "password_encryption": "scram-sha-256",
+        "wal_level": "replica",
+        "log_checkpoints": "on",
+        "log_lock_waits": "on",
+        "log_temp_files": "0",
+        "log_min_duration_statement": "1s",
+    }
+    if pg.source == "timescale":
+        # Timescale's build phones home by default; Debian's is compiled without telemetry
+        # (the setting does not exist there).
+        settings["timescaledb.telemetry_level"] = "off"
+    return settings
+
+
+def _as_text(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def override_settings(pg: PostgresSpec) -> dict[str, str]:
+    return {name: _as_text(value) for name, value in pg.settings.items()}
+
+
+@dataclass(frozen=True)
+class DesiredSettings:
+    base: dict[str, str]
+    tuned: list[tuning.Setting]
+    overrides: dict[str, str]
+
+    def effective(self) -> dict[str, str]:
+        """What SHOW must return: overrides win over tuning, tuning over the base."""
+        return {**self.base, **tuning.as_dict(self.tuned), **self.overrides}
+
+
+def desired_settings(
+    spec: HostSpec, groups: Collection[str], detected: DetectedHardware
+) -> DesiredSettings:
+    return DesiredSettings(
+        base=base_settings(spec.postgres),
+        tuned=tuning.compute(hardware(spec, groups, detected)),
+        overrides=override_settings(spec.postgres),
+    )
+
+
+def conf_dir(pg: PostgresSpec) -> str:
+    return f"/etc/postgresql/{pg.version}/{pg.cluster}"
+
+
+def service_name(pg: PostgresSpec) -> str:
+    return f"postgresql@{pg.version}-{pg.cluster}"

@@ -1,0 +1,178 @@
+"""Operations of the postgres role: each reads a fact and yields commands only for what differs.
+
+When the cluster is offline at fact time (first deploy), the facts cannot tell; the operations
+then yield idempotent SQL, so a run interrupted anywhere converges on the next one.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Generator, Mapping, Sequence
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
+
+from roles.postgres import scram
+from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
+from roles.units import same_value
+
+# Root-only staging for SQL that carries SCRAM verifiers; each file is removed right after
+# psql read it. Not /run: `docker cp` (the lab's connector) cannot write into a tmpfs mount.
+SECRET_DIR = "/var/lib/timestack/secrets"
+
+Commands = Generator[StringCommand | FileUploadCommand, None, None]
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@operation()
+def cluster(
+    version: int, cluster_name: str, data_directory: str, wal_directory: str | None, port: int
+) -> Commands:
+    """Create the Debian cluster once; an existing one elsewhere is an error, never a move."""
+    name = cluster_name
+    found = [c for c in host.get_fact(Clusters) if (c.version, c.name) == (version, name)]
+    if found:
+        if found[0].data_directory.rstrip("/") != data_directory.rstrip("/"):
+            raise OperationError(
+                f"cluster {version}/{name} lives in {found[0].data_directory}, host data says "
+                f"postgres.data_directory {data_directory}; Timestack never moves data: move it "
+                "with pg_renamecluster/pg_upgradecluster or set data_directory to the current path"
+            )
+        host.noop(f"cluster {version}/{name} exists in {data_directory}")
+        return
+    initdb = ["--data-checksums"]
+    for directory in filter(None, (data_directory, wal_directory)):
+        parent = directory.rstrip("/").rsplit("/", 1)[0] or "/"
+        yield StringCommand(
+            "install", "-d", "-o", "postgres", "-g", "postgres", "-m", "0700", shlex.quote(parent)
+        )
+    if wal_directory:
+        initdb.append(f"--waldir={shlex.quote(wal_directory)}")
+    yield StringCommand(
+        "pg_createcluster",
+        str(version),
+        shlex.quote(name),
+        f"--datadir={shlex.quote(data_directory)}",
+        f"--port={port}",
+        "--start-conf=auto",
+        "--",
+        *initdb,
+    )
+
+
+@operation()
+def settings_in_effect(
+    version: int, cluster: str, service: str, wanted: Mapping[str, str]
+) -> Commands:
+    """Reload when only reloadable settings differ from pg_settings; restart for postmaster
+    settings (or a pending restart); nothing when all match."""
+    current = host.get_fact(Settings, version=version, cluster=cluster, names=list(wanted))
+    if current is None:
+        host.noop("cluster was offline: it starts with the written settings")
+        return
+    differ = sorted(
+        name
+        for name, value in wanted.items()
+        if name not in current or not same_value(value, current[name].setting, current[name].unit)
+    )
+    # ALTER SYSTEM (postgresql.auto.conf) wins over conf.d: drift on a setting Timestack
+    # manages is undone there. Values of one's own go in postgres.settings.
+    by_alter_system = [
+        name
+        for name in differ
+        if name in current and (current[name].sourcefile or "").endswith("postgresql.auto.conf")
+    ]
+    for name in by_alter_system:
+        yield StringCommand(psql(version, cluster, f"ALTER SYSTEM RESET {ident(name)}"))
+    pending = sorted(name for name, row in current.items() if row.pending_restart)
+    needs_restart = pending or [
+        name for name in differ if name not in current or current[name].context == "postmaster"
+    ]
+    if needs_restart:
+        yield StringCommand("systemctl", "restart", service)
+    elif differ:
+        yield StringCommand("systemctl", "reload", service)
+    else:
+        host.noop(f"all {len(wanted)} settings in effect")
+
+
+def _run_secret_sql(version: int, cluster: str, sql: str, label: str) -> Commands:
+    """Upload SQL to root-only tmpfs and feed it to psql on stdin: no secret on a command line."""
+    path = f"{SECRET_DIR}/{label}.sql"
+    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
+    yield FileUploadCommand(StringIO(sql), path)
+    runner = psql(version, cluster, None)
+    yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
+
+
+@operation()
+def role(
+    version: int,
+    cluster: str,
+    role_name: str,
+    login: bool,
+    password: str | None,
+    member_of: Sequence[str] = (),
+) -> Commands:
+    """Create or update a role; its password is compared and sent as a SCRAM verifier only."""
+    name = role_name
+    roles = host.get_fact(Roles, version=version, cluster=cluster)
+    current = roles.get(name) if roles is not None else None
+    password_ok = password is None or (
+        current is not None
+        and current.scram_iterations is not None
+        and current.scram_salt is not None
+        and current.verifier_sha256 is not None
+        and scram.matches(
+            password, current.scram_iterations, current.scram_salt, current.verifier_sha256
+        )
+    )
+    missing_groups = sorted(set(member_of) - (current.member_of if current else frozenset()))
+    if current is not None and current.login == login and password_ok and not missing_groups:
+        host.noop(f"role {name} is as specified")
+        return
+    statements = [
+        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+        f"{literal(name)}) THEN CREATE ROLE {ident(name)}; END IF; END$$;",
+        f"ALTER ROLE {ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
+    ]
+    if not password_ok and password is not None:
+        statements.append(f"ALTER ROLE {ident(name)} PASSWORD {literal(scram.verifier(password))};")
+    statements += [f"GRANT {ident(group)} TO {ident(name)};" for group in missing_groups]
+    yield from _run_secret_sql(version, cluster, "\n".join(statements) + "\n", f"role-{name}")
+
+
+@operation()
+def database(version: int, cluster: str, database: str, owner: str) -> Commands:
+    name = database
+    databases = host.get_fact(Databases, version=version, cluster=cluster)
+    if databases is not None and databases.get(name) == owner:
+        host.noop(f"database {name} exists, owned by {owner}")
+        return
+    if databases is not None and name in databases:
+        yield StringCommand(
+            psql(version, cluster, f"ALTER DATABASE {ident(name)} OWNER TO {ident(owner)}")
+        )
+        return
+    exists = psql(version, cluster, f"SELECT 1 FROM pg_database WHERE datname = {literal(name)}")
+    create = psql(version, cluster, f"CREATE DATABASE {ident(name)} OWNER {ident(owner)}")
+    yield StringCommand(f"{exists} | grep -q 1 || {create}")
+
+
+@operation()
+def extensions(version: int, cluster: str, database: str, names: Sequence[str]) -> Commands:
+    installed = host.get_fact(Extensions, version=version, cluster=cluster, database=database)
+    missing = [n for n in names if installed is None or n not in installed]
+    if not missing:
+        host.noop(f"extensions in {database}: {', '.join(names) or 'none wanted'}")
+        return
+    sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {ident(n)} CASCADE" for n in missing)
+    yield StringCommand(psql(version, cluster, sql, database))
