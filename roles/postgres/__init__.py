@@ -1,183 +1,19 @@
-"""PostgreSQL + TimescaleDB: packages, the cluster, tuned settings, pg_hba, roles, databases."""
+"""PostgreSQL + TimescaleDB role; the deploy itself is in roles/postgres/role.py.
+
+Nothing is imported at module level, so `python -m roles.postgres.tuning` runs the tuning
+module once, as __main__, and not a second time through this package.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from io import StringIO
+from typing import TYPE_CHECKING
 
-from pyinfra import host
-from pyinfra.api import deploy
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
-
-from roles.postgres import config, operations
-from roles.postgres.facts import Hardware
-from roles.postgres.hardware import DetectedHardware
-from roles.postgres.tuning import Setting
-from roles.spec import HostSpec
-from roles.templating import rendered_file
-
-MIB = 1024**2
+if TYPE_CHECKING:
+    from roles.spec import HostSpec
 
 
-@deploy("PostgreSQL + TimescaleDB")
 def apply(spec: HostSpec, groups: Collection[str]) -> None:
-    pg = spec.postgres
-    _package_sources(spec)
-    files.directory(
-        name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"
-    )
-    files.put(
-        name="Do not let the package create a cluster",
-        dest="/etc/postgresql-common/createcluster.d/50-timestack.conf",
-        src=rendered_file("postgres/createcluster.conf.j2"),
-    )
-    apt.packages(name="Install PostgreSQL and TimescaleDB", packages=config.packages(pg))
-    operations.cluster(
-        name="Create the cluster",
-        version=pg.version,
-        cluster_name=pg.cluster,
-        data_directory=pg.data_dir,
-        wal_directory=pg.wal_directory,
-        port=pg.port,
-    )
+    from roles.postgres import role
 
-    detected = host.get_fact(Hardware, data_directory=pg.data_dir, wal_directory=pg.wal_directory)
-    desired = config.desired_settings(spec, groups, detected)
-    conf_d = f"{config.conf_dir(pg)}/conf.d"
-    files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
-    _conf_file(
-        "Base settings",
-        f"{conf_d}/40-timestack-base.conf",
-        _settings_file(
-            "Settings every Timestack cluster runs with",
-            [Setting(k, v, "") for k, v in desired.base.items()],
-        ),
-    )
-    hardware = config.hardware(spec, groups, detected)
-    reserve = config.reservation(spec, groups, hardware.memory_bytes)
-    _conf_file(
-        "Tuned settings",
-        f"{conf_d}/50-timestack-tuning.conf",
-        _settings_file(
-            "Computed from this host's hardware by roles/postgres/tuning.py",
-            desired.tuned,
-            preamble=[
-                f"memory {hardware.memory_bytes // MIB}MB, cpus {hardware.cpus}, "
-                f"disk {hardware.disk}, PostgreSQL {hardware.pg_version}",
-                f"reserved for co-located services: {hardware.reserve_bytes // MIB}MB "
-                f"({', '.join(reserve.reasons) or 'none'})",
-                *_detection_notes(spec, detected),
-            ],
-        ),
-    )
-    _conf_file(
-        "Setting overrides from host data",
-        f"{conf_d}/90-timestack-overrides.conf",
-        _settings_file(
-            "postgres.settings from host data: always wins over the tuning",
-            [Setting(k, v, "") for k, v in desired.overrides.items()],
-        ),
-    )
-    hba = files.put(
-        name="Client authentication (pg_hba.conf)",
-        dest=f"{config.conf_dir(pg)}/pg_hba.conf",
-        user="postgres",
-        group="postgres",
-        mode="0640",
-        src=rendered_file("postgres/pg_hba.conf.j2", rules=pg.hba),
-    )
-
-    service = config.service_name(pg)
-    systemd.service(
-        name="PostgreSQL running and enabled", service=service, running=True, enabled=True
-    )
-    operations.settings_in_effect(
-        name="Settings in effect (reload or restart as needed)",
-        version=pg.version,
-        cluster=pg.cluster,
-        service=service,
-        wanted=desired.effective(),
-    )
-    server.shell(
-        name="Reload for changed client authentication",
-        commands=[f"systemctl reload {service}"],
-        _if=hba.did_change,
-    )
-
-    for role in pg.roles:
-        operations.role(
-            name=f"Role {role.name}",
-            version=pg.version,
-            cluster=pg.cluster,
-            role_name=role.name,
-            login=role.login,
-            password=role.secret(),
-            member_of=role.member_of,
-        )
-    for database in pg.databases:
-        operations.database(
-            name=f"Database {database.name}",
-            version=pg.version,
-            cluster=pg.cluster,
-            database=database.name,
-            owner=database.owner,
-        )
-        operations.extensions(
-            name=f"Extensions in {database.name}",
-            version=pg.version,
-            cluster=pg.cluster,
-            database=database.name,
-            names=database.extensions,
-        )
-
-
-def _package_sources(spec: HostSpec) -> None:
-    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
-    sources = config.apt_sources(spec.postgres, codename)
-    if not sources:
-        return
-    files.directory(name="apt keyring directory", path=config.KEYRING_DIR, mode="0755")
-    changed = []
-    for source in sources:
-        changed.append(
-            files.download(
-                name=f"Signing key for {source.name}",
-                src=source.key_url,
-                dest=source.keyring,
-                mode="0644",
-            )
-        )
-        changed.append(
-            files.put(
-                name=f"apt source {source.name}",
-                dest=f"/etc/apt/sources.list.d/{source.name}.sources",
-                src=rendered_file("postgres/apt.sources.j2", source=source),
-            )
-        )
-    apt.update(
-        name="Read the new package lists", _if=lambda: any(op.did_change() for op in changed)
-    )
-
-
-def _conf_file(name: str, dest: str, src: StringIO) -> None:
-    files.put(name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644")
-
-
-def _settings_file(title: str, settings: list[Setting], preamble: Collection[str] = ()) -> StringIO:
-    return rendered_file(
-        "postgres/settings.conf.j2", title=title, settings=settings, preamble=list(preamble)
-    )
-
-
-def _detection_notes(spec: HostSpec, detected: DetectedHardware) -> list[str]:
-    """What detection saw, and which inputs host data overrode."""
-    overrides = spec.postgres.tuning
-    notes = list(detected.notes)
-    if overrides.disk and overrides.disk != detected.disk:
-        notes.append(f"disk {overrides.disk} from postgres.tuning.disk (detected {detected.disk})")
-    if overrides.memory:
-        notes.append("memory from postgres.tuning.memory")
-    if overrides.cpus:
-        notes.append("cpus from postgres.tuning.cpus")
-    return notes
+    role.apply(spec=spec, groups=groups)

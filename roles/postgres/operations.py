@@ -61,6 +61,9 @@ def cluster(
         str(version),
         shlex.quote(name),
         f"--datadir={shlex.quote(data_directory)}",
+        # UTF-8 whatever the host's locale: a SQL_ASCII database cannot validate text.
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
         f"--port={port}",
         "--start-conf=auto",
         "--",

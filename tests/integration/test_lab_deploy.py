@@ -7,6 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tests.integration.inventories import db_host_variant
 from tests.integration.pyinfra_run import ROOT, DeployRun, dry_run, run_pyinfra
 
 
@@ -50,16 +51,6 @@ def test_second_deploy_changes_nothing(first_deploy: DeployRun, lab: str) -> Non
     assert second.changed == {}, f"operations that changed on a second deploy: {second.changed}"
 
 
-BAD_INVENTORY = """
-from inventory.lab import kafka, pgbackrest_repo
-
-timescaledb = [("@docker/ts-db1", {
-    # valid, and would rewrite the limits files if any operation ran:
-    "common": {"nofile": 70000},
-    "postgres": {"port": 70000, "source": "debian"},
-})]
-pgbouncer = timescaledb
-"""
 MANAGED = ["/etc/security/limits.d/60-timestack.conf", "/etc/sysctl.d/60-timestack.conf"]
 
 
@@ -73,13 +64,11 @@ def _checksums(container: str) -> str:
 
 
 def test_bad_inventory_fails_before_any_host_changes(first_deploy: DeployRun) -> None:
-    inventory = ROOT / "inventory" / "_bad_data_test.py"
-    inventory.write_text(BAD_INVENTORY)
+    # One valid change that would rewrite the limits files if any operation ran, one bad value.
+    bad = {"common": {"nofile": 70000}, "postgres": {"port": 70000}}
     before = {name: _checksums(name) for name in ("ts-db1", "ts-kafka1")}
-    try:
-        run = run_pyinfra(inventory.relative_to(ROOT))
-    finally:
-        inventory.unlink()
+    with db_host_variant("bad_data", bad) as inventory:
+        run = run_pyinfra(inventory)
     assert run.returncode != 0
     assert "@docker/ts-db1: postgres.port: got 70000" in run.output, run.output[-3000:]
     assert "Traceback" not in run.output

@@ -108,3 +108,8 @@ def test_declared_roles_exist(host: Any, spec: Any) -> None:
     for role in spec.postgres.roles:
         assert role.name in present, f"role {role.name} missing"
         assert (present[role.name] == "t") == role.login, f"role {role.name} login differs"
+
+
+def test_server_encoding_is_utf8(host: Any, spec: Any) -> None:
+    (row,) = sql(host, spec, "SHOW server_encoding")
+    assert row[0] == "UTF8", f"server_encoding is {row[0]}: text cannot be validated"

@@ -1,0 +1,136 @@
+"""The PostgreSQL role on the lab: cgroup-aware tuning, logins, reload vs restart, drift."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from lab.secrets import SECRETS_FILE
+from tests.integration.inventories import db_host_variant
+from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
+
+SETTINGS_OP = "PostgreSQL + TimescaleDB | Settings in effect (reload or restart as needed)"
+
+
+def db_sql(query: str, database: str = "postgres") -> str:
+    return subprocess.run(
+        [
+            "docker",
+            "exec",
+            "ts-db1",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "--cluster",
+            "17/main",
+            "-d",
+            database,
+            "-XAtc",
+            query,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def server_times() -> tuple[str, str]:
+    """(postmaster start time, last configuration load time)."""
+    start, load = db_sql("SELECT pg_postmaster_start_time(), pg_conf_load_time()").split("|")
+    return start, load
+
+
+def lab_password(variable: str) -> str:
+    return str(json.loads(SECRETS_FILE.read_text())[variable])
+
+
+def test_tuning_follows_the_container_memory_limit(first_deploy: DeployRun) -> None:
+    # ts-db1 runs with a 4 GiB cgroup limit on a larger VM; pgBouncer shares the host:
+    # (4096 MB - 64 MB for pgBouncer) / 4. Tuning by the VM's RAM would give several GB.
+    assert db_sql("SHOW shared_buffers") == "1008MB"
+    assert db_sql("SHOW effective_cache_size") == "3024MB"
+    assert db_sql("SHOW random_page_cost") == "1.1"  # tuning.disk: ssd from the lab data
+
+
+def test_timescaledb_and_postgis_in_the_telemetry_database(first_deploy: DeployRun) -> None:
+    extensions = db_sql(
+        "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension", "telemetry"
+    )
+    assert {"timescaledb", "postgis"} <= set(extensions.split(","))
+    assert db_sql("SHOW timescaledb.license", "telemetry") == "apache"
+
+
+def test_app_role_logs_in_over_tcp_and_a_wrong_password_fails(first_deploy: DeployRun) -> None:
+    password = lab_password("TIMESTACK_PG_APP_PASSWORD")
+    dsn = "host=127.0.0.1 port=15432 dbname=telemetry user=telemetry_app connect_timeout=5"
+    with psycopg.connect(dsn, password=password) as connection:
+        assert connection.execute("SELECT current_user").fetchone() == ("telemetry_app",)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn, password=password + "x")
+
+
+@pytest.fixture
+def restore_lab(first_deploy: DeployRun) -> Iterator[None]:
+    yield
+    restored = run_pyinfra("inventory/lab.py")
+    assert restored.returncode == 0, restored.output[-3000:]
+
+
+def test_reloadable_input_change_reloads_without_restart(restore_lab: None) -> None:
+    started, loaded = server_times()
+    with db_host_variant("disk_hdd", {"postgres": {"tuning": {"disk": "hdd"}}}) as inventory:
+        run = run_pyinfra(inventory)
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.changed.get(SETTINGS_OP) == 1
+    assert "Tuned settings" in " ".join(run.changed)
+    now_started, now_loaded = server_times()
+    assert now_started == started, "a reload-only change restarted PostgreSQL"
+    assert now_loaded != loaded, "the changed settings were not reloaded"
+    assert db_sql("SHOW random_page_cost") == "4"
+
+
+def test_postmaster_input_change_restarts(restore_lab: None) -> None:
+    started, _ = server_times()
+    with db_host_variant("one_cpu", {"postgres": {"tuning": {"cpus": 1}}}) as inventory:
+        run = run_pyinfra(inventory)
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.changed.get(SETTINGS_OP) == 1
+    assert server_times()[0] != started, "max_worker_processes changed without a restart"
+    assert db_sql("SHOW max_worker_processes") == "20"  # 3 + 16 TimescaleDB workers + 1 CPU
+
+
+def test_hand_changed_setting_fails_verify_by_name_then_deploy_repairs_it(
+    restore_lab: None,
+) -> None:
+    wanted = db_sql("SHOW work_mem")
+    db_sql("ALTER SYSTEM SET work_mem = '1MB'")
+    db_sql("SELECT pg_reload_conf()")
+    verify = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/verify/test_postgres.py",
+            "-q",
+            "-k",
+            "tuned_settings",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 1
+    assert f"'work_mem': 'expected {wanted}, actual 1024kB'" in verify.stdout
+    repaired = run_pyinfra("inventory/lab.py")
+    assert repaired.changed == {SETTINGS_OP: 1}
+    assert db_sql("SHOW work_mem") == wanted
