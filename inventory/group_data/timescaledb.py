@@ -18,8 +18,6 @@ postgres = {
         {"name": "telemetry_app", "password_env": "TIMESTACK_PG_APP_PASSWORD"},
         # Dashboards and ad-hoc analysis; its SELECT grants come from the schema SQL.
         {"name": "telemetry_ro", "password_env": "TIMESTACK_PG_RO_PASSWORD"},
-        # pgBouncer's auth_user (pgbouncer.auth_user): looks up the other roles' passwords.
-        {"name": "pgbouncer_auth", "password_env": "TIMESTACK_PG_PGBOUNCER_AUTH_PASSWORD"},
     ],
     "databases": [
         {

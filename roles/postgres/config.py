@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from roles.backup.config import archive_settings
+from roles.colocation import kafka_heap_bytes
 from roles.postgres import tuning
 from roles.postgres.hardware import DetectedHardware
-from roles.spec import HostSpec, PostgresSpec
+from roles.spec import BackupSpec, HostSpec, PostgresSpec
 
-MIB, GIB = 1024**2, 1024**3
+MIB = 1024**2
 
 # pgBouncer: ~2 kB per client plus per-pool buffers; 64 MiB covers 1000 clients with room.
 PGBOUNCER_RESERVE = 64 * MIB
@@ -65,16 +67,6 @@ def packages(pg: PostgresSpec) -> list[str]:
     return names
 
 
-def kafka_heap_bytes(memory_bytes: int, heap: int | None) -> int:
-    """Kafka's JVM heap: as configured, else a quarter of RAM within 1-6 GiB.
-
-    Kafka lives on the page cache, not the heap; Confluent's sizing stops at 6 GiB.
-    """
-    if heap is not None:
-        return heap
-    return min(6 * GIB, max(1 * GIB, memory_bytes // 4))
-
-
 @dataclass(frozen=True)
 class Reservation:
     bytes: int
@@ -121,8 +113,9 @@ def hardware(
     )
 
 
-def base_settings(pg: PostgresSpec) -> dict[str, str]:
-    """What every Timestack cluster runs with, whatever the hardware."""
+def base_settings(pg: PostgresSpec, backup: BackupSpec | None = None) -> dict[str, str]:
+    """What every Timestack cluster runs with, whatever the hardware; with `backup`, WAL
+    archiving to pgBackRest (roles/backup)."""
     settings = {
         "listen_addresses": ",".join(pg.listen_addresses),
         "port": str(pg.port),
@@ -139,6 +132,8 @@ def base_settings(pg: PostgresSpec) -> dict[str, str]:
         # Timescale's build phones home by default; Debian's is compiled without telemetry
         # (the setting does not exist there).
         settings["timescaledb.telemetry_level"] = "off"
+    if backup is not None:
+        settings |= archive_settings(backup)
     return settings
 
 
@@ -167,10 +162,35 @@ def desired_settings(
     spec: HostSpec, groups: Collection[str], detected: DetectedHardware
 ) -> DesiredSettings:
     return DesiredSettings(
-        base=base_settings(spec.postgres),
+        base=base_settings(spec.postgres, spec.backup),
         tuned=tuning.compute(hardware(spec, groups, detected)),
         overrides=override_settings(spec.postgres),
     )
+
+
+@dataclass(frozen=True)
+class PeerMap:
+    """A local role that logs in as an OS user, by peer authentication (pg_ident.conf)."""
+
+    name: str
+    os_user: str
+    role: str
+    databases: str
+    why: str
+
+
+def peer_maps(spec: HostSpec, groups: Collection[str]) -> list[PeerMap]:
+    if "pgbouncer" not in groups or not spec.pgbouncer.databases:
+        return []
+    return [
+        PeerMap(
+            name="timestack_pgbouncer",
+            os_user="postgres",
+            role=spec.pgbouncer.auth_user,
+            databases=",".join(db.dbname for db in spec.pgbouncer.databases),
+            why="pgBouncer (running as postgres) looks up SCRAM secrets as its auth_user",
+        )
+    ]
 
 
 def conf_dir(pg: PostgresSpec) -> str:

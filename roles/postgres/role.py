@@ -85,7 +85,17 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         user="postgres",
         group="postgres",
         mode="0640",
-        src=rendered_file("postgres/pg_hba.conf.j2", rules=pg.hba),
+        src=rendered_file(
+            "postgres/pg_hba.conf.j2", rules=pg.hba, maps=config.peer_maps(spec, groups)
+        ),
+    )
+    ident = files.put(
+        name="OS user to role maps (pg_ident.conf)",
+        dest=f"{config.conf_dir(pg)}/pg_ident.conf",
+        user="postgres",
+        group="postgres",
+        mode="0640",
+        src=rendered_file("postgres/pg_ident.conf.j2", maps=config.peer_maps(spec, groups)),
     )
 
     service = config.service_name(pg)
@@ -102,7 +112,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
     server.shell(
         name="Reload for changed client authentication",
         commands=[f"systemctl reload {service}"],
-        _if=hba.did_change,
+        _if=lambda: hba.did_change() or ident.did_change(),
     )
 
     for role in pg.roles:

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.lab_access import LAB_INVENTORY
 from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
-
-LAB_INVENTORY = "inventory/lab.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,3 +33,11 @@ def first_deploy(lab: str) -> DeployRun:
     run = run_pyinfra(lab)
     assert run.returncode == 0, f"deploy failed:\n{run.output[-6000:]}"
     return run
+
+
+@pytest.fixture
+def restore_lab(first_deploy: DeployRun) -> Iterator[None]:
+    """For tests that deploy a variant of the lab: the lab's own data again afterwards."""
+    yield
+    restored = run_pyinfra(LAB_INVENTORY)
+    assert restored.returncode == 0, restored.output[-3000:]

@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +32,15 @@ class DeployRun:
 
 
 def run_pyinfra(
-    inventory: str | Path, deploy: str = "deploy.py", *args: str, timeout: float = 1800
+    inventory: str | Path,
+    deploy: str = "deploy.py",
+    *args: str,
+    timeout: float = 1800,
+    env: Mapping[str, str] | None = None,
 ) -> DeployRun:
     """A real run (`-y`): `operations` holds pyinfra's results table."""
-    return _run([str(PYINFRA), "-y", str(inventory), deploy, *args], timeout, _results_table)
+    command = [str(PYINFRA), "-y", str(inventory), deploy, *args]
+    return _run(command, timeout, _results_table, env)
 
 
 def dry_run(inventory: str | Path, deploy: str = "deploy.py", timeout: float = 900) -> DeployRun:
@@ -44,7 +49,10 @@ def dry_run(inventory: str | Path, deploy: str = "deploy.py", timeout: float = 9
 
 
 def _run(
-    command: list[str], timeout: float, table: Callable[[str], dict[str, tuple[int, int, int]]]
+    command: list[str],
+    timeout: float,
+    table: Callable[[str], dict[str, tuple[int, int, int]]],
+    env: Mapping[str, str] | None = None,
 ) -> DeployRun:
     result = subprocess.run(
         command,
@@ -52,7 +60,7 @@ def _run(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "250"},
+        env={**os.environ, **(env or {}), "COLUMNS": "250"},
         check=False,
     )
     output = ANSI.sub("", result.stdout + result.stderr)

@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from lab.secrets import SECRETS_FILE
 from tests.integration.inventories import db_host_variant
-from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
+from tests.integration.lab_access import db_sql, run_verify
+from tests.integration.pyinfra_run import DeployRun, run_pyinfra
 
 SETTINGS_OP = "PostgreSQL + TimescaleDB | Settings in effect (reload or restart as needed)"
-
-
-def db_sql(query: str, database: str = "postgres") -> str:
-    return subprocess.run(
-        [
-            "docker",
-            "exec",
-            "ts-db1",
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            "psql",
-            "--cluster",
-            "17/main",
-            "-d",
-            database,
-            "-XAtc",
-            query,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 def server_times() -> tuple[str, str]:
@@ -76,13 +51,6 @@ def test_app_role_logs_in_over_tcp_and_a_wrong_password_fails(first_deploy: Depl
         psycopg.connect(dsn, password=password + "x")
 
 
-@pytest.fixture
-def restore_lab(first_deploy: DeployRun) -> Iterator[None]:
-    yield
-    restored = run_pyinfra("inventory/lab.py")
-    assert restored.returncode == 0, restored.output[-3000:]
-
-
 def test_reloadable_input_change_reloads_without_restart(restore_lab: None) -> None:
     started, loaded = server_times()
     with db_host_variant("disk_hdd", {"postgres": {"tuning": {"disk": "hdd"}}}) as inventory:
@@ -112,25 +80,30 @@ def test_hand_changed_setting_fails_verify_by_name_then_deploy_repairs_it(
     wanted = db_sql("SHOW work_mem")
     db_sql("ALTER SYSTEM SET work_mem = '1MB'")
     db_sql("SELECT pg_reload_conf()")
-    verify = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/verify/test_postgres.py",
-            "-q",
-            "-k",
-            "tuned_settings",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verify = run_verify("tests/verify/test_postgres.py", "-k", "tuned_settings")
     assert verify.returncode == 1
     assert f"'work_mem': 'expected {wanted}, actual 1024kB'" in verify.stdout
     repaired = run_pyinfra("inventory/lab.py")
     assert repaired.changed == {SETTINGS_OP: 1}
     assert db_sql("SHOW work_mem") == wanted
+
+
+def test_changed_password_never_appears_in_verbose_output(restore_lab: None) -> None:
+    new_password = "Rotated-" + lab_password("TIMESTACK_PG_RO_PASSWORD")[:12]
+    run = run_pyinfra(
+        "inventory/lab.py", "deploy.py", "-vv", env={"TIMESTACK_PG_RO_PASSWORD": new_password}
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.changed.get("PostgreSQL + TimescaleDB | Role telemetry_ro") == 1
+    assert new_password not in run.output
+    assert "SCRAM-SHA-256$" not in run.output
+    leftovers = subprocess.run(
+        ["docker", "exec", "ts-db1", "find", "/var/lib/timestack", "-name", "*.sql"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert leftovers == "", f"SQL carrying secrets left on the host: {leftovers}"
+    dsn = "host=127.0.0.1 port=15432 dbname=telemetry user=telemetry_ro connect_timeout=5"
+    with psycopg.connect(dsn, password=new_password) as connection:
+        assert connection.execute("SELECT 1").fetchone() == (1,)

@@ -117,7 +117,7 @@ def test_pg_hba_renders_only_the_declared_rules_after_local_peer() -> None:
     ).postgres
     lines = [
         line.split()
-        for line in render("postgres/pg_hba.conf.j2", rules=pg.hba).splitlines()
+        for line in render("postgres/pg_hba.conf.j2", rules=pg.hba, maps=[]).splitlines()
         if line and not line.startswith("#")
     ]
     assert lines[0] == ["local", "all", "postgres", "peer"]

@@ -26,6 +26,11 @@ class Target:
     groups: frozenset[str]
     hostspec: str  # what testinfra.get_host takes
     spec: HostSpec
+    data: Mapping[str, Any]  # the inventory's data for the host (connector keys included)
+
+    @property
+    def address(self) -> str:
+        return network_address(self.name, self.data)
 
     @property
     def short_name(self) -> str:
@@ -58,6 +63,21 @@ def hostspec_for(name: str, data: Mapping[str, Any]) -> str:
     return f"ssh://{netloc}{suffix}"
 
 
+def network_address(name: str, data: Mapping[str, Any]) -> str:
+    """Where a client on this machine reaches the host's TCP services."""
+    if name.startswith("@docker/"):
+        import docker  # only needed for docker targets
+
+        container = docker.from_env().containers.get(
+            data.get("docker_identifier") or name.removeprefix("@docker/")
+        )
+        networks = container.attrs["NetworkSettings"]["Networks"].values()
+        return str(next(n["IPAddress"] for n in networks if n.get("IPAddress")))
+    if name == "@local":
+        return "127.0.0.1"
+    return str(data.get("ssh_hostname") or name.removeprefix("@ssh/"))
+
+
 def load_targets(inventory_path: str | Path) -> list[Target]:
     """Every inventory host as a Target; bad host data raises roles.spec.SpecError."""
     path = Path(inventory_path)
@@ -70,6 +90,7 @@ def load_targets(inventory_path: str | Path) -> list[Target]:
             groups=frozenset(host.groups),
             hostspec=hostspec_for(host.name, host.data.dict()),
             spec=specs[host.name],
+            data=host.data.dict(),
         )
         for host in inventory
     ]

@@ -1,0 +1,87 @@
+"""pgBouncer: transaction pooling in front of the local PostgreSQL, SCRAM without stored
+passwords, reloaded on change and restarted only when it must listen elsewhere."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, server, systemd
+
+from roles.pgbouncer import config, operations
+from roles.spec import HostSpec
+from roles.templating import rendered_file
+
+
+@deploy("pgBouncer")
+def apply(spec: HostSpec) -> None:
+    bouncer, pg = spec.pgbouncer, spec.postgres
+    apt.packages(name="Install pgBouncer", packages=["pgbouncer"])
+
+    for database in bouncer.databases:
+        operations.lookup_function(
+            name=f"Password lookup for pgBouncer in {database.dbname}",
+            version=pg.version,
+            cluster=pg.cluster,
+            database=database.dbname,
+            auth_user=bouncer.auth_user,
+        )
+
+    settings = config.settings(bouncer)
+    ini = files.put(
+        name="pgbouncer.ini",
+        dest=config.INI,
+        user=config.OS_USER,
+        group=config.OS_USER,
+        mode="0640",
+        src=rendered_file(
+            "pgbouncer/pgbouncer.ini.j2",
+            comment=";",
+            databases=bouncer.databases,
+            settings=settings,
+            socket_dir=config.SOCKET_DIR,
+            auth_user=bouncer.auth_user,
+        ),
+    )
+    userlist = files.put(
+        name="Admin console user list (no passwords)",
+        dest=config.USERLIST,
+        user=config.OS_USER,
+        group=config.OS_USER,
+        mode="0640",
+        # pgBouncer's auth_file parser stops at comment lines: no managed-by header here.
+        src=StringIO(f'"{config.OS_USER}" ""\n'),
+    )
+    hba = files.put(
+        name="pgBouncer client authentication",
+        dest=config.HBA,
+        user=config.OS_USER,
+        group=config.OS_USER,
+        mode="0640",
+        src=rendered_file("pgbouncer/hba.conf.j2", os_user=config.OS_USER, rules=pg.hba),
+    )
+    files.directory(name="Unit drop-in directory", path="/etc/systemd/system/pgbouncer.service.d")
+    unit = files.put(
+        name="Open-file limit for pgBouncer",
+        dest="/etc/systemd/system/pgbouncer.service.d/50-timestack.conf",
+        src=rendered_file("pgbouncer/limits.conf.j2", nofile=config.open_files_limit(bouncer)),
+    )
+    systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
+    systemd.service(
+        name="pgBouncer running and enabled", service=config.SERVICE, running=True, enabled=True
+    )
+    systemd.service(
+        name="Restart pgBouncer for its new open-file limit",
+        service=config.SERVICE,
+        restarted=True,
+        _if=unit.did_change,
+    )
+    operations.config_in_effect(
+        name="pgBouncer settings in effect (reload or restart)",
+        wanted=settings,
+    )
+    server.shell(
+        name="Reload for changed databases or client authentication",
+        commands=[f"systemctl reload {config.SERVICE}"],
+        _if=lambda: ini.did_change() or hba.did_change() or userlist.did_change(),
+    )

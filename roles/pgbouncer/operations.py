@@ -1,0 +1,51 @@
+"""Operations of the pgbouncer role."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, StringCommand, operation
+
+from roles.pgbouncer import config
+from roles.pgbouncer.facts import LookupFunction, RunningConfig
+from roles.postgres.facts import psql
+
+Commands = Generator[StringCommand | FileUploadCommand, None, None]
+
+
+@operation()
+def config_in_effect(wanted: Mapping[str, str]) -> Commands:
+    """Reload when settings differ from SHOW CONFIG; restart when a listen setting does."""
+    running = host.get_fact(RunningConfig)
+    if running is None:
+        host.noop("pgBouncer was not answering: it starts with the written configuration")
+        return
+    differ = sorted(
+        key for key, value in wanted.items() if not config.same_value(value, running.get(key))
+    )
+    if any(key in config.LISTEN_KEYS for key in differ):
+        yield StringCommand("systemctl", "restart", config.SERVICE)
+    elif differ:
+        yield StringCommand("systemctl", "reload", config.SERVICE)
+    else:
+        host.noop(f"all {len(wanted)} settings in effect")
+
+
+@operation()
+def lookup_function(version: int, cluster: str, database: str, auth_user: str) -> Commands:
+    """The auth_query role and SECURITY DEFINER function in `database`, current by marker."""
+    marker = config.lookup_marker(auth_user)
+    if host.get_fact(LookupFunction, version=version, cluster=cluster, database=database) == marker:
+        host.noop(f"password lookup in {database} is current")
+        return
+    sql = (
+        config.lookup_sql(auth_user)
+        + f"COMMENT ON FUNCTION {config.LOOKUP_SCHEMA}.get_auth(text) IS '{marker}';\n"
+    )
+    path = f"/var/lib/timestack/pgbouncer-lookup-{database}.sql"
+    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack")
+    yield FileUploadCommand(StringIO(sql), path)
+    runner = psql(version, cluster, None, database)
+    yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
