@@ -11,10 +11,12 @@ from lab import HOSTS
 from lab.engine import LabError, client, ensure_host_packages
 from lab.hosts import ensure_host, ensure_network, remove_all, status_lines, wait_for_systemd
 from lab.image import ensure_host_image
+from lab.kafka_standin import ensure_standin_archive
 
 
 def up() -> None:
     ensure_host_packages()
+    ensure_standin_archive()  # before any container: pip needs PyPI, the lab does not
     engine = client()
     image = ensure_host_image(engine)
     ensure_network(engine)

@@ -1,16 +1,16 @@
 """Data for hosts in group `kafka`: Apache Kafka brokers in KRaft mode.
 
-Model defaults (roles/spec_sections.py): Kafka 3.9.1 for Scala 2.13 from archive.apache.org,
-unpacked under /opt, broker port 9092, controller port 9093, data in /var/lib/kafka/data,
-heap derived from RAM. Kafka's own defaults already give 1 GiB log segments and 7-day
-retention (log.segment.bytes, log.retention.hours), so only the thread counts are set.
+Model defaults (roles/spec_sections.py): Kafka 3.9.1 for Scala 2.13 from archive.apache.org
+(checked against the .sha512 Apache publishes; pin kafka.archive_sha512 to rely on your own
+record, or set kafka.archive to a local .tgz for air-gapped sites), unpacked under /opt with
+/opt/kafka pointing at it, broker port 9092, controller port 9093, data in
+/var/lib/kafka/data, heap a quarter of RAM within 1-6 GiB. The broker tuning (8 network and
+16 I/O threads, 1 GiB segments, 7-day retention, snappy, 10 partitions, no auto-created
+topics, replication from the number of brokers) is in roles/kafka/config.py with its
+reasons; kafka.settings overrides any of it.
 """
 
 kafka = {
-    "settings": {
-        "num.network.threads": 8,  # sockets: many producers sending small batches
-        "num.io.threads": 16,  # disk I/O: one per core on the 16-20 core brokers
-    },
     # One topic per source kind, not per device: partitions carry the scale-out.
     # replication_factor stays 1 (the default) until group kafka has 3 or more brokers.
     "topics": [

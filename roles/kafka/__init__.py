@@ -1,0 +1,127 @@
+"""Apache Kafka in KRaft mode: release archive, system user, server.properties, storage,
+systemd unit, and the declared topics."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, files, server, systemd
+
+from roles.colocation import kafka_heap_bytes
+from roles.kafka import config, operations
+from roles.kafka.archive import ArchiveError, resolve
+from roles.kafka.cluster import brokers, manages_topics
+from roles.postgres.facts import Hardware
+from roles.spec import HostSpec
+from roles.templating import rendered_file
+
+ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
+# A restarted JVM broker replays its logs before it answers; allow for a large one.
+START_TIMEOUT = 300
+
+
+class KafkaDeployError(PyinfraError):
+    """Host data that cannot be deployed; raised before this host's Kafka changes."""
+
+
+@deploy("Kafka (KRaft)")
+def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
+    kafka = spec.kafka
+    cluster = brokers(inventory_specs.values())
+    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
+    try:
+        archive = resolve(kafka, Path.cwd())
+        packages = config.packages(kafka, codename)
+    except (ArchiveError, config.UnknownRelease) as error:
+        raise KafkaDeployError(f"{host.name}: {error}") from None
+    memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
+    home, release = config.home(kafka), config.release_dir(kafka)
+    bootstrap = config.bootstrap(kafka)
+
+    apt.packages(name="Java runtime and the Kafka admin client", packages=packages)
+    server.group(name="kafka group", group=config.USER, system=True)
+    server.user(
+        name="kafka system user",
+        user=config.USER,
+        group=config.USER,
+        system=True,
+        home="/nonexistent",
+        shell="/usr/sbin/nologin",
+        create_home=False,
+    )
+    for directory in kafka.data_dirs:
+        _directory(f"Data directory {directory}", directory, owner=config.USER)
+    _directory("Log directory", kafka.log_dir, owner=config.USER)
+    _directory("Configuration directory", config.CONFIG_DIR, owner="root")
+    for name, path in (
+        ("Archive cache", config.ARCHIVE_CACHE),
+        ("Install directory", kafka.install_dir),
+        ("Admin tool directory", posixpath.dirname(config.ADMIN_SCRIPT)),
+    ):
+        files.directory(name=name, path=path, mode="0755")
+
+    operations.archive_in_cache(name="Release archive, checksum verified", archive=archive)
+    unpacked = operations.release_unpacked(
+        name="Release unpacked", archive=archive.cached_path, directory=release
+    )
+    current = files.link(name=f"{home} points at this release", path=home, target=release)
+
+    properties = files.put(
+        name="server.properties",
+        dest=config.SERVER_PROPERTIES,
+        src=rendered_file(
+            "kafka/server.properties.j2", properties=config.server_properties(spec, cluster)
+        ),
+        user="root",
+        group=config.USER,
+        mode="0640",
+    )
+    operations.storage_formatted(
+        name="Storage formatted once for this cluster",
+        kafka_home=home,
+        log_dir=kafka.log_dir,
+        data_dirs=kafka.data_dirs,
+        storage=config.storage(spec, cluster),
+    )
+    files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
+
+    unit = files.put(
+        name="systemd unit",
+        dest=f"/etc/systemd/system/{config.UNIT}",
+        src=rendered_file(
+            "kafka/kafka.service.j2",
+            user=config.USER,
+            heap_options=config.heap_options(kafka_heap_bytes(memory, kafka.heap)),
+            log_dir=kafka.log_dir,
+            home=home,
+            properties=config.SERVER_PROPERTIES,
+            nofile=kafka.nofile,
+        ),
+    )
+    systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
+    systemd.service(name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True)
+    started = systemd.service(name="Kafka running", service=config.UNIT, running=True)
+    changed = (properties, unit, unpacked, current)
+    operations.restarted(
+        name="Rolling restart for changed configuration or release",
+        bootstrap=bootstrap,
+        timeout=START_TIMEOUT,
+        _serial=True,
+        # A broker that was just started already runs with the new files.
+        _if=lambda: not started.did_change() and any(op.did_change() for op in changed),
+    )
+    operations.broker_answers(name="Broker answers", bootstrap=bootstrap, timeout=START_TIMEOUT)
+    if manages_topics(spec, cluster):
+        operations.topics(
+            name="Topics as declared", bootstrap=bootstrap, kafka_home=home, wanted=kafka.topics
+        )
+
+
+def _directory(name: str, path: str, owner: str) -> None:
+    files.directory(name=name, path=path, user=owner, group=config.USER, mode="0750")

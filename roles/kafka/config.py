@@ -1,0 +1,190 @@
+"""What the Kafka role wants on a host, as pure data: paths, packages, server.properties.
+
+No pyinfra here: the deploy and the verify suite both call these functions, so what is
+checked is exactly what was deployed. Every number written to server.properties is in
+`server_properties` with its reason (the seed's tuning included), never in a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from roles.kafka.cluster import (
+    Broker,
+    cluster_id,
+    min_insync_replicas,
+    quorum_voters,
+    replication_factor,
+    this_broker,
+)
+from roles.spec import HostSpec, KafkaSpec
+
+GIB, MIB = 1024**3, 1024**2
+
+USER = "kafka"
+CONFIG_DIR = "/etc/kafka"
+SERVER_PROPERTIES = f"{CONFIG_DIR}/server.properties"
+UNIT = "kafka.service"
+# Archives stay here after unpacking: their checksum is what makes the next run a no-op.
+ARCHIVE_CACHE = "/var/cache/timestack/kafka"
+# The on-host admin tool (roles/kafka/admin_tool.py) the topics fact and operation run.
+ADMIN_SCRIPT = "/usr/local/lib/timestack/kafka_admin.py"
+# Plans for the admin tool are uploaded here (root only) and removed after the run.
+PLAN_DIR = "/var/lib/timestack/kafka"
+# Written into the unpacked tree: the SHA-512 of the archive it came from.
+INSTALLED_MARKER = ".timestack-archive.sha512"
+# Debian's librdkafka binding: the admin tool needs nothing from PyPI on the host.
+CLIENT_PACKAGES = ("python3", "python3-confluent-kafka")
+JAVA_BY_RELEASE = {
+    "bookworm": "openjdk-17-jre-headless",
+    "trixie": "openjdk-21-jre-headless",
+}
+BROKER_LISTENER, CONTROLLER_LISTENER = "PLAINTEXT", "CONTROLLER"
+
+
+class UnknownRelease(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Property:
+    key: str
+    value: str
+    why: str
+
+
+def release_dir(kafka: KafkaSpec) -> str:
+    """Where this release is unpacked: <install_dir>/kafka_<scala>-<version>."""
+    return f"{kafka.install_dir.rstrip('/')}/kafka_{kafka.scala_version}-{kafka.version}"
+
+
+def home(kafka: KafkaSpec) -> str:
+    """The stable symlink to the current release; the unit and the tools use it."""
+    return f"{kafka.install_dir.rstrip('/')}/kafka"
+
+
+def bootstrap(kafka: KafkaSpec) -> str:
+    """Where on-host tools connect: the broker listener binds every address."""
+    return f"127.0.0.1:{kafka.port}"
+
+
+def java_package(kafka: KafkaSpec, codename: str) -> str:
+    if kafka.java_package:
+        return kafka.java_package
+    if codename not in JAVA_BY_RELEASE:
+        known = ", ".join(f"{name} ({pkg})" for name, pkg in JAVA_BY_RELEASE.items())
+        raise UnknownRelease(
+            f"kafka.java_package: Debian release {codename or 'unknown'!r} has no default Java "
+            f"runtime here (known: {known}); set kafka.java_package, e.g. "
+            "openjdk-21-jre-headless"
+        )
+    return JAVA_BY_RELEASE[codename]
+
+
+def packages(kafka: KafkaSpec, codename: str) -> list[str]:
+    return [java_package(kafka, codename), *CLIENT_PACKAGES]
+
+
+def heap_options(heap_bytes: int) -> str:
+    """KAFKA_HEAP_OPTS: a fixed heap (-Xms = -Xmx), so it is reserved up front."""
+    mib = max(1, heap_bytes // MIB)
+    return f"-Xms{mib}m -Xmx{mib}m"
+
+
+# The seed's broker tuning, with its reasons. Host data overrides any of these through
+# kafka.settings.
+TUNING: tuple[Property, ...] = (
+    Property("num.network.threads", "8", "sockets: many producers sending small batches"),
+    Property("num.io.threads", "16", "disk I/O: about one per core on 16-20 core brokers"),
+    Property("log.segment.bytes", str(GIB), "1 GiB segments (Kafka's default, pinned so it stays)"),
+    Property("log.retention.hours", "168", "7 days of data on the brokers"),
+    Property("compression.type", "snappy", "cheap on CPU; topics are declared snappy too"),
+    Property("num.partitions", "10", "topics created without a count get the seed's 10"),
+    Property(
+        "auto.create.topics.enable",
+        "false",
+        "topics are declared in host data: a mistyped topic name must fail, not create one",
+    ),
+)
+
+
+def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
+    kafka, me = spec.kafka, this_broker(spec, cluster)
+    protocols = f"{BROKER_LISTENER}:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
+    return [
+        Property("process.roles", "broker,controller", "KRaft combined mode on every host"),
+        Property(
+            "node.id",
+            str(me.node_id),
+            "kafka.node_id" if kafka.node_id is not None else "position in group kafka",
+        ),
+        Property(
+            "controller.quorum.voters",
+            quorum_voters(cluster),
+            f"every host in group kafka ({len(cluster)}) is a controller",
+        ),
+        Property("controller.listener.names", CONTROLLER_LISTENER, "KRaft's own listener"),
+        Property(
+            "listeners",
+            f"{BROKER_LISTENER}://:{kafka.port},{CONTROLLER_LISTENER}://:{kafka.controller_port}",
+            "kafka.port and kafka.controller_port, on every address",
+        ),
+        Property(
+            "advertised.listeners",
+            f"{BROKER_LISTENER}://{me.address}:{kafka.port}",
+            "kafka.advertised_host, else the inventory name",
+        ),
+        Property("inter.broker.listener.name", BROKER_LISTENER, "brokers talk on the broker port"),
+        Property("listener.security.protocol.map", protocols, "no TLS between hosts yet"),
+        Property("log.dirs", ",".join(kafka.data_dirs), "kafka.data_dirs"),
+    ]
+
+
+def _replication(broker_count: int) -> list[Property]:
+    factor, min_isr = replication_factor(broker_count), min_insync_replicas(broker_count)
+    why = f"{broker_count} broker(s): never more copies than brokers"
+    return [
+        Property("default.replication.factor", str(factor), why),
+        Property("min.insync.replicas", str(min_isr), "one copy may be down for acks=all"),
+        Property("offsets.topic.replication.factor", str(factor), why),
+        Property("transaction.state.log.replication.factor", str(factor), why),
+        Property("transaction.state.log.min.isr", str(min_isr), "as min.insync.replicas"),
+    ]
+
+
+def server_properties(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
+    """Every line of server.properties, in file order; kafka.settings win over the rest."""
+    computed = [*_kraft(spec, cluster), *TUNING, *_replication(len(cluster))]
+    overrides = spec.kafka.settings
+    kept = [p for p in computed if p.key not in overrides]
+    return kept + [
+        Property(key, value, "kafka.settings from host data") for key, value in overrides.items()
+    ]
+
+
+def as_dict(properties: Sequence[Property]) -> dict[str, str]:
+    return {p.key: p.value for p in properties}
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """key=value lines of a .properties file (comments and blank lines skipped)."""
+    values = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "!")) and "=" in stripped:
+            key, value = stripped.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What `kafka-storage.sh format` must have written into every data dir."""
+
+    cluster_id: str
+    node_id: int
+
+
+def storage(spec: HostSpec, cluster: Sequence[Broker]) -> Storage:
+    return Storage(cluster_id(spec, cluster), this_broker(spec, cluster).node_id)

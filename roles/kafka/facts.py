@@ -1,0 +1,118 @@
+"""Facts the kafka role reads. Each answers on a host where Kafka is not installed yet
+(first deploy, `--dry`), so the operations can say what they would do."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from pyinfra.api import FactBase
+from typing_extensions import override
+
+from roles.kafka import config
+from roles.kafka.topics import Described, parse_described
+
+
+@dataclass(frozen=True)
+class CachedArchive:
+    sha512: str | None  # of the file in the cache; None: not there
+    verified: str | None  # the checksum it was verified against when it arrived
+
+
+class ArchiveInCache(FactBase[CachedArchive]):
+    @override
+    def command(self, path: str, record: str) -> str:
+        p, r = shlex.quote(path), shlex.quote(record)
+        return (
+            f"if [ -f {p} ]; then sha512sum {p} | cut -d' ' -f1; else echo -; fi; "
+            f"if [ -f {r} ]; then head -c 200 {r}; echo; else echo -; fi"
+        )
+
+    @override
+    def process(self, output: list[str]) -> CachedArchive:
+        found, verified = (line.strip() for line in output[:2])
+        return CachedArchive(
+            None if found == "-" else found, None if verified in ("-", "") else verified
+        )
+
+
+class InstalledRelease(FactBase[str | None]):
+    """The SHA-512 of the archive a release directory was unpacked from (its marker)."""
+
+    @override
+    def command(self, directory: str) -> str:
+        marker = shlex.quote(f"{directory}/{config.INSTALLED_MARKER}")
+        return f"cat {marker} 2>/dev/null || echo -"
+
+    @override
+    def process(self, output: list[str]) -> str | None:
+        value = output[0].strip() if output else "-"
+        return None if value in ("-", "") else value
+
+
+class MetaProperties(FactBase[dict[str, dict[str, str] | None]]):
+    """{data dir: its meta.properties as a dict, or None before `kafka-storage.sh format`}."""
+
+    @override
+    def command(self, directories: list[str]) -> str:
+        checks = []
+        for directory in directories:
+            meta = shlex.quote(f"{directory}/meta.properties")
+            checks.append(
+                f"echo dir={shlex.quote(directory)}; "
+                f"if [ -f {meta} ]; then sed -n 's/^\\([a-z.]*\\)=/meta:\\1=/p' {meta}; fi"
+            )
+        return "; ".join(checks)
+
+    @override
+    def process(self, output: list[str]) -> dict[str, dict[str, str] | None]:
+        found: dict[str, dict[str, str] | None] = {}
+        current = ""
+        for line in output:
+            if line.startswith("dir="):
+                current = line.removeprefix("dir=")
+                found[current] = None
+            elif line.startswith("meta:") and current:
+                key, _, value = line.removeprefix("meta:").partition("=")
+                found[current] = {**(found[current] or {}), key: value.strip()}
+        return found
+
+
+def _admin(command: str, bootstrap: str, *args: str) -> str:
+    """The admin tool, or a marker when the tool or Debian's binding is not installed yet."""
+    script = shlex.quote(config.ADMIN_SCRIPT)
+    return (
+        f"if [ -f {script} ] && python3 -c 'import confluent_kafka' 2>/dev/null; then "
+        f"python3 {script} {command} --bootstrap {shlex.quote(bootstrap)} "
+        f"{' '.join(shlex.quote(a) for a in args)}; else echo timestack:absent; fi"
+    )
+
+
+class BrokerAnswers(FactBase[bool]):
+    """Whether the broker answers a metadata request within a few seconds."""
+
+    @override
+    def command(self, bootstrap: str) -> str:
+        script = shlex.quote(config.ADMIN_SCRIPT)
+        return (
+            f"[ -f {script} ] && python3 {script} wait --bootstrap {shlex.quote(bootstrap)} "
+            "--timeout 3 >/dev/null 2>&1 && echo yes || echo no"
+        )
+
+    @override
+    def process(self, output: list[str]) -> bool:
+        return output == ["yes"]
+
+
+class KafkaTopics(FactBase[Described]):
+    """The cluster's topics: partitions, replication factor and the configs set on each."""
+
+    @override
+    def command(self, bootstrap: str, kafka_home: str) -> str:
+        return _admin("describe", bootstrap, "--kafka-home", kafka_home)
+
+    @override
+    def process(self, output: list[str]) -> Described:
+        if output == ["timestack:absent"]:
+            return Described("absent")
+        return parse_described("\n".join(output))
