@@ -1,0 +1,88 @@
+"""Facts of the schema role: the TimescaleDB licence, the ledger and the live policy state.
+
+SQL runs as the postgres OS user over the local socket (roles.postgres.facts.psql). Before
+the cluster runs or the database exists (first deploy) they report that instead of failing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from pyinfra.api import FactBase
+from typing_extensions import override
+
+from roles.postgres.facts import _running_guard, psql
+from roles.schema.engine import LEDGER, LedgerRow, LiveState
+from roles.schema.sqltext import quote_literal
+
+OFFLINE = "timestack:offline"
+
+
+def _in_database(version: int, cluster: str, database: str, sql: str) -> str:
+    """Run `sql` (psql script, on stdin) in `database`; errors of single statements go to
+    stderr and the rest still runs (a missing catalogue view leaves its probe unanswered)."""
+    exists = (
+        f"{psql(version, cluster, 'SELECT datname FROM pg_database')} "
+        f"| grep -qx {shlex.quote(database)} || {{ echo {OFFLINE}; exit 0; }}; "
+    )
+    runner = f"{psql(version, cluster, None, database)} -v ON_ERROR_STOP=0"
+    return (
+        _running_guard(version, cluster) + exists + f"printf '%s\\n' {shlex.quote(sql)} | {runner}"
+    )
+
+
+class TimescaleLicence(FactBase[str | None]):
+    """`SHOW timescaledb.license` in the database: the GUC only exists where the extension
+    is loaded, so this reads it from inside `database`; None without it."""
+
+    @override
+    def command(self, version: int, cluster: str, database: str) -> str:
+        sql = "SELECT 'licence|' || coalesce(current_setting('timescaledb.license', true), '');"
+        return _in_database(version, cluster, database, sql)
+
+    @override
+    def process(self, output: list[str]) -> str | None:
+        for line in output:
+            if line.startswith("licence|"):
+                return line.removeprefix("licence|") or None
+        return None
+
+
+class SchemaState(FactBase[LiveState]):
+    """The ledger (`unit key -> checksum, status`) and one value per probe, keyed like the
+    units they belong to."""
+
+    @override
+    def command(
+        self, version: int, cluster: str, database: str, probes: Sequence[tuple[str, str]]
+    ) -> str:
+        lines = [
+            f"SELECT to_regclass('{LEDGER}') IS NOT NULL AS timestack_ledger \\gset",
+            "\\if :timestack_ledger",
+            "SELECT 'ledger|' || phase || '/' || name || '|' || checksum || '|' || status "
+            f"|| '|' || edition FROM {LEDGER};",
+            "\\endif",
+        ]
+        lines += [
+            f"SELECT 'probe|' || {quote_literal(key)} || '|' || coalesce(({sql})::text, '');"
+            for key, sql in probes
+        ]
+        return _in_database(version, cluster, database, "\n".join(lines))
+
+    @override
+    def process(self, output: list[str]) -> LiveState:
+        if output == [OFFLINE]:
+            return LiveState(database_exists=False)
+        ledger: dict[str, LedgerRow] | None = None
+        probes: dict[str, str] = {}
+        for line in output:
+            kind, _, rest = line.partition("|")
+            if kind == "ledger":
+                key, checksum, status, edition = rest.split("|")
+                ledger = ledger or {}
+                ledger[key] = LedgerRow(checksum, status, edition)
+            elif kind == "probe":
+                key, _, value = rest.partition("|")
+                probes[key] = value
+        return LiveState(database_exists=True, ledger=ledger, probes=probes)

@@ -1,0 +1,301 @@
+"""The time-series spec (sql/timeseries.yml): pydantic models, loading, cross-checks.
+
+Pure (no pyinfra import). `load_spec` reads the YAML and reports every fault at once, each
+naming the file, the key path and the fix, e.g.
+`sql/timeseries.yml: rollups[factory_telemetry.metric_hist_1hour].bucket: got '90 seconds';
+expected a multiple of its source's bucket ...`.
+
+Keys (every hypertable and rollup is schema-qualified):
+  hypertables[]: table, time_column, chunk_interval,
+                 compression {after, segment_by, order_by}      (timescale edition only),
+                 retention {drop_after, tenants {policies, map, key}},
+                 indexes[] {name, using, columns, include, where, with}
+  rollups[]:     name, source (a hypertable or an earlier rollup), bucket, bucket_column,
+                 query (a file holding the SELECT), refresh {start_offset, end_offset, every}
+Intervals are `<n> <unit>` with unit second, minute, hour, day or week (plural allowed):
+months and years have no fixed length, so bucket multiples could not be checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from roles.spec_errors import FieldError, from_validation_error
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_ALIASES = {"s": "second", "sec": "second", "min": "minute", "h": "hour", "d": "day", "w": "week"}
+_INTERVAL = re.compile(r"\s*(\d+)\s*([a-z]+?)s?\s*", re.IGNORECASE)
+INTERVAL_EXPECTED = "an interval like '1 day', '30 minutes' or '90 days' (second ... week)"
+
+
+def interval_seconds(text: str) -> int:
+    """Seconds in a spec interval; ValueError (the "expected" phrase) when it is not one."""
+    match = _INTERVAL.fullmatch(text)
+    unit = _ALIASES.get(match[2].lower(), match[2].lower()) if match else ""
+    if not match or unit not in _UNITS or int(match[1]) == 0:
+        raise ValueError(INTERVAL_EXPECTED)
+    return int(match[1]) * _UNITS[unit]
+
+
+def _canonical_interval(text: str) -> str:
+    seconds = interval_seconds(text)
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' * (count != 1)}"
+    raise AssertionError("every interval is a whole number of seconds")
+
+
+def _pattern(regex: str, expected: str) -> AfterValidator:
+    compiled = re.compile(regex, re.IGNORECASE)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(expected)
+        return value
+
+    return AfterValidator(check)
+
+
+_NAME = r"[a-z_][a-z0-9_]{0,62}"
+Interval = Annotated[str, AfterValidator(_canonical_interval)]
+Ident = Annotated[str, _pattern(_NAME, "a lowercase name: a letter or _, then letters, digits, _")]
+Qualified = Annotated[
+    str, _pattern(rf"{_NAME}\.{_NAME}", "a schema-qualified name like telemetry.vehicle_telemetry")
+]
+_ORDERED = rf"{_NAME}( (asc|desc))?( nulls (first|last))?"
+# A column with an optional direction; expressions belong in the phase SQL files.
+IndexColumn = Annotated[
+    str,
+    _pattern(
+        _ORDERED,
+        'a column, optionally with ASC/DESC and NULLS FIRST/LAST, like "time DESC"',
+    ),
+]
+OrderBy = Annotated[
+    str,
+    _pattern(
+        rf"{_ORDERED}(, *{_ORDERED})*",
+        'columns with optional ASC/DESC, comma-separated, like "time DESC"',
+    ),
+]
+# Index storage parameters: plain words and numbers only, they are written into the DDL.
+WithValue = Annotated[
+    int | bool | str, AfterValidator(lambda v: _plain(v, "a number, true/false or a word"))
+]
+
+
+def _plain(value: int | bool | str, expected: str) -> int | bool | str:
+    if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9_.]+", value):
+        raise ValueError(expected)
+    return value
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Compression(Model):
+    after: Interval = Field(description="compress chunks older than this")
+    segment_by: list[Ident] = Field([], description="columns each compressed batch shares")
+    order_by: OrderBy = Field(description='order inside a batch, e.g. "time DESC"')
+
+
+class TenantRetention(Model):
+    policies: Qualified = Field(
+        description="table (tenant_id, data_type, retention_days): longer or shorter "
+        "retention per tenant; data_type is the hypertable's name without schema"
+    )
+    map: Qualified = Field(description="table mapping `key` values to tenant_id")
+    key: Ident = Field(description="column shared by the hypertable and the map")
+
+
+class Retention(Model):
+    drop_after: Interval = Field(description="drop chunks whose data is all older than this")
+    tenants: TenantRetention | None = Field(
+        None, description="per-tenant retention honoured by the scheduled job (apache edition)"
+    )
+
+
+class Index(Model):
+    name: Ident | None = Field(None, description="index name (default: derived from columns)")
+    using: Literal["btree", "brin", "gist", "gin", "hash", "spgist"] = Field(
+        "btree", description="access method"
+    )
+    columns: list[IndexColumn] = Field(min_length=1, description="indexed columns")
+    include: list[Ident] = Field([], description="covering columns (INCLUDE)")
+    where: str | None = Field(None, description="predicate of a partial index", min_length=1)
+    with_: dict[Ident, WithValue] = Field(
+        {}, alias="with", description="storage parameters, e.g. {pages_per_range: 128}"
+    )
+
+
+class Hypertable(Model):
+    table: Qualified = Field(description="the table, created by a sql/10-schema file")
+    time_column: Ident = Field(description="the partitioning time column")
+    chunk_interval: Interval = Field(description="time range of one chunk")
+    compression: Compression | None = Field(None, description="native compression")
+    retention: Retention | None = Field(None, description="drop old chunks")
+    indexes: list[Index] = Field([], description="indexes beyond the primary key")
+
+
+class Refresh(Model):
+    start_offset: Interval = Field(description="window start, back from now")
+    end_offset: Interval = Field(description="window end, back from now (newest data left out)")
+    every: Interval = Field(description="how often the window is refreshed")
+
+
+class Rollup(Model):
+    name: Qualified = Field(description="the name applications query, on both editions")
+    source: Qualified = Field(description="a hypertable or another rollup")
+    bucket: Interval = Field(description="time_bucket width used by the query")
+    bucket_column: Ident = Field("bucket", description="the query's time_bucket column")
+    query: str = Field(description="file with the SELECT, relative to the project", min_length=1)
+    refresh: Refresh = Field(description="the refresh window and schedule")
+
+
+class TimeseriesSpec(Model):
+    hypertables: list[Hypertable] = Field([], description="tables turned into hypertables")
+    rollups: list[Rollup] = Field([], description="rollups (continuous aggregates)")
+
+    def index_name(self, table: Hypertable, index: Index) -> str:
+        if index.name:
+            return index.name
+        words = [c.split()[0] for c in index.columns]
+        base = "_".join([table.table.split(".")[1], *words, index.using, "idx"])
+        return base[:63]
+
+    def ordered_rollups(self) -> list[Rollup]:
+        """Rollups in dependency order (sources first), stable otherwise; cycles are refused
+        by load_spec before this is called."""
+        done: list[Rollup] = []
+        names = {rollup.name for rollup in self.rollups}
+        while len(done) < len(self.rollups):
+            ready = [
+                r
+                for r in self.rollups
+                if r not in done and (r.source not in names or r.source in {d.name for d in done})
+            ]
+            done.extend(ready)
+        return done
+
+
+class SpecFileError(Exception):
+    """Every fault of a spec file; str() lists one per line."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = tuple(errors)
+        count = len(self.errors)
+        heading = f"Invalid time-series spec: {count} error{'s' * (count != 1)}"
+        super().__init__("\n".join([heading, *(f"  {error}" for error in self.errors)]))
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: TimeseriesSpec
+    path: Path  # the spec file
+    root: Path  # what file paths in the spec are relative to
+
+
+def load_spec(path: Path, root: Path) -> LoadedSpec:
+    """Read and validate a spec file; raises SpecFileError naming every fault."""
+    label = _label(path, root)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        missing = FieldError(label, "(file)", "no such file", "a time-series spec")
+        raise SpecFileError([missing]) from None
+    except yaml.YAMLError as exc:
+        raise SpecFileError([FieldError(label, "(file)", "invalid YAML", str(exc))]) from None
+    try:
+        spec = TimeseriesSpec.model_validate({} if raw is None else raw)
+    except ValidationError as exc:
+        schema = TimeseriesSpec.model_json_schema(by_alias=True)
+        errors = from_validation_error(exc, label, "", schema, raw)
+        raise SpecFileError([_strip_dot(e) for e in errors]) from None
+    problems = [FieldError(label, *p) for p in cross_check(spec, root)]
+    if problems:
+        raise SpecFileError(problems)
+    return LoadedSpec(spec, path, root)
+
+
+def _label(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _strip_dot(error: FieldError) -> FieldError:
+    return FieldError(error.host, error.field.removeprefix("."), error.got, error.expected)
+
+
+def cross_check(spec: TimeseriesSpec, root: Path) -> Iterator[tuple[str, str, str]]:
+    """(key path, got, expected) for rules between fields, tables and files."""
+    tables = [h.table for h in spec.hypertables]
+    rollups = {r.name: r for r in spec.rollups}
+    yield from _duplicates("hypertables", tables, "table")
+    yield from _duplicates("rollups", [r.name for r in spec.rollups], "rollup")
+    for name in set(tables) & set(rollups):
+        yield f"rollups[{name}].name", repr(name), "a name no hypertable has"
+    for table in spec.hypertables:
+        index_names = [spec.index_name(table, index) for index in table.indexes]
+        yield from _duplicates(f"hypertables[{table.table}].indexes", index_names, "index name")
+        if table.compression and table.time_column in table.compression.segment_by:
+            yield (
+                f"hypertables[{table.table}].compression.segment_by",
+                repr(table.time_column),
+                "columns other than the time column (order_by holds time)",
+            )
+    buckets: dict[str, int] = {r.name: interval_seconds(r.bucket) for r in spec.rollups}
+    for rollup in spec.rollups:
+        path = f"rollups[{rollup.name}]"
+        if rollup.source not in tables and rollup.source not in rollups:
+            yield (
+                f"{path}.source",
+                repr(rollup.source),
+                f"a hypertable or rollup of this spec: {', '.join([*tables, *rollups]) or '-'}",
+            )
+        elif rollup.source in buckets and buckets[rollup.name] % buckets[rollup.source]:
+            source = rollups[rollup.source]
+            yield (
+                f"{path}.bucket",
+                repr(rollup.bucket),
+                f"a multiple of its source's bucket ({source.name}: {source.bucket}), so "
+                "each bucket re-aggregates whole source buckets",
+            )
+        window = interval_seconds(rollup.refresh.start_offset) - interval_seconds(
+            rollup.refresh.end_offset
+        )
+        if window < 2 * buckets[rollup.name]:
+            yield (
+                f"{path}.refresh.start_offset",
+                repr(rollup.refresh.start_offset),
+                f"at least end_offset + 2 x bucket ({rollup.bucket}): a window must hold a "
+                "whole bucket wherever now falls (TimescaleDB refuses smaller ones too)",
+            )
+        if not (root / rollup.query).is_file():
+            yield f"{path}.query", repr(rollup.query), "an existing file (relative to the project)"
+    yield from _cycles(rollups)
+
+
+def _duplicates(path: str, names: list[str], what: str) -> Iterator[tuple[str, str, str]]:
+    for name, count in Counter(names).items():
+        if count > 1:
+            yield f"{path}[{name}]", repr(name), f"each {what} declared once (found {count})"
+
+
+def _cycles(rollups: Mapping[str, Rollup]) -> Iterator[tuple[str, str, str]]:
+    for name in rollups:
+        seen, current = [name], rollups[name].source
+        while current in rollups and current not in seen:
+            seen.append(current)
+            current = rollups[current].source
+        if current == name:
+            chain = " -> ".join([*seen, name])
+            yield f"rollups[{name}].source", chain, "rollups that do not read from themselves"

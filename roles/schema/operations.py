@@ -1,0 +1,75 @@
+"""Operation of the schema role: apply one unit when the ledger or the live state says so.
+
+One pyinfra operation per unit, so `pyinfra ... --dry` lists exactly the units still due.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Generator, Sequence
+from io import StringIO
+
+from pyinfra import host, logger
+from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
+
+from roles.postgres.facts import psql
+from roles.schema import engine
+from roles.schema.facts import SchemaState
+from roles.schema.units import Edition, Unit
+
+# Root-only staging of unit scripts; each file is removed after psql read it on stdin.
+WORK_DIR = "/var/lib/timestack/schema"
+
+Commands = Generator[StringCommand | FileUploadCommand, None, None]
+
+
+@operation()
+def unit(
+    version: int,
+    cluster: str,
+    database: str,
+    owner: str,
+    unit: Unit,
+    edition: Edition,
+    licence: str | None,
+    statement_timeout: str,
+    lock_timeout: str,
+    probes: Sequence[tuple[str, str]],
+) -> Commands:
+    """Apply `unit` with its ledger row unless the ledger (and, for policy units, the live
+    state) already matches."""
+    live = host.get_fact(
+        SchemaState, version=version, cluster=cluster, database=database, probes=probes
+    )
+    try:
+        due, why = engine.decide(unit, live)
+    except engine.ChangedSchemaUnit as error:
+        raise OperationError(str(error)) from None
+    if not due:
+        host.noop(f"{unit.key}: {why}")
+        return
+    if unit.licensed and licence is not None and licence != "timescale":
+        raise OperationError(
+            f"{unit.key} needs TimescaleDB's 'timescale' licence; {database} runs {licence!r}: "
+            "set schema.edition to apache (or auto) for this host"
+        )
+    if unit.status == "skipped":
+        logger.warning(f"{host.name}: {unit.key}: {unit.note}")
+    script = engine.script(unit, edition, owner, statement_timeout, lock_timeout)
+    path = f"{WORK_DIR}/{unit.phase}--{unit.name}.sql"
+    atomic = (
+        "the database and the ledger are as they were"
+        if unit.transactional
+        else "statements before the failing one stayed applied; the unit is safe to re-run"
+    )
+    failed = shlex.quote(
+        f"timestack: unit {unit.key} from {unit.source} failed (PostgreSQL's message and the "
+        f"statement are above); {atomic}"
+    )
+    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", WORK_DIR)
+    yield FileUploadCommand(StringIO(script), path)
+    runner = psql(version, cluster, None, database)
+    yield StringCommand(
+        f"{runner} --echo-errors < {shlex.quote(path)}; rc=$?; rm -f {shlex.quote(path)}; "
+        f"[ $rc -eq 0 ] || echo {failed} >&2; exit $rc"
+    )

@@ -1,0 +1,132 @@
+"""Phased time-series SQL from sql/timeseries.yml onto the database schema.database.
+
+Runs after the postgres role. Each unit of the plan is its own operation (roles.schema
+.operations.unit). On the apache edition, retention and rollup refreshes are systemd timers
+calling timestack.run_retention() and timestack.refresh_rollups() (roles/schema/
+engine_apache.sql) as the postgres OS user over the local socket.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import files, server, systemd
+
+from roles.schema import engine, operations
+from roles.schema.facts import TimescaleLicence
+from roles.schema.model import LoadedSpec, SpecFileError, interval_seconds, load_spec
+from roles.schema.render import plan
+from roles.schema.units import Unit
+from roles.spec import HostSpec
+from roles.templating import rendered_file
+
+ROOT = Path(__file__).resolve().parents[2]
+RETENTION_UNIT = "timestack-retention"
+ROLLUPS_UNIT = "timestack-rollups"
+
+
+@deploy("Time-series schema")
+def apply(spec: HostSpec) -> None:
+    pg, schema = spec.postgres, spec.schema_
+    try:
+        loaded = load_spec(ROOT / schema.spec, ROOT)
+    except SpecFileError as error:  # roles.spec_checks reports this before any host changes
+        raise PyinfraError(str(error)) from None
+    owner = next(db.owner for db in pg.databases if db.name == schema.database)
+    licence = host.get_fact(
+        TimescaleLicence, version=pg.version, cluster=pg.cluster, database=schema.database
+    )
+    edition = engine.edition_for(schema.edition, licence, pg.source)
+    units = plan(loaded, edition)
+    probes = tuple((u.key, u.probe.sql) for u in units if u.probe)
+    applied = [
+        operations.unit(
+            name=u.key,
+            version=pg.version,
+            cluster=pg.cluster,
+            database=schema.database,
+            owner=owner,
+            unit=u,
+            edition=edition,
+            licence=licence,
+            statement_timeout=schema.statement_timeout,
+            lock_timeout=schema.lock_timeout,
+            probes=probes,
+        )
+        for u in units
+    ]
+    if edition == "apache":
+        feeding = [op for op, u in zip(applied, units, strict=True) if _feeds_jobs(u)]
+        _apache_jobs(spec, loaded, owner, feeding)
+
+
+def _feeds_jobs(unit: Unit) -> bool:
+    return unit.phase in ("40-retention", "60-rollups") or unit.name == "timestack-engine"
+
+
+def _apache_jobs(
+    spec: HostSpec, loaded: LoadedSpec, owner: str, feeding: list[OperationMeta]
+) -> None:
+    """Timers for what the licensed build's background jobs would do; each runs once at once
+    when its unit file or the SQL it calls changed, so a deploy ends with a tested job."""
+    pg, schema = spec.postgres, spec.schema_
+    common: dict[str, Any] = {
+        "version": pg.version,
+        "cluster": pg.cluster,
+        "database": schema.database,
+        "owner": owner,
+        "lock_timeout": schema.lock_timeout,
+    }
+    every = min((interval_seconds(r.refresh.every) for r in loaded.spec.rollups), default=3600)
+    jobs = {
+        RETENTION_UNIT: (
+            "Drop expired chunks (time-series retention)",
+            "SELECT * FROM timestack.run_retention()",
+            [("OnCalendar", schema.retention_schedule), ("Persistent", "true")],
+        ),
+        ROLLUPS_UNIT: (
+            "Refresh the rollup tables over their windows",
+            "CALL timestack.refresh_rollups()",
+            # The smallest `every`; each rollup is refreshed only when its own is due.
+            [("OnBootSec", "2min"), ("OnUnitActiveSec", f"{every}s")],
+        ),
+    }
+    changed = list(feeding)
+    for unit, (description, sql, schedule) in jobs.items():
+        context: dict[str, Any] = {**common, "unit": unit, "description": description}
+        changed.append(
+            files.put(
+                name=f"{unit}.service",
+                dest=f"/etc/systemd/system/{unit}.service",
+                src=rendered_file("schema/job.service.j2", sql=sql, **context),
+            )
+        )
+        changed.append(
+            files.put(
+                name=f"{unit}.timer",
+                dest=f"/etc/systemd/system/{unit}.timer",
+                src=rendered_file("schema/job.timer.j2", schedule=schedule, **context),
+            )
+        )
+
+    def any_changed() -> bool:
+        return any(op.did_change() for op in changed)
+
+    systemd.daemon_reload(name="Load the changed job units", _if=any_changed)
+    for unit in jobs:
+        systemd.service(
+            name=f"{unit}.timer enabled and active",
+            service=f"{unit}.timer",
+            running=True,
+            enabled=True,
+        )
+    server.shell(
+        name="Run the retention and rollup jobs once",
+        commands=[f"systemctl start {RETENTION_UNIT}.service {ROLLUPS_UNIT}.service"],
+        _if=any_changed,
+    )

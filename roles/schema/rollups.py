@@ -1,0 +1,155 @@
+"""Rollups: the continuous aggregate and its refresh policy (timescale edition), or a plain
+table of the same name and its row in timestack.rollup_jobs (apache edition), so
+applications query the same names on both. Pure (no pyinfra import)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+from jinja2 import Environment, StrictUndefined, TemplateError
+
+from roles.schema.model import LoadedSpec, Rollup, SpecFileError, interval_seconds
+from roles.schema.sqltext import (
+    interval_literal,
+    quote_literal,
+    split_name,
+    split_statements,
+    strip_comments,
+)
+from roles.schema.units import Edition, Probe, Unit
+from roles.spec_errors import FieldError
+
+
+def rollup_query(loaded: LoadedSpec, rollup: Rollup) -> str:
+    """The rollup's SELECT: its file rendered as a Jinja2 template with the rollup's name,
+    source, bucket and bucket_column, so one file can serve every level of a hierarchy."""
+    template = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    try:
+        text = template.from_string((loaded.root / rollup.query).read_text()).render(
+            name=rollup.name,
+            source=rollup.source,
+            bucket=rollup.bucket,
+            bucket_column=rollup.bucket_column,
+        )
+    except TemplateError as exc:
+        fault = FieldError(rollup.query, "(template)", str(exc), _ONE_SELECT)
+        raise SpecFileError([fault]) from None
+    statements = split_statements(text)
+    head = strip_comments(statements[0]).lower() if len(statements) == 1 else ""
+    if not head.startswith(("select", "with", "(")):
+        got = f"{len(statements)} statement(s)" if len(statements) != 1 else repr(head[:30])
+        raise SpecFileError([FieldError(rollup.query, "(file)", got, _ONE_SELECT)])
+    return statements[0]
+
+
+_ONE_SELECT = "exactly one SELECT (a Jinja2 template using name, source, bucket, bucket_column)"
+
+
+def rollup_units(
+    rollup: Rollup, query: str, position: int, source: str, edition: Edition
+) -> Iterator[Unit]:
+    schema, name = split_name(rollup.name)
+    rel = quote_literal(rollup.name)
+    refresh = rollup.refresh
+    creation_source = f"{rollup.query} (rollup {rollup.name} of {source})"
+    if edition == "timescale":
+        # Created WITH NO DATA: the refresh policy fills it in the background.
+        yield Unit(
+            phase="60-rollups",
+            name=rollup.name,
+            source=creation_source,
+            statements=(
+                f"CREATE MATERIALIZED VIEW IF NOT EXISTS {rollup.name} WITH "
+                "(timescaledb.continuous, timescaledb.materialized_only = TRUE) AS\n"
+                f"{query}\nWITH NO DATA",
+            ),
+            kind="schema",
+            transactional=False,
+            licensed=True,
+        )
+        yield Unit(
+            phase="60-rollups",
+            name=f"{rollup.name}.refresh",
+            source=f"{source}[{rollup.name}].refresh",
+            statements=(
+                f"SELECT remove_continuous_aggregate_policy({rel}, if_exists => TRUE)",
+                f"SELECT add_continuous_aggregate_policy({rel}, "
+                f"start_offset => {interval_literal(refresh.start_offset)}, "
+                f"end_offset => {interval_literal(refresh.end_offset)}, "
+                f"schedule_interval => {interval_literal(refresh.every)})",
+            ),
+            kind="policy",
+            licensed=True,
+            probe=Probe(
+                "SELECT concat_ws(' | ', "
+                "extract(epoch FROM (j.config->>'start_offset')::interval)::bigint, "
+                "extract(epoch FROM (j.config->>'end_offset')::interval)::bigint, "
+                "extract(epoch FROM j.schedule_interval)::bigint) "
+                "FROM timescaledb_information.jobs j "
+                "JOIN timescaledb_information.continuous_aggregates c "
+                "ON c.materialization_hypertable_schema = j.hypertable_schema "
+                "AND c.materialization_hypertable_name = j.hypertable_name "
+                "WHERE j.proc_name = 'policy_refresh_continuous_aggregate' "
+                f"AND c.view_schema = {quote_literal(schema)} "
+                f"AND c.view_name = {quote_literal(name)}",
+                " | ".join(
+                    str(interval_seconds(v))
+                    for v in (refresh.start_offset, refresh.end_offset, refresh.every)
+                ),
+            ),
+        )
+        return
+    # Apache: a plain table of the same name, kept by timestack.refresh_rollups().
+    yield Unit(
+        phase="60-rollups",
+        name=rollup.name,
+        source=creation_source,
+        statements=(
+            f"CREATE TABLE IF NOT EXISTS {rollup.name} AS\n{query}\nWITH NO DATA",
+            f"CREATE INDEX IF NOT EXISTS {name}_{rollup.bucket_column}_idx "
+            f"ON {rollup.name} ({rollup.bucket_column})",
+        ),
+        kind="schema",
+    )
+    fields = {
+        "source": quote_literal(rollup.source),
+        "bucket": interval_literal(rollup.bucket),
+        "bucket_column": quote_literal(rollup.bucket_column),
+        "start_offset": interval_literal(refresh.start_offset),
+        "end_offset": interval_literal(refresh.end_offset),
+        "every": interval_literal(refresh.every),
+        "position": str(position),
+        "query": quote_literal(query),
+    }
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in fields)
+    seconds = [
+        interval_seconds(v)
+        for v in (rollup.bucket, refresh.start_offset, refresh.end_offset, refresh.every)
+    ]
+    yield Unit(
+        phase="60-rollups",
+        name=f"{rollup.name}.refresh",
+        source=f"{source}[{rollup.name}].refresh",
+        statements=(
+            f"INSERT INTO timestack.rollup_jobs (name, {', '.join(fields)}) "
+            f"VALUES ({rel}, {', '.join(fields.values())}) "
+            f"ON CONFLICT (name) DO UPDATE SET {updates}",
+        ),
+        kind="policy",
+        probe=Probe(
+            "SELECT concat_ws(' | ', source, extract(epoch FROM bucket)::bigint, bucket_column, "
+            "extract(epoch FROM start_offset)::bigint, extract(epoch FROM end_offset)::bigint, "
+            "extract(epoch FROM every)::bigint, position, md5(query)) "
+            f"FROM timestack.rollup_jobs WHERE name = {rel}",
+            " | ".join(
+                [rollup.source, str(seconds[0]), rollup.bucket_column]
+                + [str(s) for s in seconds[1:]]
+                + [str(position), _md5(query)]
+            ),
+        ),
+    )
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()

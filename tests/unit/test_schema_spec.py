@@ -1,0 +1,185 @@
+"""The time-series spec: validation errors name the file, the key path and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from roles.schema.model import SpecFileError, interval_seconds, load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _vehicle(**overrides: Any) -> dict[str, Any]:
+    return {
+        "table": "telemetry.vehicle_telemetry",
+        "time_column": "time",
+        "chunk_interval": "1 day",
+        **overrides,
+    }
+
+
+def _rollup(name: str, source: str, bucket: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "source": source,
+        "bucket": bucket,
+        "query": "q.sql",
+        "refresh": {"start_offset": "3 days", "end_offset": "1 hour", "every": "1 hour"},
+        **overrides,
+    }
+
+
+def write_spec(tmp_path: Path, data: dict[str, Any]) -> Path:
+    (tmp_path / "q.sql").write_text("SELECT 1 AS bucket")
+    path = tmp_path / "timeseries.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def errors(tmp_path: Path, data: dict[str, Any]) -> list[str]:
+    with pytest.raises(SpecFileError) as caught:
+        load_spec(write_spec(tmp_path, data), tmp_path)
+    return [str(error) for error in caught.value.errors]
+
+
+def test_the_shipped_spec_loads() -> None:
+    loaded = load_spec(ROOT / "sql/timeseries.yml", ROOT)
+    assert [h.table for h in loaded.spec.hypertables] == [
+        "telemetry.vehicle_telemetry",
+        "factory_telemetry.metric_hist",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("1 day", 86400), ("7 days", 604800), ("30 minutes", 1800), ("2h", 7200), ("1 week", 604800)],
+)
+def test_intervals(text: str, seconds: int) -> None:
+    assert interval_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["a day", "1 month", "0 days", "1.5 hours", ""])
+def test_bad_interval_is_named_with_its_key_path(tmp_path: Path, text: str) -> None:
+    (error,) = errors(tmp_path, {"hypertables": [_vehicle(chunk_interval=text)]})
+    assert error.startswith("timeseries.yml: hypertables[0].chunk_interval: got")
+    assert "an interval like '1 day'" in error
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
+    (error,) = errors(tmp_path, {"hypertables": [_vehicle(chunk_intreval="1 day")]})
+    assert "hypertables[0].chunk_intreval" in error
+    assert "did you mean 'chunk_interval'?" in error
+
+
+def test_unknown_source_table_lists_the_known_ones(tmp_path: Path) -> None:
+    data = {
+        "hypertables": [_vehicle()],
+        "rollups": [_rollup("analytics.h", "telemetry.vehicles", "1 hour")],
+    }
+    (error,) = errors(tmp_path, data)
+    assert error == (
+        "timeseries.yml: rollups[analytics.h].source: got 'telemetry.vehicles'; expected a "
+        "hypertable or rollup of this spec: telemetry.vehicle_telemetry, analytics.h"
+    )
+
+
+def test_hierarchical_bucket_must_be_a_multiple_of_the_source_bucket(tmp_path: Path) -> None:
+    data = {
+        "hypertables": [_vehicle()],
+        "rollups": [
+            _rollup("analytics.m", "telemetry.vehicle_telemetry", "1 hour"),
+            _rollup("analytics.d", "analytics.m", "90 minutes"),
+        ],
+    }
+    (error,) = errors(tmp_path, data)
+    assert "rollups[analytics.d].bucket: got '90 minutes'" in error
+    assert "a multiple of its source's bucket (analytics.m: 1 hour)" in error
+
+
+def test_a_multiple_of_the_source_bucket_passes(tmp_path: Path) -> None:
+    data = {
+        "hypertables": [_vehicle()],
+        "rollups": [
+            _rollup("analytics.d", "analytics.m", "1 day"),  # declared before its source
+            _rollup("analytics.m", "telemetry.vehicle_telemetry", "1 hour"),
+        ],
+    }
+    loaded = load_spec(write_spec(tmp_path, data), tmp_path)
+    assert [r.name for r in loaded.spec.ordered_rollups()] == ["analytics.m", "analytics.d"]
+
+
+def test_duplicates_and_missing_query_file_are_all_reported(tmp_path: Path) -> None:
+    data = {
+        "hypertables": [_vehicle(), _vehicle()],
+        "rollups": [
+            _rollup("analytics.h", "telemetry.vehicle_telemetry", "1 hour", query="no.sql")
+        ],
+    }
+    found = errors(tmp_path, data)
+    assert any(
+        "hypertables[telemetry.vehicle_telemetry]" in e and "declared once" in e for e in found
+    )
+    assert any(
+        "rollups[analytics.h].query: got 'no.sql'; expected an existing file" in e for e in found
+    )
+
+
+def test_refresh_window_must_hold_two_buckets(tmp_path: Path) -> None:
+    refresh = {"start_offset": "90 minutes", "end_offset": "30 minutes", "every": "30 minutes"}
+    data = {
+        "hypertables": [_vehicle()],
+        "rollups": [
+            _rollup("analytics.h", "telemetry.vehicle_telemetry", "1 hour", refresh=refresh)
+        ],
+    }
+    (error,) = errors(tmp_path, data)
+    assert "rollups[analytics.h].refresh.start_offset" in error
+    assert "end_offset + 2 x bucket" in error
+
+
+def test_cycle_is_refused(tmp_path: Path) -> None:
+    data = {
+        "hypertables": [_vehicle()],
+        "rollups": [
+            _rollup("analytics.a", "analytics.b", "1 hour"),
+            _rollup("analytics.b", "analytics.a", "1 hour"),
+        ],
+    }
+    found = errors(tmp_path, data)
+    assert any("analytics.a -> analytics.b -> analytics.a" in e for e in found)
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecFileError, match="no such file"):
+        load_spec(tmp_path / "nope.yml", tmp_path)
+
+
+def test_inventory_validation_reports_a_bad_time_series_spec(tmp_path: Path) -> None:
+    """deploy.py validates every host first: a bad spec file fails before any host changes."""
+    from roles.spec import HostInput, SpecError, validate_inventory
+
+    bad = ROOT / "sql" / "_unit_test_bad_spec.yml"
+    bad.write_text(
+        "hypertables: [{table: telemetry.x, time_column: time, chunk_interval: 1 month}]\n"
+    )
+    data = {
+        "postgres": {
+            "roles": [{"name": "owner", "login": False}],
+            "databases": [{"name": "telemetry", "owner": "owner"}],
+        },
+        "schema": {"spec": "sql/_unit_test_bad_spec.yml"},
+        "backup": {"repo_type": "posix_local"},
+    }
+    try:
+        with pytest.raises(SpecError) as caught:
+            validate_inventory([HostInput("db1", frozenset({"timescaledb"}), data)])
+    finally:
+        bad.unlink()
+    assert (
+        "db1: schema.spec: got sql/_unit_test_bad_spec.yml: hypertables[0].chunk_interval: "
+        "'1 month'; expected an interval like '1 day'" in str(caught.value)
+    )
