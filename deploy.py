@@ -8,7 +8,7 @@ common → postgres → pgbouncer → kafka → backup → schema.
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import PyinfraError
 
-from roles import common, postgres
+from roles import backup, common, kafka, pgbouncer, postgres, schema
 from roles.hostdata import validated_specs
 from roles.spec import SpecError
 
@@ -25,3 +25,11 @@ except SpecError as error:
 common.apply(spec=spec)
 if "timescaledb" in host.groups:
     postgres.apply(spec=spec, groups=frozenset(host.groups))
+if "pgbouncer" in host.groups:
+    pgbouncer.apply(spec=spec)
+if "kafka" in host.groups:
+    kafka.apply(spec=spec, inventory_specs=validated_specs(inventory))
+if {"timescaledb", "pgbackrest_repo"} & set(host.groups):
+    backup.apply(spec=spec, inventory_specs=validated_specs(inventory))
+if "timescaledb" in host.groups:  # last: the schema needs the database and its roles
+    schema.apply(spec=spec)

@@ -5,6 +5,7 @@ Group defaults come from inventory/group_data/*.py; what differs in the lab is s
 
 from lab import HOSTS as _LAB_HOSTS
 from lab import SUBNET as _LAB_SUBNET
+from lab.kafka_standin import archive_path as _standin_archive
 from lab.secrets import export_lab_secrets as _export_lab_secrets
 
 # Passwords come from environment variables (password_env), as in production; the lab's are
@@ -25,6 +26,14 @@ _LAB_DATA: dict[str, dict[str, object]] = {
                 {"type": "host", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
             ],
         },
+        # Reachable through the published port 127.0.0.1:16432 (and the 1000-client benchmark).
+        "pgbouncer": {"listen_addr": "*"},
+    },
+    "ts-kafka1": {
+        # STAND-IN, not Apache Kafka (which cannot be downloaded here): an archive with
+        # Kafka's layout that runs Tansu, built by `python -m lab up` (lab/kafka_standin.py).
+        # Local-archive mode: uploaded and SHA-512 checked like any air-gapped release.
+        "kafka": {"archive": str(_standin_archive())},
     },
 }
 

@@ -1,7 +1,7 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema` (models in roles.spec_sections, where every default lives, so group data
+`backup`, `schema`, `bench` (models in roles.spec_sections, where every default lives, so group data
 only sets what differs). Any other top-level key is a typo unless pyinfra or a connector
 owns it (`_sudo`, `ssh_user`, `docker_identifier` …). Cross-field and inventory-wide rules
 are in roles.spec_checks. deploy.py calls `validate_inventory` before any operation is added
@@ -20,6 +20,7 @@ from roles import spec_checks
 from roles.spec_errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
 from roles.spec_sections import (
     BackupSpec,
+    BenchSpec,
     CommonSpec,
     DatabaseSpec,
     HbaRule,
@@ -36,6 +37,7 @@ from roles.spec_types import parse_size
 
 __all__ = [
     "BackupSpec",
+    "BenchSpec",
     "CommonSpec",
     "DatabaseSpec",
     "FieldError",
@@ -75,6 +77,7 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "kafka": KafkaSpec,
     "backup": BackupSpec,
     "schema": SchemaSpec,
+    "bench": BenchSpec,
 }
 
 
@@ -100,6 +103,7 @@ class HostSpec(SpecModel):
     kafka: KafkaSpec = Field(default_factory=KafkaSpec)
     backup: BackupSpec = Field(default_factory=BackupSpec)
     schema_: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
+    bench: BenchSpec = Field(default_factory=BenchSpec)
 
     @model_validator(mode="before")
     @classmethod
@@ -164,6 +168,7 @@ def _validate_host(
             _parse(BackupSpec, host.name, "backup", data.get("backup"), errors), inventory
         ),
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
+        bench=_parse(BenchSpec, host.name, "bench", data.get("bench"), errors),
     )
     errors += [
         FieldError(host.name, *problem) for problem in spec_checks.host_problems(parsed, inventory)

@@ -12,11 +12,13 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from roles.spec import (
         BackupSpec,
+        BenchSpec,
         CommonSpec,
         KafkaSpec,
         PgbouncerSpec,
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     )
 
 Problem = tuple[str, str, str]  # field, got, expected
+PROJECT = Path(__file__).resolve().parent.parent  # schema.spec paths are relative to it
 
 POSTGRES_MANAGED = {
     "port": "postgres.port",
@@ -42,6 +45,16 @@ KAFKA_MANAGED = {
     "process.roles": "the groups (Timestack sets it)",
     "controller.quorum.voters": "group kafka (Timestack derives it)",
 }
+# server.properties keys that count replicas: never more than there are brokers.
+KAFKA_REPLICA_COUNTS = (
+    "default.replication.factor",
+    "min.insync.replicas",
+    "offsets.topic.replication.factor",
+    "transaction.state.log.replication.factor",
+    "transaction.state.log.min.isr",
+)
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,7 @@ class Parsed:
     kafka: KafkaSpec | None
     backup: BackupSpec | None
     schema: SchemaSpec | None
+    bench: BenchSpec | None = None  # thresholds of `python -m bench validate`
 
     def sections(self) -> dict[str, Any]:
         """HostSpec input (the schema section under its alias)."""
@@ -101,6 +115,7 @@ def host_problems(host: Parsed, inventory: Inventory) -> list[Problem]:
     if pg and bouncer and {"pgbouncer", "timescaledb"} <= groups:
         problems += _pooling(pg, bouncer)
     if pg and host.schema and "timescaledb" in groups:
+        problems += list(_timeseries_spec(host.schema))
         databases = [db.name for db in pg.databases]
         if host.schema.database not in databases:
             problems.append(
@@ -113,24 +128,50 @@ def host_problems(host: Parsed, inventory: Inventory) -> list[Problem]:
     return problems
 
 
+def kafka_node_ids(brokers: Iterable[tuple[str, int | None]]) -> dict[str, int]:
+    """KRaft node.id of each (host, kafka.node_id) in group-kafka order: the id the host data
+    sets, else the host's 1-based position in the group. Colliding ids are reported by
+    inventory_problems, never silently renumbered (a node id is written into its storage)."""
+    return {
+        name: explicit if explicit is not None else position
+        for position, (name, explicit) in enumerate(brokers, start=1)
+    }
+
+
 def inventory_problems(hosts: Iterable[Parsed]) -> list[tuple[str, str, str, str]]:
-    """(host, field, got, expected) for rules that span hosts: unique Kafka node ids."""
+    """(host, field, got, expected) for rules that span hosts: unique Kafka node ids and a
+    KRaft quorum size that survives a failure."""
+    brokers = [host for host in hosts if "kafka" in host.groups]
+    ids = kafka_node_ids(
+        (host.name, host.kafka.node_id if host.kafka else None) for host in brokers
+    )
     owners: dict[int, str] = {}
     problems = []
-    for host in hosts:
-        if host.kafka is None or host.kafka.node_id is None or "kafka" not in host.groups:
-            continue
-        node_id = host.kafka.node_id
+    for host in brokers:
+        if host.kafka is None:
+            continue  # its kafka section has errors of its own: its node id is not known
+        node_id = ids[host.name]
         if node_id in owners:
+            derived = host.kafka.node_id is None
             problems.append(
                 (
                     host.name,
                     "kafka.node_id",
-                    str(node_id),
+                    f"{node_id} (its position in group kafka)" if derived else str(node_id),
                     f"a node id no other kafka host uses ({owners[node_id]} has it)",
                 )
             )
         owners.setdefault(node_id, host.name)
+    if len(brokers) == 2:
+        problems.append(
+            (
+                brokers[1].name,
+                "group kafka",
+                "2 hosts",
+                "1 host, or 3 or more: every broker is a KRaft controller, and a quorum of 2 "
+                "stops when either host fails (worse than 1)",
+            )
+        )
     return problems
 
 
@@ -244,12 +285,30 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
             f"a port other than kafka.port ({kafka.port})",
         )
     yield from _managed("kafka.settings", kafka.settings, KAFKA_MANAGED)
+    for key in KAFKA_REPLICA_COUNTS:
+        value = kafka.settings.get(key)
+        if value is not None and (not value.isdigit() or int(value) < 1):
+            yield f"kafka.settings[{key}]", repr(value), "a whole number of replicas, 1 or more"
+        elif value is not None and brokers is not None and int(value) > brokers:
+            yield (
+                f"kafka.settings[{key}]",
+                value,
+                f"at most {brokers}, the number of hosts in group kafka",
+            )
     for topic in kafka.topics:
         if brokers is not None and topic.replication_factor > brokers:
             yield (
                 f"kafka.topics[{topic.name}].replication_factor",
                 str(topic.replication_factor),
                 f"at most {brokers}, the number of hosts in group kafka",
+            )
+        min_isr = topic.configs.get("min.insync.replicas", "1")
+        if min_isr.isdigit() and int(min_isr) > topic.replication_factor:
+            yield (
+                f"kafka.topics[{topic.name}].configs[min.insync.replicas]",
+                min_isr,
+                f"at most the topic's replication_factor ({topic.replication_factor}): "
+                "acks=all producers would be refused on every write",
             )
 
 
@@ -276,6 +335,20 @@ def _backup(backup: BackupSpec, inventory: Inventory, database_host: bool) -> It
         )
 
 
+def _timeseries_spec(schema: SchemaSpec) -> Iterator[Problem]:
+    """The time-series spec file and the phase files render on both editions."""
+    from roles.schema.model import SpecFileError, load_spec
+    from roles.schema.render import plan
+
+    try:
+        loaded = load_spec(PROJECT / schema.spec, PROJECT)
+        for edition in ("timescale", "apache"):
+            plan(loaded, edition)
+    except SpecFileError as error:
+        for fault in error.errors:
+            yield "schema.spec", f"{fault.host}: {fault.field}: {fault.got}", fault.expected
+
+
 def _pooling(pg: PostgresSpec, bouncer: PgbouncerSpec) -> Iterator[Problem]:
     pool, reserve, count = (
         bouncer.default_pool_size,
@@ -298,9 +371,18 @@ def _pooling(pg: PostgresSpec, bouncer: PgbouncerSpec) -> Iterator[Problem]:
             str(bouncer.listen_port),
             f"a port other than postgres.port ({pg.port}) on the same host",
         )
-    if bouncer.auth_user not in [role.name for role in pg.roles]:
+    if bouncer.auth_user in [role.name for role in pg.roles]:
         yield (
             "pgbouncer.auth_user",
             repr(bouncer.auth_user),
-            "a role declared in postgres.roles (pgBouncer's auth_query logs in as it)",
+            "a role not in postgres.roles: the pgbouncer role creates it without a password "
+            "(it logs in by peer authentication over the local socket)",
         )
+    for database in bouncer.databases:
+        if database.host not in LOCAL_HOSTS:
+            yield (
+                f"pgbouncer.databases[{database.name}].host",
+                repr(database.host),
+                "127.0.0.1, localhost or ::1: pgBouncer looks passwords up through the local "
+                "PostgreSQL (auth_query over the Unix socket); remote servers are not supported",
+            )

@@ -269,12 +269,21 @@ class KafkaSpec(SpecModel):
     scala_version: Literal["2.12", "2.13"] = Field("2.13", description="Scala build of the release")
     archive: str | None = Field(
         None,
-        description="https:// URL or local path of the release .tgz (default: archive.apache.org)",
+        description="https:// URL of the release .tgz (downloaded on the host) or a path on the "
+        "machine running pyinfra (uploaded; for air-gapped sites). Default: archive.apache.org, "
+        "checked against the .sha512 Apache publishes next to it unless archive_sha512 pins it",
     )
     archive_sha512: Sha512 | None = Field(
-        None, description="SHA-512 of the archive; required for a URL"
+        None,
+        description="SHA-512 of the archive; required for a URL, computed when a local file "
+        "has none (and checked when it has one)",
     )
     install_dir: AbsPath = Field("/opt", description="where kafka_<scala>-<version> is unpacked")
+    java_package: DebPackage | None = Field(
+        None,
+        description="Java runtime package (default by Debian release: openjdk-17-jre-headless "
+        "on bookworm, openjdk-21-jre-headless on trixie)",
+    )
     node_id: int | None = Field(
         None, description="KRaft node.id (default: derived from group order)", ge=0
     )
@@ -287,7 +296,14 @@ class KafkaSpec(SpecModel):
         None, description="name clients connect to (default: host)"
     )
     data_dirs: list[AbsPath] = Field(["/var/lib/kafka/data"], description="log.dirs", min_length=1)
+    log_dir: AbsPath = Field("/var/log/kafka", description="the broker's own log files (LOG_DIR)")
     heap: Size | None = Field(None, description="JVM heap (default: derived from RAM)")
+    nofile: int = Field(
+        100000,
+        description="open-file limit of the broker (LimitNOFILE): Kafka keeps a log, an index "
+        "and a time index open per segment of every partition",
+        ge=1024,
+    )
     settings: dict[KafkaProperty, KafkaValue] = Field({}, description="server.properties overrides")
     topics: list[KafkaTopic] = Field([], description="topics to manage")
 
@@ -305,6 +321,11 @@ class KafkaSpec(SpecModel):
         """Where the release comes from: `archive`, or the Apache archive for the version."""
         name = f"kafka_{self.scala_version}-{self.version}.tgz"
         return self.archive or f"https://archive.apache.org/dist/kafka/{self.version}/{name}"
+
+    @property
+    def archive_is_local(self) -> bool:
+        """A path on the machine running pyinfra, uploaded from there."""
+        return self.archive is not None and "://" not in self.archive
 
 
 class S3Spec(SpecModel):
@@ -353,7 +374,17 @@ class BackupSpec(SpecModel):
     compress_type: Literal["zst", "lz4", "gz"] = Field("zst", description="compression")
     schedule: BackupSchedule = Field(BackupSchedule(), description="backup timers")
     s3: S3Spec | None = Field(None, description="S3 repository; required when repo_type is s3")
-    transport: Literal["tls"] = Field("tls", description="pgBackRest transport between hosts")
+    transport: Literal["tls"] = Field(
+        "tls",
+        description="pgBackRest transport between hosts: its TLS server, certificates "
+        "from a CA kept on the machine running pyinfra (TIMESTACK_PKI_DIR, default .timestack/pki)",
+    )
+    address: Hostname | None = Field(
+        None,
+        description="name other hosts reach this host's pgBackRest TLS server by, also its "
+        "certificate CN (default: the inventory name, @docker/ stripped)",
+    )
+    tls_port: Port = Field(8432, description="port of this host's pgBackRest TLS server")
 
 
 class SchemaSpec(SpecModel):
@@ -362,4 +393,31 @@ class SchemaSpec(SpecModel):
     )
     database: PgIdent = Field("telemetry", description="database the schema is applied to")
     statement_timeout: PgDuration = Field("5min", description="per-statement limit while migrating")
-    lock_timeout: PgDuration = Field("10s", description="lock wait limit while migrating")
+    lock_timeout: PgDuration = Field(
+        "10s", description="lock wait limit while migrating and in the scheduled jobs"
+    )
+    edition: Literal["auto", "timescale", "apache"] = Field(
+        "auto",
+        description="TimescaleDB edition to render: auto reads SHOW timescaledb.license "
+        "(before the extension exists: debian source -> apache, timescale -> timescale)",
+    )
+    retention_schedule: OnCalendar = Field(
+        "*-*-* 03:15:00", description="OnCalendar of the retention job (apache edition)"
+    )
+
+
+class BenchSpec(SpecModel):
+    """Thresholds of `python -m bench validate` (defaults: the figures the reference systems
+    promise, measured on 1M synthetic rows; see bench/thresholds.py)."""
+
+    insert_rows_per_s: float = Field(
+        10_000, description="batched INSERT (500 rows) via pgBouncer, rows/s at least", gt=0
+    )
+    range_1h_ms: float = Field(100, description="1-hour range of one vehicle, p95 ms at most", gt=0)
+    latest_row_ms: float = Field(
+        10, description="latest row of every vehicle (LATERAL), p95 ms at most", gt=0
+    )
+    aggregate_ms: float = Field(500, description="1-day aggregate from raw, p95 ms at most", gt=0)
+    rollup_speedup: float = Field(
+        10, description="1-day aggregate: raw median / rollup median, at least", gt=0
+    )

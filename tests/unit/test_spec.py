@@ -58,7 +58,6 @@ def good_data() -> dict[str, Any]:
                 {"name": "telemetry_owner", "password_env": "TS_TEST_OWNER_PW"},
                 {"name": "telemetry_app", "password_env": "TS_TEST_APP_PW"},
                 {"name": "readers", "login": False, "member_of": ["pg_read_all_data"]},
-                {"name": "pgbouncer_auth", "password_env": "TS_TEST_AUTH_PW"},
             ],
             "databases": [
                 {"name": "telemetry", "owner": "telemetry_owner", "extensions": ["postgis"]}
@@ -217,7 +216,12 @@ BAD = [
     ),
     (put("pgbouncer.listen_addr", "localhost"), "pgbouncer.listen_addr", "an IP address"),
     (put("pgbouncer.listen_port", 5433), "pgbouncer.listen_port", "other than postgres.port"),
-    (put("pgbouncer.auth_user", "bouncer"), "pgbouncer.auth_user", "declared in postgres.roles"),
+    (put("pgbouncer.auth_user", "telemetry_app"), "pgbouncer.auth_user", "not in postgres.roles"),
+    (
+        put("pgbouncer.databases", [{"name": "telemetry", "host": "db9.example.net"}]),
+        "pgbouncer.databases[telemetry].host",
+        "remote servers are not supported",
+    ),
     (
         put("pgbouncer.databases", [{"name": "telemetry", "port": 0}]),
         "pgbouncer.databases[telemetry].port",
@@ -273,6 +277,24 @@ BAD = [
         "kafka.settings[log.dirs]",
         "set kafka.data_dirs",
     ),
+    (
+        put("kafka.settings", {"default.replication.factor": 3}),
+        "kafka.settings[default.replication.factor]",
+        "at most 1, the number of hosts in group kafka",
+    ),
+    (
+        put("kafka.settings", {"min.insync.replicas": "two"}),
+        "kafka.settings[min.insync.replicas]",
+        "a whole number of replicas",
+    ),
+    (
+        put("kafka.topics.0.configs", {"min.insync.replicas": 2}),
+        "kafka.topics[vehicle-telemetry].configs[min.insync.replicas]",
+        "at most the topic's replication_factor (1)",
+    ),
+    (put("kafka.java_package", "openjdk 21"), "kafka.java_package", "Debian package name"),
+    (put("kafka.nofile", 100), "kafka.nofile", ">= 1024"),
+    (put("kafka.log_dir", "var/log/kafka"), "kafka.log_dir", "absolute path"),
     (put("backup.repo_type", "s3"), "backup.s3", "since repo_type is s3"),
     (put("backup.repo_type", "nfs"), "backup.repo_type", "one of: posix, posix_local, s3"),
     (put("backup.repo_host", "ts-backup1"), "backup.repo_host", "posix_local"),
@@ -365,6 +387,7 @@ def test_replication_factor_counts_every_kafka_host() -> None:
 
 def test_kafka_node_ids_are_unique_across_hosts() -> None:
     hosts = [HostInput(f"k{n}", frozenset({"kafka"}), {"kafka": {"node_id": 1}}) for n in (1, 2)]
+    hosts.append(HostInput("k3", frozenset({"kafka"}), {"kafka": {"node_id": 3}}))
     with pytest.raises(SpecError) as caught:
         validate_inventory(hosts)
     (error,) = caught.value.errors
@@ -373,6 +396,34 @@ def test_kafka_node_ids_are_unique_across_hosts() -> None:
         "kafka.node_id",
         "a node id no other kafka host uses (k1 has it)",
     )
+
+
+def test_derived_kafka_node_id_may_not_collide_with_a_set_one() -> None:
+    """Unset node ids are positions in group kafka: k3's 3 is already k1's."""
+    hosts = [
+        HostInput("k1", frozenset({"kafka"}), {"kafka": {"node_id": 3}}),
+        HostInput("k2", frozenset({"kafka"}), {}),
+        HostInput("k3", frozenset({"kafka"}), {}),
+    ]
+    with pytest.raises(SpecError) as caught:
+        validate_inventory(hosts)
+    (error,) = caught.value.errors
+    assert (error.host, error.field, error.got) == (
+        "k3",
+        "kafka.node_id",
+        "3 (its position in group kafka)",
+    )
+
+
+def test_two_kafka_hosts_are_refused_as_a_quorum() -> None:
+    hosts = [HostInput(f"k{n}", frozenset({"kafka"}), {}) for n in (1, 2)]
+    with pytest.raises(SpecError) as caught:
+        validate_inventory(hosts)
+    (error,) = caught.value.errors
+    assert (error.host, error.field, error.got) == ("k2", "group kafka", "2 hosts")
+    assert "1 host, or 3 or more" in error.expected
+    brokers = validate_inventory([*hosts, HostInput("k3", frozenset({"kafka"}), {})])
+    assert len(brokers) == 3
 
 
 def test_backup_repo_host_comes_from_group_pgbackrest_repo() -> None:

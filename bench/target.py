@@ -1,0 +1,90 @@
+"""Where the benchmark goes: an inventory host (its spec gives ports, roles, passwords,
+thresholds and how to reach a shell on it) or explicit DSNs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.clusters import BOUNCER_PORT, PORT, DefaultsCluster
+from bench.workload import Endpoint
+from roles.spec import HostSpec
+
+
+@dataclass(frozen=True)
+class Target:
+    tuned: Endpoint
+    hostspec: str | None  # Testinfra spec of the DB host: needed to make a defaults cluster
+    defaults: DefaultsCluster | None
+    address: str
+    spec: HostSpec | None
+
+    def defaults_endpoint(self) -> Endpoint:
+        return Endpoint(
+            name="default",
+            direct=self.tuned.direct.replace(_port(self.tuned.direct), str(PORT)),
+            pgbouncer=self.tuned.pgbouncer.replace(_port(self.tuned.pgbouncer), str(BOUNCER_PORT)),
+            password=self.tuned.password,
+        )
+
+
+def _port(conninfo: str) -> str:
+    return next(p.split("=", 1)[1] for p in conninfo.split() if p.startswith("port="))
+
+
+def _password(spec: HostSpec, role_name: str) -> str | None:
+    role = next((r for r in spec.postgres.roles if r.name == role_name), None)
+    if role is None:
+        return None
+    if role.password_env and os.environ.get(role.password_env):
+        return os.environ[role.password_env]
+    return role.password.get_secret_value() if role.password else None
+
+
+def from_inventory(inventory: Path, host: str) -> Target:
+    """The host's database owner on the database the schema role migrates: the bench schema
+    needs CREATE there, and it is the one role every Timestack host has."""
+    from tests.verify.targets import load_targets  # the verify suite's inventory mapping
+
+    targets = {t.short_name: t for t in load_targets(inventory)}
+    if host not in targets:
+        raise SystemExit(f"{host}: not in {inventory} (hosts: {', '.join(sorted(targets))})")
+    found = targets[host]
+    spec, address = found.spec, found.address
+    database = spec.schema_.database
+    owner = next(db.owner for db in spec.postgres.databases if db.name == database)
+    password = _password(spec, owner)
+    if password is None:
+        raise SystemExit(f"{host}: no password for {owner} (set its password_env)")
+    base = f"host={address} dbname={database} user={owner} connect_timeout=10"
+    tuned = Endpoint(
+        name="tuned",
+        direct=f"{base} port={spec.postgres.port}",
+        pgbouncer=f"{base} port={spec.pgbouncer.listen_port}",
+        password=password,
+    )
+    roles = [
+        (role.name, secret)
+        for role in spec.postgres.roles
+        if role.login and (secret := _password(spec, role.name)) is not None
+    ]
+    addresses = [
+        str(rule.address)
+        for rule in spec.postgres.hba
+        if rule.database in ("all", database) and rule.type == "host"
+    ]
+    defaults = DefaultsCluster(
+        version=spec.postgres.version,
+        database=database,
+        owner=owner,
+        roles=roles,
+        hba_addresses=addresses,
+    )
+    return Target(tuned, found.hostspec, defaults, address, spec)
+
+
+def from_dsns(direct: str, pgbouncer: str) -> Target:
+    """Explicit conninfo strings (password from PGPASSWORD or ~/.pgpass, as libpq does);
+    no shell on the host, so no defaults cluster: validation only."""
+    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, "", None)

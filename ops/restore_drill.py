@@ -1,0 +1,26 @@
+"""Prove point-in-time recovery on every database host, without touching the live cluster:
+
+    pyinfra -y inventory/lab.py ops/restore_drill.py [--data drill_port=55432 drill_rows=1000]
+
+Writes marker rows (a hypertable in database timestack_drill), notes a target time between
+two batches, restores the latest backup + archived WAL to that time into a scratch data
+directory on a scratch port, compares, prints a one-screen report, then stops and removes
+the scratch cluster. Any difference fails the run (non-zero exit). Needs a backup taken
+before the drill (deploy takes the first full one; ops/backup_now.py takes more).
+"""
+
+from pyinfra import host, inventory
+from pyinfra.operations import python
+
+from roles.backup import runbook
+from roles.backup.drill_run import restore_drill
+
+_specs = runbook.specs(inventory, ("drill_port", "drill_rows"))
+if "timescaledb" in host.groups:
+    python.call(
+        name="Restore drill: PITR into a scratch cluster, compared with the live data",
+        function=restore_drill,
+        spec=_specs[host.name],
+        port=int(host.data.get("drill_port", 55432)),
+        rows=int(host.data.get("drill_rows", 1000)),
+    )

@@ -1,0 +1,182 @@
+"""pgBackRest: configuration, TLS transport, stanza, first full backup and backup timers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pyinfra import host, logger
+from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.hardware import Cpus
+from pyinfra.operations import apt, files, server, systemd
+
+from roles.backup import config, operations, pki
+from roles.backup.config import Layout
+from roles.spec import HostSpec
+from roles.templating import render, rendered_file
+
+UNIT_DIR = "/etc/systemd/system"
+DROP_IN = f"{UNIT_DIR}/{config.SERVER_SERVICE}.service.d/50-timestack.conf"
+
+
+@deploy("pgBackRest backups")
+def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
+    lay = config.layout(spec, inventory_specs.values())
+    user = lay.os_user
+    if lay.database and spec.backup.repo_type == "posix_local":
+        logger.warning(
+            f"{host.name}: backup.repo_type posix_local keeps the backups on the database "
+            "host itself: a lost disk or host takes them along. Use a repository host "
+            "(group pgbackrest_repo) or s3 for backups that survive the host."
+        )
+    apt.packages(name="Install pgBackRest", packages=["pgbackrest"])
+    if lay.repository_host:
+        server.group(name="pgbackrest group", group=user, system=True)
+        server.user(
+            name="pgbackrest system user (owns the repository)",
+            user=user,
+            group=user,
+            system=True,
+            home=spec.backup.repo_path,
+            shell="/usr/sbin/nologin",
+            create_home=False,
+        )
+    _directories(spec, lay)
+    conf = _config(spec, lay, inventory_specs)
+    if lay.tls_server:
+        _tls_server(spec, lay, changed=[conf])
+    if lay.runs_backups:
+        for stanza in lay.stanzas:
+            operations.stanza_created(name=f"Stanza {stanza} created", user=user, stanza=stanza)
+            operations.archiving_checked(
+                name=f"Stanza {stanza}: WAL archiving checked once", user=user, stanza=stanza
+            )
+            operations.first_full_backup(
+                name=f"Stanza {stanza}: a full backup exists", user=user, stanza=stanza
+            )
+    _timers(spec, lay)
+
+
+def _directories(spec: HostSpec, lay: Layout) -> None:
+    user = lay.os_user
+    owned = {config.CONF_DIR: "configuration", config.LOG_PATH: "logs"}
+    if lay.repository_host or spec.backup.repo_type == "posix_local":
+        owned[spec.backup.repo_path] = "repository"
+    if lay.database:
+        owned[config.SPOOL_PATH] = "asynchronous archiving spool"
+    if lay.tls_server:
+        owned[config.TLS_DIR] = "TLS key and certificates"
+    for path, what in owned.items():
+        files.directory(
+            name=f"pgBackRest {what} directory", path=path, user=user, group=user, mode="0750"
+        )
+
+
+def _config(spec: HostSpec, lay: Layout, inventory_specs: Mapping[str, HostSpec]) -> OperationMeta:
+    cpus = host.get_fact(Cpus) or 1
+    if lay.database:
+        holder = config.repository_holder(spec, inventory_specs)
+        conf = config.database_conf(spec, holder, cpus)
+        role = f"database host, stanza {spec.backup.stanza}, repository {spec.backup.repo_type}"
+    else:
+        served = config.clients(spec, inventory_specs.values())
+        conf = config.repository_conf(spec, served, cpus)
+        role = f"repository host for {', '.join(s.name for s in served) or 'no database host'}"
+    # S3 keys live in this file: handled as a secret (never diffed into the output).
+    return operations.secret_file(
+        name="pgbackrest.conf",
+        content=render("backup/pgbackrest.conf.j2", role=role, conf=conf).encode(),
+        dest=config.CONF,
+        user=lay.os_user,
+        group=lay.os_user,
+        mode="0640",
+    )
+
+
+def _tls_server(spec: HostSpec, lay: Layout, changed: list[OperationMeta]) -> None:
+    user = lay.os_user
+    credentials = pki.credentials(config.address(spec))
+    for content, dest, mode in (
+        (credentials.ca_cert, config.TLS_CA, "0644"),
+        (credentials.cert, config.TLS_CERT, "0644"),
+        (credentials.key, config.TLS_KEY, "0600"),
+    ):
+        changed.append(
+            operations.secret_file(
+                name=f"TLS {dest.rsplit('/', 1)[1]}",
+                content=content,
+                dest=dest,
+                user=user,
+                group=user,
+                mode=mode,
+            )
+        )
+    files.directory(name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0])
+    drop_in = files.put(
+        name="pgBackRest server runs as its owner",
+        dest=DROP_IN,
+        src=rendered_file("backup/server.conf.j2", user=user, owns=_owns(lay)),
+    )
+    systemd.daemon_reload(name="Load the pgBackRest server drop-in", _if=drop_in.did_change)
+    systemd.service(
+        name="pgBackRest TLS server running and enabled",
+        service=config.SERVER_SERVICE,
+        running=True,
+        enabled=True,
+    )
+    changed.append(drop_in)
+    systemd.service(
+        name="Restart the pgBackRest TLS server for its new configuration",
+        service=config.SERVER_SERVICE,
+        restarted=True,
+        _if=lambda: any(op.did_change() for op in changed),
+    )
+
+
+def _owns(lay: Layout) -> str:
+    return "the repository" if lay.repository_host else "the PostgreSQL data directory"
+
+
+def _timers(spec: HostSpec, lay: Layout) -> None:
+    wanted = config.timers(spec, lay)
+    units = []
+    for timer in wanted:
+        for kind in ("service", "timer"):
+            units.append(
+                files.put(
+                    name=f"Unit {timer.unit}.{kind}",
+                    dest=f"{UNIT_DIR}/{timer.unit}.{kind}",
+                    src=rendered_file(
+                        f"backup/backup.{kind}.j2", timer=timer, binary=config.BINARY
+                    ),
+                )
+            )
+    unscheduled = [
+        f"timestack-backup-{stanza}-{kind}"
+        for stanza in lay.stanzas
+        for kind in config.BACKUP_TYPES
+        if lay.runs_backups and kind not in {t.type for t in wanted if t.stanza == stanza}
+    ]
+    for unit in unscheduled:
+        systemd.service(
+            name=f"{unit}.timer stopped (not scheduled)",
+            service=f"{unit}.timer",
+            running=False,
+            enabled=False,
+        )
+        for kind in ("service", "timer"):
+            units.append(
+                files.file(
+                    name=f"No unit {unit}.{kind}", path=f"{UNIT_DIR}/{unit}.{kind}", present=False
+                )
+            )
+    systemd.daemon_reload(
+        name="Load the changed backup units", _if=lambda: any(op.did_change() for op in units)
+    )
+    for timer in wanted:
+        systemd.service(
+            name=f"{timer.unit}.timer enabled and active",
+            service=f"{timer.unit}.timer",
+            running=True,
+            enabled=True,
+        )

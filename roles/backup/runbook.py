@@ -1,0 +1,71 @@
+"""Shared by the ops/ runbooks (pyinfra deploy files run on demand, not by deploy.py):
+host data without the runbook's own --data keys, and commands whose output is needed now."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from pyinfra import host
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.inventory import Inventory
+
+from roles.backup import config, info
+from roles.hostdata import host_inputs
+from roles.spec import HostInput, HostSpec, validate_inventory
+
+
+class RunbookError(PyinfraError):
+    """A runbook step failed; pyinfra reports it and exits non-zero."""
+
+
+_specs: dict[int, dict[str, HostSpec]] = {}
+
+
+def specs(inventory: Inventory, runbook_keys: Collection[str]) -> dict[str, HostSpec]:
+    """Every host's validated spec; `--data` keys of the runbook are not host data."""
+    if id(inventory) not in _specs:
+        inputs = [
+            HostInput(
+                name=i.name,
+                groups=i.groups,
+                data={k: v for k, v in i.data.items() if k not in runbook_keys},
+            )
+            for i in host_inputs(inventory)
+        ]
+        _specs[id(inventory)] = validate_inventory(inputs)
+    return _specs[id(inventory)]
+
+
+def run(command: str, what: str) -> str:
+    """Run on the current host now; stdout, or RunbookError with the output's tail."""
+    ok, output = host.run_shell_command(command=command)
+    if not ok:
+        raise RunbookError(f"{host.name}: {what} failed:\n{output.output[-3000:]}")
+    return output.stdout
+
+
+def stanza_info(user: str, stanza: str) -> info.StanzaInfo:
+    text = run(config.pgbackrest(user, stanza, "--output=json", "info"), "pgbackrest info")
+    found = info.parse(text).get(stanza)
+    if found is None:
+        raise RunbookError(f"{host.name}: pgbackrest info does not know stanza {stanza}")
+    return found
+
+
+def backup_now(user: str, stanza: str, kind: str) -> None:
+    """Take a `kind` backup of `stanza` now (checkpoint at once) and print what it made."""
+    run(
+        config.pgbackrest(user, stanza, f"--type={kind}", "--start-fast", "backup"),
+        f"{kind} backup of stanza {stanza}",
+    )
+    state = stanza_info(user, stanza)
+    newest = state.last()
+    assert newest is not None, "a backup just succeeded"
+    seconds = (newest.stopped - newest.started).total_seconds()
+    print(
+        f"\n[{host.name}] {newest.type} backup {newest.label} of stanza {stanza}: "
+        f"{seconds:.0f} s, database {newest.size_bytes / 2**20:.1f} MiB, "
+        f"added {newest.repo_bytes / 2**20:.1f} MiB to the repository\n"
+        f"[{host.name}] {info.summary(state)}\n",
+        flush=True,
+    )

@@ -1,0 +1,93 @@
+"""pgBackRest on the lab: archiving to ts-backup1 over TLS, a backup on demand, a restore
+drill that proves point-in-time recovery, and a second deploy that changes nothing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
+
+LAB = "inventory/lab.py"
+PSQL = "docker exec ts-db1 runuser -u postgres -- psql --cluster 17/main -d postgres -XAtc"
+
+
+def db_sql(query: str) -> str:
+    return subprocess.run(
+        [
+            "docker",
+            "exec",
+            "ts-db1",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "--cluster",
+            "17/main",
+            "-d",
+            "postgres",
+            "-XAtc",
+            query,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_deploy_archives_wal_to_the_repository_host(first_deploy: DeployRun) -> None:
+    assert db_sql("SHOW archive_mode") == "on"
+    assert db_sql("SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver") == "t"
+    listed = subprocess.run(
+        ["docker", "exec", "ts-backup1", "ls", "/var/lib/pgbackrest/archive/main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "archive.info" in listed, "no WAL archive for stanza main on ts-backup1"
+
+
+def test_backup_now_then_restore_drill_loses_nothing(first_deploy: DeployRun) -> None:
+    backup = run_pyinfra(LAB, "ops/backup_now.py", "--data", "backup_type=full")
+    assert backup.returncode == 0, backup.output[-4000:]
+    assert re.search(r"full backup \d{8}-\d{6}F of stanza main", backup.output), backup.output
+    drill = run_pyinfra(LAB, "ops/restore_drill.py")
+    assert drill.returncode == 0, drill.output[-4000:]
+    assert "RESULT: PASS: 0 rows lost, 0 post-target rows present" in drill.output
+    assert "(hypertable)" in drill.output
+    scratch = subprocess.run(
+        ["docker", "exec", "ts-db1", "sh", "-c", "ls -d /var/lib/postgresql/timestack-drill-*"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert scratch.returncode != 0, f"scratch cluster left behind: {scratch.stdout}"
+
+
+def test_backup_verify_checks_pass(first_deploy: DeployRun) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/verify/test_backup.py",
+            "--inventory",
+            LAB,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_second_deploy_changes_nothing(first_deploy: DeployRun) -> None:
+    again = run_pyinfra(LAB)
+    assert again.returncode == 0, again.output[-3000:]
+    assert again.changed == {}, f"a second deploy changed: {again.changed}"

@@ -1,0 +1,160 @@
+"""The benchmark's pure parts: data generation, statistics, thresholds, report rendering.
+Nothing here is timed: figures are given, never measured."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bench import datagen, report, schema
+from bench.stats import METRICS, Summary, derived, percentile, ratio
+from bench.thresholds import evaluate
+from roles.spec import HostSpec
+from roles.spec_sections import BenchSpec
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_generated_rows_are_the_same_for_the_same_seed() -> None:
+    plates = datagen.plates(5, seed=7)
+    first = list(datagen.vehicle_rows(plates, 60, START, seed=7))
+    again = list(datagen.vehicle_rows(datagen.plates(5, seed=7), 60, START, seed=7))
+    assert first == again
+    assert datagen.copy_text(first) == datagen.copy_text(again)
+    assert list(datagen.vehicle_rows(plates, 60, START, seed=8)) != first
+
+
+def test_vehicle_rows_are_one_per_vehicle_per_second_in_time_order() -> None:
+    plates = datagen.plates(3, seed=1)
+    rows = list(datagen.vehicle_rows(plates, 10, START, seed=1))
+    assert len(rows) == 30 == datagen.Sizes(vehicles=3, seconds=10).vehicle_rows
+    assert [row[1] for row in rows] == sorted(row[1] for row in rows)
+    assert {(row[0], row[1]) for row in rows} == {
+        (plate, START + timedelta(seconds=s)) for plate in plates for s in range(10)
+    }
+    for row in rows:
+        assert len(row) == len(datagen.VEHICLE_COLUMNS)
+        assert len(row[0]) <= 20  # varchar(20)
+        assert row[6] in ("A", "V")
+        assert 0 <= row[11] <= 100  # fuel_level CHECK
+        assert 0 <= row[4] <= 120
+        assert json.loads(row[8])["can"]["rpm"] >= 0
+        assert 120 < row[2] < 123 and 30 < row[3] < 33  # drifts, but stays near the city
+
+
+def test_plates_are_distinct() -> None:
+    plates = datagen.plates(500, seed=3)
+    assert len(set(plates)) == 500
+
+
+def test_metric_rows_set_exactly_one_value_of_the_metrics_type() -> None:
+    defs = datagen.metric_defs(2)
+    rows = list(datagen.metric_rows(defs, 5, START, seed=1))
+    assert len(rows) == datagen.Sizes(vehicles=1, seconds=5, machines=2).metric_rows
+    kinds = {d[0]: d[3] for d in defs}
+    for metric_id, _, value_bool, value_int, value_real in rows:
+        assert sum(v is not None for v in (value_bool, value_int, value_real)) == 1
+        column = {"bool": value_bool, "int": value_int, "real": value_real}[kinds[metric_id]]
+        assert column is not None
+
+
+def test_copy_text_escapes_and_marks_nulls() -> None:
+    text = datagen.copy_text([(1, None, True, "a\tb\\c\nd", START)]).decode()
+    assert text == "1\t\\N\tt\ta\\tb\\\\c\\nd\t2026-01-01T00:00:00+00:00\n"
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
+    assert percentile([10.0, 20.0], 0.95) == pytest.approx(19.5)
+    assert percentile([7.0], 0.95) == 7.0
+    assert math.isnan(percentile([], 0.95))
+
+
+def test_summary_and_ratio_direction() -> None:
+    summary = Summary((5.0, 1.0, 3.0))
+    assert summary.median == 3.0
+    latency = next(m for m in METRICS if m.key == "range_1h")
+    throughput = next(m for m in METRICS if m.key == "copy_direct")
+    assert ratio(latency, 10.0, 20.0) == 2.0  # tuned half the latency: twice as good
+    assert ratio(throughput, 20.0, 10.0) == 2.0
+    assert math.isnan(ratio(throughput, 0.0, 10.0))
+
+
+def test_rollup_speedup_is_derived_per_repetition() -> None:
+    figures = {"agg_raw": Summary((100.0, 120.0)), "agg_rollup": Summary((5.0, 4.0))}
+    assert derived(figures)["rollup_speedup"].samples == (20.0, 30.0)
+
+
+def _figures(**medians: float) -> dict[str, Summary]:
+    return {key: Summary((value,)) for key, value in medians.items()}
+
+
+def test_validation_passes_at_the_seed_defaults() -> None:
+    figures = _figures(
+        insert_pgbouncer=12_000, range_1h=40, latest_row=2, agg_raw=300, rollup_speedup=25
+    )
+    assert all(outcome.passed for outcome in evaluate(figures, BenchSpec()))
+
+
+def test_validation_names_each_missed_metric_figure_and_threshold() -> None:
+    figures = _figures(insert_pgbouncer=8_000, range_1h=40, latest_row=12, agg_raw=300)
+    missed = [o for o in evaluate(figures, BenchSpec()) if not o.passed]
+    assert [o.check.metric for o in missed] == ["insert_pgbouncer", "latest_row", "rollup_speedup"]
+    assert "insert_pgbouncer" in missed[0].line() and "8,000.00 rows/s" in missed[0].line()
+    assert ">= 10000 rows/s" in missed[0].line() and "bench.insert_rows_per_s" in missed[0].line()
+    assert "nan" in missed[2].line()  # not measured is a miss, said as such
+
+
+def test_thresholds_come_from_host_data() -> None:
+    spec = HostSpec.model_validate({"name": "db1", "bench": {"latest_row_ms": 50}})
+    outcome = next(
+        o for o in evaluate(_figures(latest_row=20), spec.bench) if o.check.metric == "latest_row"
+    )
+    assert outcome.passed
+
+
+def _two_clusters() -> dict[str, dict[str, Summary]]:
+    tuned = {m.key: Summary((2.0, 2.2, 2.1)) for m in METRICS}
+    default = {m.key: Summary((1.0, 1.1)) for m in METRICS}
+    return {"tuned": tuned, "default": default}
+
+
+def test_table_has_every_metric_and_a_ratio() -> None:
+    text = report.table(_two_clusters())
+    for metric in METRICS:
+        assert metric.label in text
+    assert "tuned better" in text and "default better" in text  # throughput vs latency
+    assert "page cache" in text
+
+
+def test_json_document_has_every_metric_for_both_clusters() -> None:
+    doc = report.document(_two_clusters(), {"vehicles": 3})
+    parsed = json.loads(json.dumps(doc))  # JSON-clean: no NaN
+    assert parsed["vehicles"] == 3
+    assert set(parsed["metrics"]) == {m.key for m in METRICS}
+    for entry in parsed["metrics"].values():
+        assert entry["tuned"]["median"] == 2.1 and entry["default"]["samples"] == [1.0, 1.1]
+        assert entry["ratio"] is not None
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    path = tmp_path / "plot.png"
+    report.plot(_two_clusters(), path, "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_schema_copies_the_real_tables_and_renders_the_rollup() -> None:
+    statements = schema.ddl()
+    assert statements[0] == f"DROP SCHEMA IF EXISTS {schema.SCHEMA} CASCADE"
+    assert (
+        f"CREATE TABLE {schema.TELEMETRY} (LIKE telemetry.vehicle_telemetry INCLUDING ALL)"
+        in statements
+    )
+    assert any("create_hypertable" in s and "INTERVAL '1 day'" in s for s in statements)
+    rollup = next(s for s in statements if s.startswith(f"CREATE TABLE {schema.HOURLY}"))
+    assert f"FROM {schema.TELEMETRY}" in rollup and "telemetry.vehicle_telemetry\n" not in rollup
+    assert all("INSERT" not in s and "telemetry.vehicle_telemetry (" not in s for s in statements)
