@@ -99,4 +99,16 @@ def archiver_baseline(version: int, cluster: str) -> Commands:
         host.noop(f"archiving has not succeeded yet ({state}); baseline on a later deploy")
         return
     reset = psql(version, cluster, "SELECT pg_stat_reset_shared('archiver')")
-    yield StringCommand(f"{reset} && install -d -m 0700 /var/lib/timestack && touch {BASELINE}")
+    # The reset also forgets the last archived segment: archive a fresh one (a restore point
+    # record, then a switch) and wait for it, so the statistics show archiving working.
+    switch = psql(
+        version,
+        cluster,
+        "SELECT pg_create_restore_point('timestack-archiver-baseline'), pg_switch_wal()",
+    )
+    archived = psql(version, cluster, "SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver")
+    wait = f'for i in $(seq 120); do [ "$({archived})" = t ] && break; sleep 1; done'
+    yield StringCommand(
+        f"{reset} >/dev/null && {switch} >/dev/null && {wait}; "
+        f"install -d -m 0700 /var/lib/timestack && touch {BASELINE}"
+    )
