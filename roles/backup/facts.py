@@ -9,7 +9,6 @@ from typing_extensions import override
 
 from roles.backup import info
 from roles.backup.config import BINARY, CONF
-from roles.postgres.facts import psql
 
 ABSENT = "timestack:absent"
 
@@ -51,25 +50,3 @@ class SecretFile(FactBase[tuple[str, str, str, str] | None]):
             return None
         digest, owner, group, mode = output[0].split()
         return digest, owner, group, mode.zfill(4)
-
-
-class ArchiverState(FactBase[str | None]):
-    """ "baseline" once set; else "recovered" (archived after the last failure), "clean" (no
-    failure), or "waiting"; None while PostgreSQL is not answering."""
-
-    @override
-    def command(self, version: int, cluster: str) -> str:
-        sql = (
-            "SELECT CASE WHEN failed_count = 0 THEN 'clean' "
-            "WHEN last_archived_time > last_failed_time THEN 'recovered' ELSE 'waiting' END "
-            "FROM pg_stat_archiver"
-        )
-        return (
-            "test -e /var/lib/timestack/archiver-baseline && { echo baseline; exit 0; }; "
-            f"{psql(version, cluster, sql)} 2>/dev/null || echo offline"
-        )
-
-    @override
-    def process(self, output: list[str]) -> str | None:
-        value = output[-1].strip() if output else "offline"
-        return None if value == "offline" else value

@@ -11,9 +11,8 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.backup import config
-from roles.backup.facts import ArchiverState, SecretFile, Stanzas
+from roles.backup.facts import SecretFile, Stanzas
 from roles.backup.info import StanzaInfo
-from roles.postgres.facts import psql
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 # Root-only staging: a secret gets its owner and mode before it is moved into place, so it
@@ -77,38 +76,3 @@ def first_full_backup(user: str, stanza: str) -> Commands:
         host.noop(f"stanza {stanza} has a full backup ({current.last_full.label})")
         return
     yield StringCommand(config.pgbackrest(user, stanza, "--type=full", "--start-fast", "backup"))
-
-
-BASELINE = "/var/lib/timestack/archiver-baseline"
-
-
-@operation()
-def archiver_baseline(version: int, cluster: str) -> Commands:
-    """Once per cluster, when archiving first works: zero pg_stat_archiver.
-
-    On a first deploy PostgreSQL starts with archive_mode on before the repository answers,
-    so the first segments fail to archive (and are retried until they succeed). Those are
-    setup noise, not failures of a configured system: after the first success the counters
-    start clean, once; from then on every failure counts and verify reports it.
-    """
-    state = host.get_fact(ArchiverState, version=version, cluster=cluster)
-    if state in (None, "baseline", "clean"):
-        host.noop(f"archiver statistics need no baseline ({state or 'offline'})")
-        return
-    if state != "recovered":
-        host.noop(f"archiving has not succeeded yet ({state}); baseline on a later deploy")
-        return
-    reset = psql(version, cluster, "SELECT pg_stat_reset_shared('archiver')")
-    # The reset also forgets the last archived segment: archive a fresh one (a restore point
-    # record, then a switch) and wait for it, so the statistics show archiving working.
-    switch = psql(
-        version,
-        cluster,
-        "SELECT pg_create_restore_point('timestack-archiver-baseline'), pg_switch_wal()",
-    )
-    archived = psql(version, cluster, "SELECT last_archived_wal IS NOT NULL FROM pg_stat_archiver")
-    wait = f'for i in $(seq 120); do [ "$({archived})" = t ] && break; sleep 1; done'
-    yield StringCommand(
-        f"{reset} >/dev/null && {switch} >/dev/null && {wait}; "
-        f"install -d -m 0700 /var/lib/timestack && touch {BASELINE}"
-    )

@@ -54,12 +54,6 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             operations.first_full_backup(
                 name=f"Stanza {stanza}: a full backup exists", user=user, stanza=stanza
             )
-    if lay.database:  # after the repository's check above: archiving has succeeded by now
-        operations.archiver_baseline(
-            name="Archiver statistics start clean once archiving works",
-            version=spec.postgres.version,
-            cluster=spec.postgres.cluster,
-        )
     _timers(spec, lay)
 
 

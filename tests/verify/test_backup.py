@@ -52,16 +52,21 @@ def test_archive_mode_and_command(host: Any, spec: HostSpec) -> None:
 
 
 @DB
-def test_archiver_has_no_failures(host: Any, spec: HostSpec) -> None:
-    failed, last_failed, reset = sql(
+def test_archiver_is_not_failing(host: Any, spec: HostSpec) -> None:
+    """No archive failure since the last success. A first deploy starts PostgreSQL with
+    archive_mode on before the repository answers; those early segments fail and are
+    retried, so failed_count alone would report setup noise forever."""
+    failing, failed, last_failed, reset = sql(
         host,
         spec,
-        "SELECT failed_count, coalesce(last_failed_wal || ' at ' || last_failed_time, ''), "
-        "stats_reset FROM pg_stat_archiver",
+        "SELECT failed_count > 0 AND (last_archived_time IS NULL "
+        "OR last_failed_time >= last_archived_time), failed_count, "
+        "coalesce(last_failed_wal || ' at ' || last_failed_time, ''), stats_reset "
+        "FROM pg_stat_archiver",
     )
-    assert failed == "0", (
-        f"archive_command failed {failed} times since {reset} (last: {last_failed}); see the "
-        "PostgreSQL log and /var/log/pgbackrest, then SELECT pg_stat_reset_shared('archiver')"
+    assert failing == "f", (
+        f"archive_command is failing: {failed} failures since {reset} (last: {last_failed}), "
+        "none archived since; see the PostgreSQL log and /var/log/pgbackrest"
     )
 
 
