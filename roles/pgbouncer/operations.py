@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.pgbouncer import config
 from roles.pgbouncer.facts import LookupFunction, RunningConfig
-from roles.postgres.facts import psql
+from roles.postgres.operations import run_sql_file
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 
@@ -44,8 +43,4 @@ def lookup_function(version: int, cluster: str, database: str, auth_user: str) -
         config.lookup_sql(auth_user)
         + f"COMMENT ON FUNCTION {config.LOOKUP_SCHEMA}.get_auth(text) IS '{marker}';\n"
     )
-    path = f"/var/lib/timestack/pgbouncer-lookup-{database}.sql"
-    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack")
-    yield FileUploadCommand(StringIO(sql), path)
-    runner = psql(version, cluster, None, database)
-    yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
+    yield from run_sql_file(version, cluster, sql, f"pgbouncer-lookup-{database}", database)

@@ -107,12 +107,15 @@ def settings_in_effect(
         host.noop(f"all {len(wanted)} settings in effect")
 
 
-def _run_secret_sql(version: int, cluster: str, sql: str, label: str) -> Commands:
-    """Upload SQL to root-only tmpfs and feed it to psql on stdin: no secret on a command line."""
+def run_sql_file(
+    version: int, cluster: str, sql: str, label: str, database: str = "postgres"
+) -> Commands:
+    """Upload SQL to a root-only directory and feed it to psql on stdin, in one transaction:
+    nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
     path = f"{SECRET_DIR}/{label}.sql"
     yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
     yield FileUploadCommand(StringIO(sql), path)
-    runner = psql(version, cluster, None)
+    runner = psql(version, cluster, None, database)
     yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
 
 
@@ -150,7 +153,7 @@ def role(
     if not password_ok and password is not None:
         statements.append(f"ALTER ROLE {ident(name)} PASSWORD {literal(scram.verifier(password))};")
     statements += [f"GRANT {ident(group)} TO {ident(name)};" for group in missing_groups]
-    yield from _run_secret_sql(version, cluster, "\n".join(statements) + "\n", f"role-{name}")
+    yield from run_sql_file(version, cluster, "\n".join(statements) + "\n", f"role-{name}")
 
 
 @operation()

@@ -5,36 +5,10 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
-from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
-
-LAB = "inventory/lab.py"
-PSQL = "docker exec ts-db1 runuser -u postgres -- psql --cluster 17/main -d postgres -XAtc"
-
-
-def db_sql(query: str) -> str:
-    return subprocess.run(
-        [
-            "docker",
-            "exec",
-            "ts-db1",
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            "psql",
-            "--cluster",
-            "17/main",
-            "-d",
-            "postgres",
-            "-XAtc",
-            query,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+from tests.integration.lab_access import LAB_INVENTORY as LAB
+from tests.integration.lab_access import db_sql, run_verify
+from tests.integration.pyinfra_run import DeployRun, run_pyinfra
 
 
 def test_deploy_archives_wal_to_the_repository_host(first_deploy: DeployRun) -> None:
@@ -67,23 +41,7 @@ def test_backup_now_then_restore_drill_loses_nothing(first_deploy: DeployRun) ->
 
 
 def test_backup_verify_checks_pass(first_deploy: DeployRun) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/verify/test_backup.py",
-            "--inventory",
-            LAB,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_verify("tests/verify/test_backup.py")
     assert result.returncode == 0, result.stdout[-4000:]
 
 
