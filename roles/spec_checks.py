@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roles.spec_kafka import topic_config_problems
+
 if TYPE_CHECKING:
     from roles.spec import (
         BackupSpec,
@@ -296,6 +298,7 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
                 f"at most {brokers}, the number of hosts in group kafka",
             )
     for topic in kafka.topics:
+        yield from topic_config_problems(f"kafka.topics[{topic.name}].configs", topic.configs)
         if brokers is not None and topic.replication_factor > brokers:
             yield (
                 f"kafka.topics[{topic.name}].replication_factor",
@@ -347,6 +350,20 @@ def _timeseries_spec(schema: SchemaSpec) -> Iterator[Problem]:
     except SpecFileError as error:
         for fault in error.errors:
             yield "schema.spec", f"{fault.host}: {fault.field}: {fault.got}", fault.expected
+    except UnicodeDecodeError as error:  # a SQL file in the phase directories beside the spec
+        expected = "UTF-8 text in every SQL file of the time-series schema"
+        found = list(_not_utf8((PROJECT / schema.spec).parent.glob("*/*.sql")))
+        for got in found or [f"{schema.spec}: a file that is not UTF-8 ({error.reason})"]:
+            yield "schema.spec", got, expected
+
+
+def _not_utf8(paths: Iterable[Path]) -> Iterator[str]:
+    for path in sorted(paths):
+        try:
+            path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            name = path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
+            yield f"{name}: (file): not UTF-8 text ({error.reason} at byte {error.start})"
 
 
 def _pooling(pg: PostgresSpec, bouncer: PgbouncerSpec) -> Iterator[Problem]:

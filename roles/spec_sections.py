@@ -22,7 +22,6 @@ from pydantic import (
 
 from roles.spec_types import (
     AbsPath,
-    BouncerListenAddress,
     Cidr,
     DebPackage,
     EnvVar,
@@ -33,6 +32,7 @@ from roles.spec_types import (
     KafkaProperty,
     KafkaValue,
     KafkaVersion,
+    ListenAddress,
     OnCalendar,
     PgDuration,
     PgIdent,
@@ -90,6 +90,12 @@ class CommonSpec(SpecModel):
     nofile: int = Field(65536, description="open-file limit for sessions and services", ge=1024)
     transparent_hugepages: Literal["never", "madvise"] = Field(
         "never", description="THP mode; never avoids latency spikes in PostgreSQL and the JVM"
+    )
+    exposed_ports: list[Port] = Field(
+        [22],
+        description="TCP ports any process may listen on at every address (sshd, which pyinfra "
+        "uses); the verify suite fails on any other listener on 0.0.0.0 or :: that no service's "
+        "listen setting declares",
     )
 
     @field_validator("sysctl")
@@ -232,7 +238,7 @@ class PgbouncerDatabase(SpecModel):
 
 
 class PgbouncerSpec(SpecModel):
-    listen_addr: BouncerListenAddress = Field("127.0.0.1", description="address to listen on")
+    listen_addr: ListenAddress = Field("127.0.0.1", description="address to listen on")
     listen_port: Port = Field(6432, description="TCP port")
     pool_mode: Literal["session", "transaction", "statement"] = Field(
         "transaction", description="when a server connection returns to the pool"
@@ -289,6 +295,11 @@ class KafkaSpec(SpecModel):
     )
     cluster_id: KafkaClusterId | None = Field(
         None, description="KRaft cluster id (default: generated)"
+    )
+    listen_address: ListenAddress = Field(
+        "*",
+        description='address the broker and controller listeners bind to; "*" = every '
+        "address (brokers serve clients on other hosts); an IP address binds to that interface",
     )
     port: Port = Field(9092, description="broker listener port")
     controller_port: Port = Field(9093, description="KRaft controller listener port")
@@ -383,6 +394,11 @@ class BackupSpec(SpecModel):
         None,
         description="name other hosts reach this host's pgBackRest TLS server by, also its "
         "certificate CN (default: the inventory name, @docker/ stripped)",
+    )
+    tls_listen_address: ListenAddress = Field(
+        "*",
+        description='address the pgBackRest TLS server binds to; "*" = every address (peers '
+        "connect from other hosts); an IP address binds to that interface",
     )
     tls_port: Port = Field(8432, description="port of this host's pgBackRest TLS server")
 

@@ -163,7 +163,7 @@ PgListenAddress = Annotated[
     str,
     _checked(lambda v: v in ("localhost", "*") or _is_ip(v), 'an IP address, "localhost" or "*"'),
 ]
-BouncerListenAddress = Annotated[
+ListenAddress = Annotated[
     str, _checked(lambda v: v == "*" or _is_ip(v), 'an IP address like 127.0.0.1, or "*"')
 ]
 Hostname = Annotated[
@@ -196,7 +196,11 @@ GucName = Annotated[
 KafkaProperty = Annotated[
     str, _matching(r"[A-Za-z0-9][A-Za-z0-9._-]*", "a Kafka property name like num.io.threads")
 ]
-KafkaValue = Annotated[str, BeforeValidator(_kafka_property)]
+KafkaValue = Annotated[
+    str,
+    BeforeValidator(_kafka_property),
+    _hint("a value as Kafka spells it: a string, a number or true/false"),
+]
 TopicName = Annotated[
     str,
     _checked(

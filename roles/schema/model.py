@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from roles.spec_errors import FieldError, from_validation_error
+from roles.spec_errors import FieldError, from_validation_error, render
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _ALIASES = {"s": "second", "sec": "second", "min": "minute", "h": "hour", "d": "day", "w": "week"}
@@ -66,7 +66,12 @@ def _pattern(regex: str, expected: str) -> AfterValidator:
 
 
 _NAME = r"[a-z_][a-z0-9_]{0,62}"
-Interval = Annotated[str, AfterValidator(_canonical_interval)]
+# x-expected: a number or list where an interval belongs gets the same phrase as a bad string.
+Interval = Annotated[
+    str,
+    AfterValidator(_canonical_interval),
+    Field(json_schema_extra={"x-expected": INTERVAL_EXPECTED}),
+]
 Ident = Annotated[str, _pattern(_NAME, "a lowercase name: a letter or _, then letters, digits, _")]
 Qualified = Annotated[
     str, _pattern(rf"{_NAME}\.{_NAME}", "a schema-qualified name like telemetry.vehicle_telemetry")
@@ -208,13 +213,10 @@ class LoadedSpec:
 def load_spec(path: Path, root: Path) -> LoadedSpec:
     """Read and validate a spec file; raises SpecFileError naming every fault."""
     label = _label(path, root)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        missing = FieldError(label, "(file)", "no such file", "a time-series spec")
-        raise SpecFileError([missing]) from None
-    except yaml.YAMLError as exc:
-        raise SpecFileError([FieldError(label, "(file)", "invalid YAML", str(exc))]) from None
+    raw = _read_yaml(path, root, label)
+    if raw is not None and not isinstance(raw, Mapping):
+        got = render(raw)
+        raise SpecFileError([FieldError(label, "(file)", got, f"a mapping with {_TOP_KEYS}")])
     try:
         spec = TimeseriesSpec.model_validate({} if raw is None else raw)
     except ValidationError as exc:
@@ -225,6 +227,40 @@ def load_spec(path: Path, root: Path) -> LoadedSpec:
     if problems:
         raise SpecFileError(problems)
     return LoadedSpec(spec, path, root)
+
+
+_TOP_KEYS = "the keys hypertables and rollups"
+
+
+def _read_yaml(path: Path, root: Path, label: str) -> object:
+    """The parsed document; every way the file cannot be read is one SpecFileError line."""
+
+    def fault(got: str, expected: str) -> SpecFileError:
+        return SpecFileError([FieldError(label, "(file)", got, expected)])
+
+    wanted = f"a YAML time-series spec file with {_TOP_KEYS}, like sql/timeseries.yml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fault("no such file", f"{wanted}; relative paths start at {root}") from None
+    except IsADirectoryError:
+        raise fault("a directory", wanted) from None
+    except UnicodeDecodeError as exc:
+        raise fault(f"not UTF-8 text ({exc.reason} at byte {exc.start})", wanted) from None
+    except OSError as exc:
+        raise fault(exc.strerror or type(exc).__name__, f"{wanted}, readable here") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise fault(_yaml_problem(exc), "valid YAML") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: where and what, without PyYAML's multi-line excerpt of the file."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    return "invalid YAML: " + " ".join(str(exc).split())
 
 
 def _label(path: Path, root: Path) -> str:
@@ -279,9 +315,20 @@ def cross_check(spec: TimeseriesSpec, root: Path) -> Iterator[tuple[str, str, st
                 f"at least end_offset + 2 x bucket ({rollup.bucket}): a window must hold a "
                 "whole bucket wherever now falls (TimescaleDB refuses smaller ones too)",
             )
-        if not (root / rollup.query).is_file():
+        query = root / rollup.query
+        if not query.is_file():
             yield f"{path}.query", repr(rollup.query), "an existing file (relative to the project)"
+        elif not _is_utf8(query):
+            yield f"{path}.query", repr(rollup.query), "a UTF-8 text file holding one SELECT"
     yield from _cycles(rollups)
+
+
+def _is_utf8(path: Path) -> bool:
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _duplicates(path: str, names: list[str], what: str) -> Iterator[tuple[str, str, str]]:

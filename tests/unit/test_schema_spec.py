@@ -183,3 +183,96 @@ def test_inventory_validation_reports_a_bad_time_series_spec(tmp_path: Path) -> 
         "db1: schema.spec: got sql/_unit_test_bad_spec.yml: hypertables[0].chunk_interval: "
         "'1 month'; expected an interval like '1 day'" in str(caught.value)
     )
+
+
+def file_error(path: Path, root: Path) -> str:
+    with pytest.raises(SpecFileError) as caught:
+        load_spec(path, root)
+    (error,) = caught.value.errors
+    assert "\n" not in str(error), "one report line per fault"
+    return str(error)
+
+
+def test_missing_spec_file_says_where_it_was_looked_for(tmp_path: Path) -> None:
+    assert file_error(tmp_path / "nope.yml", tmp_path) == (
+        "nope.yml: (file): got no such file; expected a YAML time-series spec file with the "
+        f"keys hypertables and rollups, like sql/timeseries.yml; relative paths start at {tmp_path}"
+    )
+
+
+def test_spec_path_naming_a_directory_is_a_fault_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "sql").mkdir()
+    assert file_error(tmp_path / "sql", tmp_path).startswith(
+        "sql: (file): got a directory; expected a YAML time-series spec file"
+    )
+
+
+def test_spec_that_is_not_utf8_is_a_fault_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "spec.yml").write_bytes(b"hypertables: []\n\xff\xfe")
+    assert file_error(tmp_path / "spec.yml", tmp_path).startswith(
+        "spec.yml: (file): got not UTF-8 text (invalid start byte at byte 16)"
+    )
+
+
+def test_invalid_yaml_is_one_line_with_its_position(tmp_path: Path) -> None:
+    (tmp_path / "spec.yml").write_text("hypertables: []\nrollups: [\n")
+    error = file_error(tmp_path / "spec.yml", tmp_path)
+    assert error.startswith("spec.yml: (file): got invalid YAML at line 3, column 1: ")
+    assert error.endswith("; expected valid YAML")
+
+
+@pytest.mark.parametrize("document", ["- hypertables\n", "just text\n", "42\n"])
+def test_a_document_that_is_not_a_mapping_names_the_file(tmp_path: Path, document: str) -> None:
+    (tmp_path / "spec.yml").write_text(document)
+    error = file_error(tmp_path / "spec.yml", tmp_path)
+    assert error.startswith("spec.yml: (file): got ")
+    assert error.endswith("; expected a mapping with the keys hypertables and rollups")
+
+
+def test_an_interval_given_as_a_number_gets_the_interval_phrase(tmp_path: Path) -> None:
+    (error,) = errors(tmp_path, {"hypertables": [_vehicle(chunk_interval=5)]})
+    assert error == (
+        "timeseries.yml: hypertables[0].chunk_interval: got 5; expected an interval like "
+        "'1 day', '30 minutes' or '90 days' (second ... week)"
+    )
+
+
+def test_rollup_query_that_is_not_utf8_is_a_fault(tmp_path: Path) -> None:
+    data = {
+        "hypertables": [_vehicle()],
+        "rollups": [_rollup("analytics.h", "telemetry.vehicle_telemetry", "1 hour")],
+    }
+    spec = write_spec(tmp_path, data)
+    (tmp_path / "q.sql").write_bytes(b"SELECT \xff")
+    with pytest.raises(SpecFileError) as caught:
+        load_spec(spec, tmp_path)
+    assert [str(e) for e in caught.value.errors] == [
+        "timeseries.yml: rollups[analytics.h].query: got 'q.sql'; expected a UTF-8 text file "
+        "holding one SELECT"
+    ]
+
+
+def test_inventory_validation_reports_a_phase_file_that_is_not_utf8(tmp_path: Path) -> None:
+    """A bad byte in a file under the spec's phase directories is a report line, not a crash."""
+    from roles.spec import HostInput, SpecError, validate_inventory
+
+    (tmp_path / "10-schema").mkdir()
+    (tmp_path / "10-schema" / "010_bad.sql").write_bytes(b"CREATE TABLE t (\xff int);")
+    spec = tmp_path / "timeseries.yml"
+    spec.write_text("hypertables: []\n")
+    data = {
+        "postgres": {
+            "roles": [{"name": "owner", "login": False}],
+            "databases": [{"name": "telemetry", "owner": "owner"}],
+        },
+        "schema": {"spec": str(spec)},
+        "backup": {"repo_type": "posix_local"},
+    }
+    with pytest.raises(SpecError) as caught:
+        validate_inventory([HostInput("db1", frozenset({"timescaledb"}), data)])
+    (error,) = caught.value.errors
+    assert str(error) == (
+        f"db1: schema.spec: got {tmp_path}/10-schema/010_bad.sql: (file): not UTF-8 text "
+        "(invalid start byte at byte 16); expected UTF-8 text in every SQL file of the "
+        "time-series schema"
+    )

@@ -292,6 +292,61 @@ BAD = [
         "kafka.topics[vehicle-telemetry].configs[min.insync.replicas]",
         "at most the topic's replication_factor (1)",
     ),
+    (
+        put("kafka.topics.0.configs", {"retension.ms": 1}),
+        "kafka.topics[vehicle-telemetry].configs[retension.ms]",
+        "no such topic config; did you mean 'retention.ms'?",
+    ),
+    (
+        put("kafka.topics.0.configs", {"no.such.setting": 1}),
+        "kafka.topics[vehicle-telemetry].configs[no.such.setting]",
+        "a topic-level config Kafka knows: cleanup.policy, compression.type",
+    ),
+    (
+        put("kafka.topics.0.configs", {"retention.ms": "7d"}),
+        "kafka.topics[vehicle-telemetry].configs[retention.ms]",
+        "a whole number of milliseconds, -1 or more (-1: no time limit",
+    ),
+    (
+        put("kafka.topics.0.configs", {"retention.ms": -2}),
+        "kafka.topics[vehicle-telemetry].configs[retention.ms]",
+        "milliseconds, -1 or more",
+    ),
+    (
+        put("kafka.topics.0.configs", {"segment.bytes": 2**31}),
+        "kafka.topics[vehicle-telemetry].configs[segment.bytes]",
+        "a whole number of bytes, 14 or more",
+    ),
+    (
+        put("kafka.topics.0.configs", {"compression.type": "brotli"}),
+        "kafka.topics[vehicle-telemetry].configs[compression.type]",
+        "one of: uncompressed, zstd, lz4, snappy, gzip, producer",
+    ),
+    (
+        put("kafka.topics.0.configs", {"cleanup.policy": "compact,archive"}),
+        "kafka.topics[vehicle-telemetry].configs[cleanup.policy]",
+        'delete, compact, or both as "compact,delete"',
+    ),
+    (
+        put("kafka.topics.0.configs", {"message.timestamp.type": "createtime"}),
+        "kafka.topics[vehicle-telemetry].configs[message.timestamp.type]",
+        "one of: CreateTime, LogAppendTime",
+    ),
+    (
+        put("kafka.topics.0.configs", {"unclean.leader.election.enable": "yes"}),
+        "kafka.topics[vehicle-telemetry].configs[unclean.leader.election.enable]",
+        "true or false",
+    ),
+    (
+        put("kafka.topics.0.configs", {"min.cleanable.dirty.ratio": 1.5}),
+        "kafka.topics[vehicle-telemetry].configs[min.cleanable.dirty.ratio]",
+        "a number from 0 to 1",
+    ),
+    (
+        put("kafka.topics.0.configs", {"retention.ms": [604800000]}),
+        "kafka.topics[vehicle-telemetry].configs[retention.ms]",
+        "a value as Kafka spells it: a string, a number or true/false",
+    ),
     (put("kafka.java_package", "openjdk 21"), "kafka.java_package", "Debian package name"),
     (put("kafka.nofile", 100), "kafka.nofile", ">= 1024"),
     (put("kafka.log_dir", "var/log/kafka"), "kafka.log_dir", "absolute path"),
@@ -383,6 +438,30 @@ def test_replication_factor_counts_every_kafka_host() -> None:
     with pytest.raises(SpecError) as caught:
         validate_inventory([HostInput(DB, ALL_IN_ONE, data), brokers[0]])
     assert "at most 2, the number of hosts in group kafka" in str(caught.value)
+
+
+def test_topic_configs_kafka_accepts_pass() -> None:
+    configs = {
+        "cleanup.policy": "compact, delete",
+        "compression.type": "zstd",
+        "compression.zstd.level": -1,
+        "retention.ms": -1,
+        "retention.bytes": 10 * 1024**3,
+        "local.retention.ms": -2,
+        "segment.ms": 3600000,
+        "max.message.bytes": 1048588,
+        "min.insync.replicas": 1,
+        "min.cleanable.dirty.ratio": 0.25,
+        "message.timestamp.type": "LogAppendTime",
+        "unclean.leader.election.enable": False,
+        "preallocate": "TRUE",
+        "message.format.version": "3.0-IV1",
+        "leader.replication.throttled.replicas": "*",
+    }
+    data = set_path(good_data(), "kafka.topics.0.configs", configs)
+    spec = validate_inventory([HostInput(DB, ALL_IN_ONE, data)])[DB]
+    assert spec.kafka.topics[0].configs["unclean.leader.election.enable"] == "false"
+    assert spec.kafka.topics[0].configs["min.cleanable.dirty.ratio"] == "0.25"
 
 
 def test_kafka_node_ids_are_unique_across_hosts() -> None:
