@@ -136,7 +136,7 @@ def _tls_server(backup: BackupSpec, authorized: Sequence[tuple[str, str]]) -> Se
     for common_name, stanza in authorized:
         peers.setdefault(common_name, []).append(stanza)
     return [
-        ("tls-server-address", "*"),
+        ("tls-server-address", backup.tls_listen_address),
         ("tls-server-port", str(backup.tls_port)),
         ("tls-server-ca-file", TLS_CA),
         ("tls-server-cert-file", TLS_CERT),

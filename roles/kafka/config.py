@@ -109,9 +109,17 @@ TUNING: tuple[Property, ...] = (
 )
 
 
+def _listener_host(address: str) -> str:
+    """The host part of a listener URL: empty binds every address, IPv6 goes in brackets."""
+    if address == "*":
+        return ""
+    return f"[{address}]" if ":" in address else address
+
+
 def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
     kafka, me = spec.kafka, this_broker(spec, cluster)
     protocols = f"{BROKER_LISTENER}:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
+    bind = _listener_host(kafka.listen_address)
     return [
         Property("process.roles", "broker,controller", "KRaft combined mode on every host"),
         Property(
@@ -127,8 +135,9 @@ def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
         Property("controller.listener.names", CONTROLLER_LISTENER, "KRaft's own listener"),
         Property(
             "listeners",
-            f"{BROKER_LISTENER}://:{kafka.port},{CONTROLLER_LISTENER}://:{kafka.controller_port}",
-            "kafka.port and kafka.controller_port, on every address",
+            f"{BROKER_LISTENER}://{bind}:{kafka.port},"
+            f"{CONTROLLER_LISTENER}://{bind}:{kafka.controller_port}",
+            "kafka.listen_address, kafka.port and kafka.controller_port",
         ),
         Property(
             "advertised.listeners",

@@ -76,12 +76,17 @@ def apply(spec: HostSpec) -> None:
         restarted=True,
         _if=unit.did_change,
     )
-    operations.config_in_effect(
+    in_effect = operations.config_in_effect(
         name="pgBouncer settings in effect (reload or restart)",
         wanted=settings,
     )
+    # [databases] and the auth files are not in SHOW CONFIG; one reload covers them unless
+    # the settings operation already reloaded or restarted.
     server.shell(
         name="Reload for changed databases or client authentication",
         commands=[f"systemctl reload {config.SERVICE}"],
-        _if=lambda: ini.did_change() or hba.did_change() or userlist.did_change(),
+        _if=lambda: (
+            (ini.did_change() or hba.did_change() or userlist.did_change())
+            and not in_effect.did_change()
+        ),
     )

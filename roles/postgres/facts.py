@@ -78,6 +78,26 @@ class Clusters(FactBase[list[Cluster]]):
         return clusters
 
 
+class ClusterState(FactBase[str]):
+    """absent, online, down, or never-started: the postmaster writes postmaster.opts at
+    every start and initdb does not, so a cluster without it was created by a deploy that
+    stopped before starting it, not stopped by someone."""
+
+    @override
+    def command(self, version: int, cluster: str) -> str:
+        return (
+            f"pg_lsclusters -h {version} {shlex.quote(cluster)} 2>/dev/null | "
+            "{ read -r _ _ _ status _ data _ || { echo absent; exit 0; }; "
+            'case "$status" in online*) echo online ;; '
+            '*) if [ -e "$data/postmaster.opts" ]; then echo down; else echo never-started; fi ;; '
+            "esac; }"
+        )
+
+    @override
+    def process(self, output: list[str]) -> str:
+        return output[0].strip() if output else "absent"
+
+
 @dataclass(frozen=True)
 class PgSetting:
     setting: str

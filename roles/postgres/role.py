@@ -7,11 +7,12 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, server, systemd
 
 from roles.postgres import config, operations
-from roles.postgres.facts import Hardware
+from roles.postgres.facts import ClusterState, Hardware
 from roles.postgres.hardware import DetectedHardware
 from roles.postgres.tuning import Setting
 from roles.spec import HostSpec
@@ -20,9 +21,30 @@ from roles.templating import rendered_file
 MIB = 1024**2
 
 
+class ClusterDownError(PyinfraError):
+    """The cluster is down and has run before; raised before any host is changed."""
+
+
+def refuse_a_stopped_cluster(spec: HostSpec) -> None:
+    """A cluster someone stopped (maintenance, a crash, a full disk) is theirs to start:
+    starting it behind their back, or planning SQL against a database that cannot answer,
+    would both be wrong. Checked while the deploy is prepared, so nothing has run yet."""
+    pg = spec.postgres
+    if host.get_fact(ClusterState, version=pg.version, cluster=pg.cluster) != "down":
+        return
+    unit = f"postgresql@{pg.version}-{pg.cluster}"
+    raise ClusterDownError(
+        f"{host.name}: PostgreSQL cluster {pg.version}/{pg.cluster} is down, and it has run "
+        f"before; Timestack does not start a cluster someone stopped. Find out why "
+        f"(journalctl -u {unit}), start it (systemctl start {unit}), then deploy again. "
+        "No host was changed."
+    )
+
+
 @deploy("PostgreSQL + TimescaleDB")
 def apply(spec: HostSpec, groups: Collection[str]) -> None:
     pg = spec.postgres
+    refuse_a_stopped_cluster(spec)
     _package_sources(spec)
     files.directory(
         name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"

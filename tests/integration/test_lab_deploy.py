@@ -93,3 +93,32 @@ def test_dry_run_predicts_exactly_the_repair_of_a_drifted_file(
         ).stdout
         == "UTC\n"
     )
+
+
+def test_stopped_cluster_fails_the_deploy_clearly_and_nothing_changes(
+    first_deploy: DeployRun,
+) -> None:
+    # Someone stopped PostgreSQL; the same data also carries a change that would rewrite
+    # the limits files on every host if any operation ran.
+    unit = "postgresql@17-main"
+    before = {name: _checksums(name) for name in ("ts-db1", "ts-kafka1")}
+    subprocess.run(["docker", "exec", "ts-db1", "systemctl", "stop", unit], check=True)
+    try:
+        with db_host_variant("cluster_down", {"common": {"nofile": 70000}}) as inventory:
+            run = run_pyinfra(inventory)
+        state = subprocess.run(
+            ["docker", "exec", "ts-db1", "systemctl", "is-active", unit],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    finally:
+        subprocess.run(["docker", "exec", "ts-db1", "systemctl", "start", unit], check=True)
+    assert run.returncode != 0
+    assert (
+        "@docker/ts-db1: PostgreSQL cluster 17/main is down, and it has run before" in run.output
+    ), run.output[-3000:]
+    assert f"systemctl start {unit}" in run.output
+    assert "Traceback" not in run.output
+    assert state == "inactive", "the deploy started a cluster someone had stopped"
+    assert {name: _checksums(name) for name in before} == before

@@ -306,29 +306,47 @@ def test_rollups_equal_direct_aggregates_of_the_raw_table(db: DbHost) -> None:
         assert db.rows(ROLLUP_HOURLY) == rolled, "re-running the window changed its rows"
 
 
+PASSING_FILE = ROOT / "sql/10-schema/098_timestack_passing_test.sql"
 FAILING_FILE = ROOT / "sql/10-schema/099_timestack_failing_test.sql"
 
 
-def test_failing_unit_leaves_database_and_ledger_unchanged(db: DbHost) -> None:
+def test_unit_failing_mid_phase_keeps_earlier_units_and_leaves_no_trace(db: DbHost) -> None:
     ledger = "SELECT phase, name, checksum FROM timestack.schema_migrations ORDER BY 1, 2"
     before = db.rows(ledger)
+    PASSING_FILE.write_text("CREATE TABLE telemetry.timestack_passing_probe (id int);\n")
     FAILING_FILE.write_text(
         "CREATE TABLE telemetry.timestack_failing_probe (id int);\nSELECT 1 / 0;\n"
     )
     try:
         run = run_pyinfra(db.inventory)
     finally:
+        PASSING_FILE.unlink()
         FAILING_FILE.unlink()
-    assert run.returncode != 0
-    for needle in (
-        "ERROR:  division by zero",
-        "SELECT 1 / 0",
-        "timestack: unit 10-schema/099_timestack_failing_test.sql from "
-        "sql/10-schema/099_timestack_failing_test.sql failed",
-        "the database and the ledger are as they were",
-    ):
-        assert needle in run.output, run.output[-4000:]
-    assert db.rows("SELECT to_regclass('telemetry.timestack_failing_probe') IS NULL") == [["t"]]
+    try:
+        assert run.returncode != 0
+        for needle in (
+            "ERROR:  division by zero",
+            "SELECT 1 / 0",
+            "timestack: unit 10-schema/099_timestack_failing_test.sql from "
+            "sql/10-schema/099_timestack_failing_test.sql failed",
+            "the database and the ledger are as they were",
+        ):
+            assert needle in run.output, run.output[-4000:]
+        assert "Traceback" not in run.output
+        # the unit before it in the same phase: applied and recorded
+        assert db.rows("SELECT to_regclass('telemetry.timestack_passing_probe') IS NOT NULL") == [
+            ["t"]
+        ]
+        recorded = [row for row in db.rows(ledger) if row not in before]
+        assert [row[:2] for row in recorded] == [["10-schema", "098_timestack_passing_test.sql"]]
+        # the failing one: neither its table nor a ledger row
+        assert db.rows("SELECT to_regclass('telemetry.timestack_failing_probe') IS NULL") == [["t"]]
+    finally:
+        db.psql(
+            "DROP TABLE IF EXISTS telemetry.timestack_passing_probe;\n"
+            "DELETE FROM timestack.schema_migrations "
+            "WHERE name = '098_timestack_passing_test.sql';\n"
+        )
     assert db.rows(ledger) == before
 
 

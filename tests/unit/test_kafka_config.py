@@ -43,6 +43,18 @@ def test_single_broker_is_its_own_quorum_with_one_replica() -> None:
         assert props[key] == "1", key
 
 
+@pytest.mark.parametrize(
+    ("address", "listeners"),
+    [
+        ("10.0.0.5", "PLAINTEXT://10.0.0.5:9092,CONTROLLER://10.0.0.5:9093"),
+        ("fd00::5", "PLAINTEXT://[fd00::5]:9092,CONTROLLER://[fd00::5]:9093"),
+    ],
+)
+def test_listen_address_binds_both_listeners_to_one_interface(address: str, listeners: str) -> None:
+    props = properties(inventory(("@docker/ts-kafka1", {"kafka": {"listen_address": address}})))
+    assert props["listeners"] == listeners
+
+
 def test_three_brokers_vote_together_and_keep_three_copies() -> None:
     specs = inventory(
         ("kafka1.example.net", {"kafka": {"node_id": 1}}),

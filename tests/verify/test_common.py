@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 
+from roles import exposure
+from roles.backup import config as backup_config
+from tests.verify.targets import load_targets
+
 SYSCTL_FILE = "/etc/sysctl.d/60-timestack.conf"
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
 
@@ -63,6 +67,23 @@ def test_open_file_limit_for_sessions(host: Any, spec: Any) -> None:
     for who in ("*", "root"):
         for kind in ("soft", "hard"):
             assert f"{who} {kind} nofile {spec.common.nofile}" in limits
+
+
+def test_no_listener_on_every_address_unless_host_data_declares_it(
+    host: Any, spec: Any, pytestconfig: pytest.Config
+) -> None:
+    specs = [t.spec for t in load_targets(pytestconfig.getoption("--inventory"))]
+    tls_server = bool({"timescaledb", "pgbackrest_repo"} & spec.groups) and (
+        backup_config.layout(spec, specs).tls_server
+    )
+    declared = exposure.declared_wildcard_ports(spec, tls_server)
+    listeners = exposure.parse_ss(host.check_output("ss -Htlnp"))
+    exposed = exposure.undeclared(listeners, declared)
+    assert not exposed, (
+        f"listening on every address, declared by no host data: {', '.join(map(str, exposed))}; "
+        "bind the service to a specific address, or list the port in common.exposed_ports "
+        f"(declared here: {declared})"
+    )
 
 
 def _conf_values(content: str) -> dict[str, str]:
