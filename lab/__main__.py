@@ -1,28 +1,56 @@
-"""python -m lab up|down|status"""
+"""python -m lab up|down|status|recreate [HOST...]"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+import docker
 from docker.errors import DockerException
 
 from lab import HOSTS
 from lab.engine import LabError, client, ensure_host_packages
-from lab.hosts import ensure_host, ensure_network, remove_all, status_lines, wait_for_systemd
+from lab.hosts import (
+    ensure_host,
+    ensure_network,
+    recreate,
+    remove_all,
+    status_lines,
+    wait_for_systemd,
+)
 from lab.image import ensure_host_image
 from lab.kafka_standin import ensure_standin_archive
 
 
-def up() -> None:
+def _prepared() -> tuple[docker.DockerClient, str]:
+    """The engine and the host image, with the network and the Kafka stand-in in place."""
     ensure_host_packages()
     ensure_standin_archive()  # before any container: pip needs PyPI, the lab does not
     engine = client()
     image = ensure_host_image(engine)
     ensure_network(engine)
+    return engine, image
+
+
+def up() -> None:
+    engine, image = _prepared()
     containers = [ensure_host(engine, host, image) for host in HOSTS]
     for container in containers:
         wait_for_systemd(container)
+    print("\n".join(status_lines(engine)))
+
+
+def recreate_hosts(names: list[str]) -> None:
+    """Replace lab hosts (all, or those named) with new containers: bare hosts again."""
+    unknown = sorted(set(names) - {host.name for host in HOSTS})
+    if unknown:
+        raise LabError(
+            f"no lab host {', '.join(unknown)} (hosts: {', '.join(h.name for h in HOSTS)})"
+        )
+    engine, image = _prepared()
+    for host in HOSTS:
+        if not names or host.name in names:
+            recreate(engine, host, image)
     print("\n".join(status_lines(engine)))
 
 
@@ -36,10 +64,16 @@ def status() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "recreate"])
+    parser.add_argument("hosts", nargs="*", help="recreate: only these lab hosts")
     args = parser.parse_args(argv)
+    if args.hosts and args.command != "recreate":
+        parser.error(f"{args.command} takes no host names")
     try:
-        {"up": up, "down": down, "status": status}[args.command]()
+        if args.command == "recreate":
+            recreate_hosts(args.hosts)
+        else:
+            {"up": up, "down": down, "status": status}[args.command]()
     except LabError as error:
         print(f"lab: error: {error}", file=sys.stderr)
         return 1

@@ -61,6 +61,18 @@ def ensure_host(engine: docker.DockerClient, host: LabHost, image: str) -> Conta
     return container
 
 
+def recreate(engine: docker.DockerClient, host: LabHost, image: str) -> Container:
+    """A new container for `host` from `image`, systemd running: a fresh, bare host again
+    (whatever the old container held is gone)."""
+    container = _get(engine, host.name)
+    if container is not None:
+        print(f"lab: removing {host.name}")
+        container.remove(force=True)
+    container = ensure_host(engine, host, image)
+    wait_for_systemd(container)
+    return container
+
+
 def wait_for_systemd(container: Container, timeout: float = 90.0) -> None:
     """Block until systemd inside reports running (or degraded, which we then explain)."""
     deadline = time.monotonic() + timeout

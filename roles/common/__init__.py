@@ -9,7 +9,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
 from roles.common.facts import TransparentHugepages
-from roles.common.operations import kernel_settings
+from roles.common.operations import kernel_settings, package_runs_finished
 from roles.spec import HostSpec
 from roles.templating import rendered_file
 
@@ -17,11 +17,18 @@ SYSCTL_FILE = "/etc/sysctl.d/60-timestack.conf"
 LIMITS_FILE = "/etc/security/limits.d/60-timestack.conf"
 SYSTEMD_LIMITS_FILE = "/etc/systemd/system.conf.d/60-timestack-limits.conf"
 THP_UNIT = "timestack-thp.service"
+# A package run left behind by an interrupted deploy: the longest one here (PostgreSQL with
+# TimescaleDB and PostGIS) takes a few minutes on a slow mirror.
+PACKAGE_RUN_WAIT_SECONDS = 900
 
 
 @deploy("Common host settings")
 def apply(spec: HostSpec) -> None:
     common = spec.common
+    package_runs_finished(
+        name="No package run left unfinished (interrupted deploy)",
+        wait_seconds=PACKAGE_RUN_WAIT_SECONDS,
+    )
     apt.update(
         name="Refresh the apt cache when older than its limit", cache_time=common.apt_cache_seconds
     )

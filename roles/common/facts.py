@@ -7,6 +7,8 @@ from typing import Any
 from pyinfra.api import FactBase
 from typing_extensions import override
 
+from roles.common.dpkg import PackageManagerState, parse_state, state_command
+
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 
@@ -43,3 +45,17 @@ class TransparentHugepages(FactBase[dict[str, Any]]):
     def process(self, output: list[str]) -> dict[str, Any]:
         selected = [word.strip("[]") for word in output[0].split() if word.startswith("[")]
         return {"mode": selected[0] if selected else None, "writable": output[-1] == "writable"}
+
+
+class PackageManager(FactBase[PackageManagerState]):
+    """Package tools running now and what an interrupted dpkg run left (roles.common.dpkg)."""
+
+    default = PackageManagerState  # no output at all: a clean host
+
+    @override
+    def command(self) -> str:
+        return state_command()
+
+    @override
+    def process(self, output: list[str]) -> PackageManagerState:
+        return parse_state(output)

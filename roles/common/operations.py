@@ -10,7 +10,8 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.util import try_int
 from pyinfra.facts.server import Sysctl
 
-from roles.common.facts import WritableSysctls
+from roles.common import dpkg
+from roles.common.facts import PackageManager, WritableSysctls
 
 
 @operation()
@@ -25,3 +26,17 @@ def kernel_settings(settings: Mapping[str, int | str]) -> Generator[StringComman
             host.noop(f"sysctl {key} is already {value}")
         else:
             yield StringCommand("sysctl", "-w", QuoteString(f"{key}={value}"))
+
+
+@operation()
+def package_runs_finished(wait_seconds: int) -> Generator[StringCommand, None, None]:
+    """Before any apt-get: let a package run that outlived an interrupted deploy finish (at
+    most `wait_seconds`), then complete what a run cut off half-way left (roles.common.dpkg)."""
+    state = host.get_fact(PackageManager)
+    if state.clean:
+        host.noop(state.describe())
+        return
+    if state.busy:
+        yield StringCommand(dpkg.wait_command(wait_seconds))
+    for command in dpkg.repair_commands():
+        yield StringCommand(command)

@@ -145,15 +145,25 @@ def role(
     if current is not None and current.login == login and password_ok and not missing_groups:
         host.noop(f"role {name} is as specified")
         return
+    verifier = scram.verifier(password) if not password_ok and password is not None else None
+    sql = role_sql(name, login, verifier, missing_groups)
+    yield from run_sql_file(version, cluster, sql, f"role-{name}")
+
+
+def role_sql(name: str, login: bool, verifier: str | None, missing_groups: Sequence[str]) -> str:
+    """The script `role` runs in one transaction; `verifier` is set as the password."""
     statements = [
+        # pg_stat_statements keeps the text of every statement it tracks in a file and shows
+        # it to pg_read_all_stats (monitoring) roles: not this script's, it carries a verifier.
+        "SET LOCAL pg_stat_statements.track = 'none';",
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
         f"{literal(name)}) THEN CREATE ROLE {ident(name)}; END IF; END$$;",
         f"ALTER ROLE {ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
     ]
-    if not password_ok and password is not None:
-        statements.append(f"ALTER ROLE {ident(name)} PASSWORD {literal(scram.verifier(password))};")
+    if verifier is not None:
+        statements.append(f"ALTER ROLE {ident(name)} PASSWORD {literal(verifier)};")
     statements += [f"GRANT {ident(group)} TO {ident(name)};" for group in missing_groups]
-    yield from run_sql_file(version, cluster, "\n".join(statements) + "\n", f"role-{name}")
+    return "\n".join(statements) + "\n"
 
 
 @operation()

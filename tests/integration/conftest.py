@@ -11,11 +11,21 @@ import pytest
 from tests.integration.lab_access import LAB_INVENTORY
 from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
 
+# Recreates the lab's hosts and deploys them from scratch: before anything else uses the lab.
+RUNS_FIRST = "test_interrupted_deploy.py"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    # Stable: unit tests, then that module, then the other integration tests as collected.
+    items.sort(
+        key=lambda item: (
+            "tests/integration" in str(item.path),
+            item.path.name != RUNS_FIRST,
+        )
+    )
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,9 @@ class DeployRun:
     output: str
     # operation name -> (hosts changed, hosts with error, hosts unchanged), from pyinfra's table
     operations: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    # stream_pyinfra only: the line after which the run was killed, and its wall time
+    killed_after: str | None = None
+    seconds: float = 0.0
 
     @property
     def changed(self) -> dict[str, int]:
@@ -46,6 +52,82 @@ def run_pyinfra(
 def dry_run(inventory: str | Path, deploy: str = "deploy.py", timeout: float = 900) -> DeployRun:
     """`--dry`: `operations` holds pyinfra's detected-changes table (changed, 0, unchanged)."""
     return _run([str(PYINFRA), str(inventory), deploy, "--dry"], timeout, _detected_changes)
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Where to stop a run the hard way: after the first output line matching `after`, wait
+    until `ready()` holds (checked twice a second, at most `ready_within` seconds), then
+    `delay` seconds, then SIGKILL pyinfra's whole process group, as a crash or a lost
+    terminal would. Commands already running on the hosts are not stopped."""
+
+    after: str
+    delay: float = 0.0
+    ready: Callable[[], bool] | None = None
+    ready_within: float = 120.0
+
+
+def stream_pyinfra(
+    inventory: str | Path,
+    deploy: str = "deploy.py",
+    *args: str,
+    kill: Kill | None = None,
+    timeout: float = 1800,
+    env: Mapping[str, str] | None = None,
+) -> DeployRun:
+    """A real run (`-y`) read line by line as pyinfra prints it, killed where `kill` says.
+    A killed run has no results table; its `output` is what was printed until then."""
+    command = [str(PYINFRA), "-y", str(inventory), deploy, *args]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {}), "COLUMNS": "250"},
+        start_new_session=True,  # its own process group: the kill reaches every child
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    killed_after: list[str] = []
+    deadline = threading.Timer(timeout, _kill_group, (process,))
+    deadline.start()
+    try:
+        for raw in process.stdout:
+            line = ANSI.sub("", raw)
+            lines.append(line)
+            if kill is not None and not killed_after and re.search(kill.after, line):
+                killed_after.append(line.strip())
+                threading.Thread(target=_kill_when_due, args=(process, kill), daemon=True).start()
+        returncode = process.wait()
+    finally:
+        deadline.cancel()
+    output = "".join(lines)
+    return DeployRun(
+        returncode,
+        output,
+        _results_table(output),
+        killed_after=killed_after[0] if killed_after else None,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _kill_when_due(process: subprocess.Popen[str], kill: Kill) -> None:
+    waited = 0.0
+    while kill.ready is not None and waited < kill.ready_within and process.poll() is None:
+        if kill.ready():
+            break
+        time.sleep(0.5)
+        waited += 0.5
+    time.sleep(kill.delay)
+    _kill_group(process)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _run(
