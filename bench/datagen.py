@@ -181,18 +181,28 @@ def metric_rows(
                 yield (metric_id, ts, None, None, round(60 + rng.gauss(0, 3), 3))
 
 
-def _copy_field(value: object) -> str:
-    if value is None:
-        return "\\N"
+def _text(value: object) -> str:
+    """A value in PostgreSQL's text input format (COPY text and text bind parameters)."""
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, datetime):
         return value.isoformat()
-    text = str(value)
+    return str(value)
+
+
+def _copy_field(value: object) -> str:
+    if value is None:
+        return "\\N"
     # COPY text format: backslash, tab and newline are the only characters to escape.
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    return _text(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def copy_text(rows: Sequence[Sequence[object]]) -> bytes:
     """Rows in COPY text format, rendered before the clock starts (we time the server)."""
     return "".join("\t".join(_copy_field(value) for value in row) + "\n" for row in rows).encode()
+
+
+def bind_parameters(rows: Sequence[Sequence[object]]) -> list[bytes | None]:
+    """Rows flattened into text-format bind parameters ($1, $2, ... row by row; NULL is
+    None), rendered before the clock starts like the COPY data."""
+    return [None if value is None else _text(value).encode() for row in rows for value in row]

@@ -37,6 +37,7 @@ class Data:
     plates: list[str]
     rows: list[datagen.VehicleRow]
     vehicle_copy: bytes
+    insert_batches: list[list[bytes | None]]  # bind parameters of the INSERT slice
     metric_defs: list[datagen.MetricDef]
     metric_copy: bytes
     metric_rows: int
@@ -55,23 +56,27 @@ def generate(plan: Plan) -> Data:
     bar.advance(sizes.vehicle_rows)
     bar = Progress("render COPY data", 2)
     vehicle_copy = datagen.copy_text(rows)
+    head = rows[: plan.insert_rows]
+    batch = workload.INSERT_BATCH
+    inserts = [datagen.bind_parameters(head[at : at + batch]) for at in range(0, len(head), batch)]
     bar.advance()
     defs = datagen.metric_defs(sizes.machines)
     metrics = list(datagen.metric_rows(defs, sizes.seconds, start, plan.seed))
     metric_copy = datagen.copy_text(metrics)
     bar.advance()
     end = start + timedelta(seconds=sizes.seconds)
-    return Data(plates, rows, vehicle_copy, defs, metric_copy, len(metrics), Window(end))
+    return Data(plates, rows, vehicle_copy, inserts, defs, metric_copy, len(metrics), Window(end))
 
 
 Figures = dict[str, dict[str, Summary]]  # cluster name -> metric key -> summary
 Step = Callable[[dict[str, Connection], Data, Plan], tuple[float, int]]  # (seconds, rows)
 
 
-def _insert(via: str) -> Step:
+def _insert(via: str, prepared: bool = False) -> Step:
     def step(connections: dict[str, Connection], data: Data, plan: Plan) -> tuple[float, int]:
-        rows = data.rows[: plan.insert_rows]
-        return workload.insert_batches(connections[via], rows), len(rows)
+        batches = data.insert_batches
+        seconds = workload.insert_batches(connections[via], batches, prepared)
+        return seconds, sum(len(b) for b in batches) // len(datagen.VEHICLE_COLUMNS)
 
     return step
 
@@ -95,6 +100,7 @@ def _copy_metrics(connections: dict[str, Connection], data: Data, plan: Plan) ->
 INGEST: tuple[tuple[str, str, Step], ...] = (
     ("insert_pgbouncer", schema.TELEMETRY, _insert("pgbouncer")),
     ("insert_direct", schema.TELEMETRY, _insert("direct")),
+    ("insert_prepared_pgbouncer", schema.TELEMETRY, _insert("pgbouncer", prepared=True)),
     ("copy_factory", schema.METRICS, _copy_metrics),
     ("copy_pgbouncer", schema.TELEMETRY, _copy("pgbouncer")),
     ("copy_direct", schema.TELEMETRY, _copy("direct")),

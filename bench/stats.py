@@ -24,12 +24,16 @@ METRICS: tuple[Metric, ...] = (
     Metric("copy_direct", "COPY direct", "rows/s", True),
     Metric("insert_pgbouncer", "INSERT 500/batch via pgBouncer", "rows/s", True),
     Metric("insert_direct", "INSERT 500/batch direct", "rows/s", True),
+    Metric("insert_prepared_pgbouncer", "INSERT 500/batch prepared via pgBouncer", "rows/s", True),
     Metric("copy_factory", "COPY factory metrics direct", "rows/s", True),
     Metric("latest_row", "latest row per vehicle (LATERAL)", "ms", False),
     Metric("range_1h", "1-hour range, one vehicle", "ms", False),
     Metric("agg_raw", "1-day aggregate from raw", "ms", False),
     Metric("agg_rollup", "1-day aggregate from rollup", "ms", False),
     Metric("rollup_speedup", "rollup speed-up (raw / rollup)", "x", True),
+    Metric("factory_agg_raw", "factory 1-day aggregate from raw", "ms", False),
+    Metric("factory_agg_rollup", "factory 1-day aggregate from 1 h rollup", "ms", False),
+    Metric("factory_rollup_speedup", "factory rollup speed-up (raw / rollup)", "x", True),
     Metric("bytes_per_row", "database size per row", "bytes", False),
 )
 BY_KEY: Mapping[str, Metric] = {metric.key: metric for metric in METRICS}
@@ -78,10 +82,19 @@ def ratio(metric: Metric, tuned: float, default: float) -> float:
     return tuned / default if metric.higher_is_better else default / tuned
 
 
+# speed-up metric -> (raw query, rollup query) it divides
+SPEEDUPS: Mapping[str, tuple[str, str]] = {
+    "rollup_speedup": ("agg_raw", "agg_rollup"),
+    "factory_rollup_speedup": ("factory_agg_raw", "factory_agg_rollup"),
+}
+
+
 def derived(figures: Mapping[str, Summary]) -> dict[str, Summary]:
-    """Figures computed from others: the rollup speed-up, pairwise per repetition."""
-    raw, rollup = figures.get("agg_raw"), figures.get("agg_rollup")
-    if raw is None or rollup is None:
-        return {}
-    pairs = zip(raw.samples, rollup.samples, strict=False)
-    return {"rollup_speedup": Summary(tuple(r / u for r, u in pairs if u > 0))}
+    """Figures computed from others: the rollup speed-ups, pairwise per repetition."""
+    out = {}
+    for key, (raw_key, rollup_key) in SPEEDUPS.items():
+        raw, rollup = figures.get(raw_key), figures.get(rollup_key)
+        if raw is not None and rollup is not None:
+            pairs = zip(raw.samples, rollup.samples, strict=False)
+            out[key] = Summary(tuple(r / u for r, u in pairs if u > 0))
+    return out

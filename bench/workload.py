@@ -7,14 +7,18 @@ Every function times only the server work; data is rendered before the clock sta
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import ExecStatus
+from psycopg.pq.abc import PGresult
 
 from bench import schema
 from bench.datagen import METRIC_COLUMNS, VEHICLE_COLUMNS
@@ -66,27 +70,62 @@ def copy_in(connection: Connection, table: str, columns: Sequence[str], payload:
     return time.perf_counter() - began
 
 
-def insert_batches(connection: Connection, rows: Sequence[Sequence[object]]) -> float:
-    """Seconds to write `rows` as multi-row INSERTs of INSERT_BATCH rows, each committed."""
+def insert_statement(count: int) -> bytes:
+    """INSERT INTO the bench table VALUES ($1, ..., $13), (...) for `count` rows."""
     width = len(VEHICLE_COLUMNS)
+    values = ", ".join(
+        "(" + ", ".join(f"${row * width + column + 1}" for column in range(width)) + ")"
+        for row in range(count)
+    )
+    columns = ", ".join(VEHICLE_COLUMNS)  # plain names: no quoting needed
+    return f"INSERT INTO {schema.TELEMETRY} ({columns}) VALUES {values}".encode()
 
-    def statement(count: int) -> sql.Composable:
-        values = sql.SQL(", ").join(
-            sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * width))
-            for _ in range(count)
-        )
-        return sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
-            _table(schema.TELEMETRY), _columns(VEHICLE_COLUMNS), values
-        )
 
-    full = statement(INSERT_BATCH).as_string(connection)
-    began = time.perf_counter()
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_BATCH):
-            batch = rows[start : start + INSERT_BATCH]
-            text = full if len(batch) == INSERT_BATCH else statement(len(batch))
-            cursor.execute(text, [value for row in batch for value in row])  # type: ignore[arg-type]
-    return time.perf_counter() - began
+def insert_batches(
+    connection: Connection, batches: Sequence[Sequence[bytes | None]], prepared: bool = False
+) -> float:
+    """Seconds to write `batches` (text bind parameters of up to INSERT_BATCH rows each, from
+    datagen.bind_parameters) as one multi-row INSERT each, each committed.
+
+    Statements and parameters are ready before the clock starts and go to libpq as they
+    are: psycopg's per-value adaptation and its re-parsing of a 6,500-placeholder query
+    (too long for its statement cache) would otherwise be timed as well, more client CPU
+    than the server spends. Parameter types are left to the server (the target columns), as
+    with COPY text. `prepared`: one named protocol-level statement per batch size (Parse
+    once, then Bind/Execute), which pgBouncer's transaction mode tracks
+    (max_prepared_statements); otherwise each batch is parsed and planned anew (an unnamed
+    statement), what a client that does not prepare costs."""
+    width = len(VEHICLE_COLUMNS)
+    pgconn = connection.pgconn
+    texts = {count: insert_statement(count) for count in {len(p) // width for p in batches}}
+    names: dict[int, bytes] = {}
+    if prepared:
+        for count, text in texts.items():
+            names[count] = f"timestack_bench_insert_{next(_PREPARED)}".encode()
+            _check(pgconn.prepare(names[count], text), ExecStatus.COMMAND_OK)
+    try:
+        began = time.perf_counter()
+        for params in batches:
+            count = len(params) // width
+            if prepared:
+                result = pgconn.exec_prepared(names[count], params)  # type: ignore[arg-type]
+            else:
+                result = pgconn.exec_params(texts[count], params)
+            _check(result, ExecStatus.COMMAND_OK)
+        return time.perf_counter() - began
+    finally:
+        for name in names.values():
+            with suppress(psycopg.NotSupportedError):  # Close needs libpq 17
+                pgconn.close_prepared(name)
+
+
+_PREPARED = itertools.count()  # a fresh name per run: one connection serves every repetition
+
+
+def _check(result: PGresult, expected: ExecStatus) -> None:
+    if result.status != expected:
+        message = (result.error_message or b"").decode(errors="replace").strip()
+        raise psycopg.DatabaseError(f"benchmark INSERT failed: {message}")
 
 
 def load_reference(connection: Connection, plates: Sequence[str], defs: Sequence[object]) -> None:
@@ -110,14 +149,15 @@ def copy_metrics(connection: Connection, payload: bytes) -> float:
 
 
 def prepare_reads(connection: Connection) -> None:
-    """After the last load: statistics, visibility map and the rollup, as a deploy leaves
-    them (autovacuum and the rollup job would, given time)."""
+    """After the last load: statistics, visibility map and the rollups, as a deploy leaves
+    them (autovacuum and the rollup jobs would, given time)."""
     for table in (schema.TELEMETRY, schema.VEHICLES, schema.METRICS):
         connection.execute(sql.SQL("VACUUM ANALYZE {}").format(_table(table)))
     with connection.transaction():
         for statement in schema.refresh_rollup_sql():
             connection.execute(statement)  # trusted text, rendered above
-    connection.execute(sql.SQL("ANALYZE {}").format(_table(schema.HOURLY)))
+    for rollup in schema.ROLLUPS.values():
+        connection.execute(sql.SQL("ANALYZE {}").format(_table(rollup)))
 
 
 @dataclass(frozen=True)
@@ -159,6 +199,19 @@ QUERIES: dict[str, str] = {
         f" FROM {schema.HOURLY} WHERE bucket >= %(start)s AND bucket < %(end)s"
         " GROUP BY license_plate"
     ),
+    # Factory: samples, mean and maximum per metric over a day, from the raw samples and
+    # from the hourly level of the 1 min -> 1 hour rollup chain (mean = summed sum / count).
+    "factory_agg_raw": (
+        "SELECT metric_def_id, count(*) AS samples, avg(coalesce(value_real, value_int))"
+        " AS value_avg, max(coalesce(value_real, value_int)) AS value_max"
+        f" FROM {schema.METRICS} WHERE ts >= %(start)s AND ts < %(end)s GROUP BY metric_def_id"
+    ),
+    "factory_agg_rollup": (
+        "SELECT metric_def_id, sum(samples) AS samples,"
+        " sum(value_sum) / nullif(sum(value_count), 0) AS value_avg, max(value_max) AS value_max"
+        f" FROM {schema.METRIC_1HOUR} WHERE bucket >= %(start)s AND bucket < %(end)s"
+        " GROUP BY metric_def_id"
+    ),
 }
 
 
@@ -166,7 +219,7 @@ def parameters(key: str, window: Window, plate: str) -> dict[str, object]:
     if key == "range_1h":
         start, end = window.hour
         return {"plate": plate, "start": start, "end": end}
-    if key.startswith("agg_"):
+    if "agg_" in key:
         start, end = window.day
         return {"start": start, "end": end}
     return {}

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import datagen, report, schema
+from bench import datagen, report, schema, workload
+from bench.runner import Plan, generate
 from bench.stats import METRICS, Summary, derived, percentile, ratio
 from bench.thresholds import evaluate
 from roles.spec import HostSpec
@@ -67,6 +68,32 @@ def test_copy_text_escapes_and_marks_nulls() -> None:
     assert text == "1\t\\N\tt\ta\\tb\\\\c\\nd\t2026-01-01T00:00:00+00:00\n"
 
 
+def test_bind_parameters_are_text_input_values_row_by_row() -> None:
+    rows = [(1, None, True, "a\tb\\c", START), (2.5, "x", False, "{}", START)]
+    assert datagen.bind_parameters(rows) == [
+        b"1", None, b"t", b"a\tb\\c", b"2026-01-01T00:00:00+00:00",  # no COPY escaping
+        b"2.5", b"x", b"f", b"{}", b"2026-01-01T00:00:00+00:00",
+    ]  # fmt: skip
+
+
+def test_insert_statement_numbers_placeholders_row_by_row() -> None:
+    text = workload.insert_statement(2).decode()
+    width = len(datagen.VEHICLE_COLUMNS)
+    assert text.startswith(f"INSERT INTO {schema.TELEMETRY} ({', '.join(datagen.VEHICLE_COLUMNS)})")
+    first, second = text.split(" VALUES ")[1].split("), (")
+    assert first == "(" + ", ".join(f"${n}" for n in range(1, width + 1))
+    assert second == ", ".join(f"${n}" for n in range(width + 1, 2 * width + 1)) + ")"
+
+
+def test_insert_batches_carry_the_insert_slice_ready_to_bind() -> None:
+    plan = Plan(datagen.Sizes(vehicles=3, seconds=400), start=START, insert_rows=1_100)
+    data = generate(plan)
+    width = len(datagen.VEHICLE_COLUMNS)
+    assert [len(batch) // width for batch in data.insert_batches] == [500, 500, 100]
+    flat = [value for batch in data.insert_batches for value in batch]
+    assert flat == datagen.bind_parameters(data.rows[:1_100])
+
+
 def test_percentile_interpolates_between_ranks() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
     assert percentile([10.0, 20.0], 0.95) == pytest.approx(19.5)
@@ -84,9 +111,13 @@ def test_summary_and_ratio_direction() -> None:
     assert math.isnan(ratio(throughput, 0.0, 10.0))
 
 
-def test_rollup_speedup_is_derived_per_repetition() -> None:
+def test_rollup_speedups_are_derived_per_repetition() -> None:
     figures = {"agg_raw": Summary((100.0, 120.0)), "agg_rollup": Summary((5.0, 4.0))}
-    assert derived(figures)["rollup_speedup"].samples == (20.0, 30.0)
+    figures |= {"factory_agg_raw": Summary((30.0,)), "factory_agg_rollup": Summary((0.5,))}
+    speedups = derived(figures)
+    assert speedups["rollup_speedup"].samples == (20.0, 30.0)
+    assert speedups["factory_rollup_speedup"].samples == (60.0,)
+    assert "factory_rollup_speedup" not in derived({"agg_raw": Summary((1.0,))})
 
 
 def _figures(**medians: float) -> dict[str, Summary]:
@@ -154,7 +185,26 @@ def test_bench_schema_copies_the_real_tables_and_renders_the_rollup() -> None:
         f"CREATE TABLE {schema.TELEMETRY} (LIKE telemetry.vehicle_telemetry INCLUDING ALL)"
         in statements
     )
-    assert any("create_hypertable" in s and "INTERVAL '1 day'" in s for s in statements)
+    hypertables = [s for s in statements if "create_hypertable" in s]
+    assert any("INTERVAL '1 day'" in s for s in hypertables)
+    # Exactly the real table's indexes: TimescaleDB adds none of its own.
+    assert all("create_default_indexes => FALSE" in s for s in hypertables)
     rollup = next(s for s in statements if s.startswith(f"CREATE TABLE {schema.HOURLY}"))
     assert f"FROM {schema.TELEMETRY}" in rollup and "telemetry.vehicle_telemetry\n" not in rollup
     assert all("INSERT" not in s and "telemetry.vehicle_telemetry (" not in s for s in statements)
+
+
+def test_factory_rollup_chain_is_rendered_over_the_bench_tables() -> None:
+    statements = schema.ddl()
+    minute = next(s for s in statements if s.startswith(f"CREATE TABLE {schema.METRIC_1MIN}"))
+    hour = next(s for s in statements if s.startswith(f"CREATE TABLE {schema.METRIC_1HOUR}"))
+    assert f"FROM {schema.METRICS}" in minute and "INTERVAL '1 minute'" in minute
+    assert f"FROM {schema.METRIC_1MIN}" in hour and "INTERVAL '1 hour'" in hour
+    refresh = schema.refresh_rollup_sql()
+    assert refresh[0].startswith("TRUNCATE") and schema.METRIC_1HOUR in refresh[0]
+    targets = [s.split("\n")[0] for s in refresh[1:]]
+    assert targets.index(f"INSERT INTO {schema.METRIC_1MIN}") < targets.index(
+        f"INSERT INTO {schema.METRIC_1HOUR}"
+    )  # a level is filled before the one built on it
+    assert f"FROM {schema.METRIC_1HOUR}" in workload.QUERIES["factory_agg_rollup"]
+    assert f"FROM {schema.METRICS}" in workload.QUERIES["factory_agg_raw"]
