@@ -9,7 +9,7 @@ import gevent
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import OperationError, PyinfraError
 
-from roles import backup, common, kafka, pgbouncer, postgres, schema
+from roles import backup, common, kafka, pgbouncer, postgres, schema, staging
 from roles.hostdata import validated_specs
 from roles.spec import SpecError
 
@@ -31,6 +31,7 @@ try:
 except SpecError as error:
     raise InventoryDataError(f"\n{error}") from None
 
+staging.prepare()  # before any upload: nothing under sudo is staged in /tmp
 common.apply(spec=spec)
 if "timescaledb" in host.groups:
     postgres.apply(spec=spec, groups=frozenset(host.groups))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Mapping, Sequence
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
 from roles.postgres import scram
 from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
+from roles.staging import upload_text
 from roles.units import same_value
 
 # Root-only staging for SQL that carries SCRAM verifiers; each file is removed right after
@@ -114,7 +114,7 @@ def run_sql_file(
     nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
     path = f"{SECRET_DIR}/{label}.sql"
     yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
-    yield FileUploadCommand(StringIO(sql), path)
+    yield upload_text(sql, path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
 
