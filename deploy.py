@@ -1,15 +1,16 @@
 """Timestack: `pyinfra INVENTORY deploy.py` turns bare Debian hosts into the telemetry stack.
 
 Every host's data is validated before any operation is added; one report names every bad
-field of every host. Roles then run by group, in order:
+field of every host. Then every host must have been reached and, with `_sudo`, have
+passwordless sudo (config.py, read by pyinfra first, keeps greenlet tracebacks out).
+Roles then run by group, in order:
 common → postgres → pgbouncer → kafka → backup → schema.
 """
 
-import gevent
 from pyinfra import host, inventory
-from pyinfra.api.exceptions import OperationError, PyinfraError
+from pyinfra.api.exceptions import PyinfraError
 
-from roles import backup, common, kafka, pgbouncer, postgres, schema, staging
+from roles import backup, common, kafka, pgbouncer, postgres, preflight, schema, staging
 from roles.hostdata import validated_specs
 from roles.spec import SpecError
 
@@ -18,19 +19,13 @@ class InventoryDataError(PyinfraError):
     """Bad inventory data; raised before any host is changed."""
 
 
-# A role refuses with an OperationError whose message names the host, the field and the fix,
-# and pyinfra prints it last. Operations run in greenlets, whose hub would also dump the
-# traceback first; it is not a crash, so keep it out (other exceptions still print theirs).
-_hub = gevent.get_hub()
-if OperationError not in _hub.NOT_ERROR:
-    _hub.NOT_ERROR = (*_hub.NOT_ERROR, OperationError)
-
-
 try:
     spec = validated_specs(inventory)[host.name]
 except SpecError as error:
     raise InventoryDataError(f"\n{error}") from None
 
+preflight.check_connected()  # every host reached, and sudo works, before anything changes
+preflight.check_sudo()
 staging.prepare()  # before any upload: nothing under sudo is staged in /tmp
 common.apply(spec=spec)
 if "timescaledb" in host.groups:
