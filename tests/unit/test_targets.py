@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.secrets import LAB_SECRET_ENV
-from tests.verify.targets import hostspec_for, load_targets
+from roles.targets import hostspec_for, load_targets
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Cross-field and inventory-wide rules of roles.spec, each reported as its own problem.
 
-A problem is (field, got, expected), phrased like the field errors of roles.spec_errors.
+A problem is (field, got, expected), phrased like the field errors of roles.spec.errors.
 Rules that only matter where a role runs look at the host's groups: pool arithmetic and port
 clashes need both `pgbouncer` and `timescaledb`, replication factors count group `kafka`,
 repository hosts come from group `pgbackrest_repo`.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roles.spec_kafka import topic_config_problems
+from roles.spec.topic_configs import topic_config_problems
 
 if TYPE_CHECKING:
     from roles.spec import (
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     )
 
 Problem = tuple[str, str, str]  # field, got, expected
-PROJECT = Path(__file__).resolve().parent.parent  # schema.spec paths are relative to it
+PROJECT = Path(__file__).resolve().parents[2]  # schema.spec paths are relative to it
 
 POSTGRES_MANAGED = {
     "port": "postgres.port",

@@ -1,10 +1,10 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema`, `bench` (models in roles.spec_sections, where every default lives, so group data
+`backup`, `schema`, `bench` (models in roles.spec.sections, where every default lives, so group data
 only sets what differs). Any other top-level key is a typo unless pyinfra or a connector
 owns it (`_sudo`, `ssh_user`, `docker_identifier` …). Cross-field and inventory-wide rules
-are in roles.spec_checks. deploy.py calls `validate_inventory` before any operation is added
+are in roles.spec.checks. deploy.py calls `validate_inventory` before any operation is added
 and gets every bad field of every host in one SpecError.
 """
 
@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 
-from roles import spec_checks
-from roles.spec_errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
-from roles.spec_sections import (
+from roles.spec import checks as spec_checks
+from roles.spec.errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
+from roles.spec.sections import (
     BackupSpec,
     BenchSpec,
     CommonSpec,
@@ -33,7 +33,7 @@ from roles.spec_sections import (
     SchemaSpec,
     SpecModel,
 )
-from roles.spec_types import parse_size
+from roles.spec.types import parse_size
 
 __all__ = [
     "BackupSpec",

@@ -1,7 +1,7 @@
 """The section models of roles.spec: one per role, every default in one place.
 
 Group data and hosts set only what differs from these defaults. Each model checks its own
-fields; rules that relate fields or hosts live in roles.spec_checks.
+fields; rules that relate fields or hosts live in roles.spec.checks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from roles.spec_types import (
+from roles.spec.types import (
     AbsPath,
     Cidr,
     DebPackage,
