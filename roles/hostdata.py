@@ -8,13 +8,17 @@ all.py < each group file (in the host's group order) < the host's own data < `--
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 
-from roles.spec import HostInput, HostSpec, validate_inventory
+from roles.schema.validation import spec_file_problems
+from roles.spec import HostInput, HostRule, HostSpec, validate_inventory
+
+# Rules of the validator that need a role's own code.
+ROLE_RULES: tuple[HostRule, ...] = (spec_file_problems,)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,6 +56,11 @@ def host_inputs(inventory: Inventory) -> list[HostInput]:
     ]
 
 
+def validate(hosts: Sequence[HostInput]) -> dict[str, HostSpec]:
+    """roles.spec.validate_inventory with the roles' own rules: what deploy.py checks."""
+    return validate_inventory(hosts, ROLE_RULES)
+
+
 _validated: dict[int, dict[str, HostSpec]] = {}
 
 
@@ -59,5 +68,5 @@ def validated_specs(inventory: Inventory) -> dict[str, HostSpec]:
     """Validate every host once per inventory; raises roles.spec.SpecError listing all faults."""
     key = id(inventory)
     if key not in _validated:
-        _validated[key] = validate_inventory(host_inputs(inventory))
+        _validated[key] = validate(host_inputs(inventory))
     return _validated[key]

@@ -10,8 +10,8 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.inventory import Inventory
 
 from roles.backup import config, info
-from roles.hostdata import host_inputs
-from roles.spec import HostInput, HostSpec, validate_inventory
+from roles.hostdata import host_inputs, validate
+from roles.spec import HostInput, HostSpec
 
 
 class RunbookError(PyinfraError):
@@ -32,7 +32,7 @@ def specs(inventory: Inventory, runbook_keys: Collection[str]) -> dict[str, Host
             )
             for i in host_inputs(inventory)
         ]
-        _specs[id(inventory)] = validate_inventory(inputs)
+        _specs[id(inventory)] = validate(inputs)
     return _specs[id(inventory)]
 
 
