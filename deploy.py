@@ -5,12 +5,12 @@ field of every host. Roles then run by group, in order:
 common → postgres → pgbouncer → kafka → backup → schema.
 """
 
-import gevent
 from pyinfra import host, inventory
-from pyinfra.api.exceptions import OperationError, PyinfraError
+from pyinfra.api.exceptions import PyinfraError
 
 from roles import backup, common, kafka, pgbouncer, postgres, schema
 from roles.hostdata import validated_specs
+from roles.refusal import quiet_operation_errors_in_greenlets
 from roles.spec import SpecError
 
 
@@ -18,12 +18,8 @@ class InventoryDataError(PyinfraError):
     """Bad inventory data; raised before any host is changed."""
 
 
-# A role refuses with an OperationError whose message names the host, the field and the fix,
-# and pyinfra prints it last. Operations run in greenlets, whose hub would also dump the
-# traceback first; it is not a crash, so keep it out (other exceptions still print theirs).
-_hub = gevent.get_hub()
-if OperationError not in _hub.NOT_ERROR:
-    _hub.NOT_ERROR = (*_hub.NOT_ERROR, OperationError)
+# Roles refuse with one line (roles.refusal); some refusals are only known while executing.
+quiet_operation_errors_in_greenlets()
 
 
 try:
