@@ -1,7 +1,7 @@
 """pyinfra reads this file before it loads the inventory and connects (`pyinfra INVENTORY
 deploy.py` from this directory)."""
 
-from roles import preflight
+from roles.refusal import quiet_pyinfra_errors_in_greenlets
 
-# A missing SSH key file is reported in one line, without a greenlet's traceback.
-preflight.quiet_greenlet_errors()
+# A missing SSH key file, or a refusal while executing, is one line without a traceback.
+quiet_pyinfra_errors_in_greenlets()

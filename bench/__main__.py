@@ -31,7 +31,7 @@ from bench.datagen import Sizes
 from bench.runner import Figures, Plan, generate, measure
 from bench.target import Target, from_dsns, from_inventory
 from bench.thresholds import evaluate
-from roles.spec_sections import BenchSpec
+from roles.spec.bench import BenchSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

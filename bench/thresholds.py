@@ -1,4 +1,4 @@
-"""Validation: each figure against its threshold from host data (roles.spec_sections.BenchSpec).
+"""Validation: each figure against its threshold from host data (roles.spec.bench.BenchSpec).
 
 Throughput and the speed-up are held at their median, latencies at their p95 (the seeds
 state query targets at the 95th percentile). Pure.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bench.stats import BY_KEY, Summary
-from roles.spec_sections import BenchSpec
+from roles.spec.bench import BenchSpec
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,18 @@ all.py < each group file (in the host's group order) < the host's own data < `--
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 
-from roles.spec import HostInput, HostSpec, validate_inventory
+from roles.schema.validation import spec_file_problems
+from roles.spec import HostInput, HostRule, HostSpec, validate_inventory
+
+# Rules of the validator that need a role's own code.
+ROLE_RULES: tuple[HostRule, ...] = (spec_file_problems,)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -41,23 +46,40 @@ def merged_host_data(inventory: Inventory, host: Host) -> dict[str, Any]:
     return deep_merge(data, inventory.get_override_data())
 
 
-def host_inputs(inventory: Inventory) -> list[HostInput]:
-    return [
-        HostInput(
-            name=host.name,
-            groups=frozenset(host.groups),
-            data=merged_host_data(inventory, host),
+def host_inputs(inventory: Inventory, not_host_data: Collection[str] = ()) -> list[HostInput]:
+    """Every host's merged data; `not_host_data`: top-level keys to leave out (a runbook's own
+    `--data` keys)."""
+    inputs = []
+    for host in inventory:
+        data = merged_host_data(inventory, host)
+        inputs.append(
+            HostInput(
+                name=host.name,
+                groups=frozenset(host.groups),
+                data={key: value for key, value in data.items() if key not in not_host_data},
+            )
         )
-        for host in inventory
-    ]
+    return inputs
 
 
-_validated: dict[int, dict[str, HostSpec]] = {}
+def validate(hosts: Sequence[HostInput]) -> dict[str, HostSpec]:
+    """roles.spec.validate_inventory with the roles' own rules: what deploy.py checks."""
+    return validate_inventory(hosts, ROLE_RULES)
 
 
-def validated_specs(inventory: Inventory) -> dict[str, HostSpec]:
+# Held by the inventory object itself (weakly): an id() could be reused by the next inventory
+# once this one is garbage-collected, and would hand it these specs.
+_validated: WeakKeyDictionary[Inventory, dict[frozenset[str], dict[str, HostSpec]]] = (
+    WeakKeyDictionary()
+)
+
+
+def validated_specs(
+    inventory: Inventory, not_host_data: Collection[str] = ()
+) -> dict[str, HostSpec]:
     """Validate every host once per inventory; raises roles.spec.SpecError listing all faults."""
-    key = id(inventory)
-    if key not in _validated:
-        _validated[key] = validate_inventory(host_inputs(inventory))
-    return _validated[key]
+    per_inventory = _validated.setdefault(inventory, {})
+    key = frozenset(not_host_data)
+    if key not in per_inventory:
+        per_inventory[key] = validate(host_inputs(inventory, key))
+    return per_inventory[key]

@@ -8,7 +8,6 @@ key file with a greenlet's traceback.
 
 from __future__ import annotations
 
-import gevent
 from pyinfra import host, state
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import PyinfraError
@@ -67,14 +66,3 @@ def check_sudo() -> None:
             f"password: give it passwordless sudo (a line '{user} ALL=(ALL) NOPASSWD: ALL' "
             "in /etc/sudoers.d/) or set _sudo_password"
         )
-
-
-def quiet_greenlet_errors() -> None:
-    """pyinfra connects and runs operations in greenlets; gevent's hub prints the traceback
-    of any exception a greenlet raises before pyinfra prints its own one-line report. A
-    PyinfraError (a missing key file, a role's refusal) is a report, not a crash: keep the
-    traceback out. Other exceptions still print theirs. Called from config.py, which pyinfra
-    reads before it connects."""
-    hub = gevent.get_hub()
-    if PyinfraError not in hub.NOT_ERROR:
-        hub.NOT_ERROR = (*hub.NOT_ERROR, PyinfraError)

@@ -1,6 +1,6 @@
 """Data for every host (pyinfra group `all`).
 
-Every Timestack default lives in roles/spec_sections.py; group files set only what differs.
+Every Timestack default lives in roles/spec/<section>.py; group files set only what differs.
 Each top-level name here is one section of host data: common, postgres, pgbouncer, kafka,
 backup, schema (anything else is reported as a typo, except pyinfra keys such as `_sudo`
 and connector keys such as `ssh_user`). pyinfra itself merges data by top-level name;

@@ -1,6 +1,6 @@
 """Data for hosts in group `kafka`: Apache Kafka brokers in KRaft mode.
 
-Model defaults (roles/spec_sections.py): Kafka 3.9.1 for Scala 2.13 from archive.apache.org
+Model defaults (roles/spec/kafka.py): Kafka 3.9.1 for Scala 2.13 from archive.apache.org
 (checked against the .sha512 Apache publishes; pin kafka.archive_sha512 to rely on your own
 record, or set kafka.archive to a local .tgz for air-gapped sites), unpacked under /opt with
 /opt/kafka pointing at it, broker port 9092, controller port 9093, data in

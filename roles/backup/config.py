@@ -87,7 +87,7 @@ def layout(spec: HostSpec, specs: Iterable[HostSpec]) -> Layout:
 def repository_holder(spec: HostSpec, specs: Mapping[str, HostSpec]) -> HostSpec:
     """The host whose backup data describes the repository of `spec`'s stanza."""
     if "timescaledb" in spec.groups and spec.backup.repo_type == "posix":
-        assert spec.backup.repo_host, "roles.spec_checks requires repo_host for posix"
+        assert spec.backup.repo_host, "roles.spec.checks requires repo_host for posix"
         return specs[spec.backup.repo_host]
     return spec
 
@@ -112,7 +112,7 @@ def archive_settings(backup: BackupSpec) -> dict[str, str]:
 def _repository(backup: BackupSpec) -> Section:
     options: Section = []
     if backup.repo_type == "s3":
-        assert backup.s3, "roles.spec_checks requires backup.s3 for repo_type s3"
+        assert backup.s3, "roles.spec.checks requires backup.s3 for repo_type s3"
         key, secret = backup.s3.credentials()
         options += [
             ("repo1-type", "s3"),

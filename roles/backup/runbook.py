@@ -10,30 +10,17 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.inventory import Inventory
 
 from roles.backup import config, info
-from roles.hostdata import host_inputs
-from roles.spec import HostInput, HostSpec, validate_inventory
+from roles.hostdata import validated_specs
+from roles.spec import HostSpec
 
 
 class RunbookError(PyinfraError):
     """A runbook step failed; pyinfra reports it and exits non-zero."""
 
 
-_specs: dict[int, dict[str, HostSpec]] = {}
-
-
 def specs(inventory: Inventory, runbook_keys: Collection[str]) -> dict[str, HostSpec]:
     """Every host's validated spec; `--data` keys of the runbook are not host data."""
-    if id(inventory) not in _specs:
-        inputs = [
-            HostInput(
-                name=i.name,
-                groups=i.groups,
-                data={k: v for k, v in i.data.items() if k not in runbook_keys},
-            )
-            for i in host_inputs(inventory)
-        ]
-        _specs[id(inventory)] = validate_inventory(inputs)
-    return _specs[id(inventory)]
+    return validated_specs(inventory, not_host_data=runbook_keys)
 
 
 def run(command: str, what: str) -> str:

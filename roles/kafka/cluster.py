@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from roles.spec import HostSpec
-from roles.spec_checks import kafka_node_ids
+from roles.spec.kafka import kafka_node_ids
 
 # Fixed namespace for derived cluster ids: the same kafka hosts always give the same id.
 CLUSTER_ID_NAMESPACE = uuid.UUID("8f0c5a52-5b0e-4c57-9a52-7c1c3b9e6f21")

@@ -6,6 +6,7 @@ checked is exactly what was deployed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from roles.backup.config import archive_settings
 from roles.colocation import kafka_heap_bytes
 from roles.postgres import tuning
 from roles.postgres.hardware import DetectedHardware
-from roles.spec import BackupSpec, HostSpec, PostgresSpec
+from roles.spec import BackupSpec, FieldError, HostSpec, PostgresSpec
 
 MIB = 1024**2
 
@@ -86,8 +87,29 @@ def reservation(spec: HostSpec, groups: Collection[str], memory_bytes: int) -> R
     return Reservation(sum(size for size, _ in parts), tuple(reason for _, reason in parts))
 
 
-class UndetectableDisk(ValueError):
-    pass
+class UndetectableDisk(tuning.InvalidHardware):
+    """Detection could not tell the data disk's kind, and host data does not say it."""
+
+
+# The host-data field behind each tuning input (tuning.Hardware's field names).
+HOST_DATA_FIELDS = {
+    "memory_bytes": "postgres.tuning.memory",
+    "cpus": "postgres.tuning.cpus",
+    "disk": "postgres.tuning.disk",
+    "pg_version": "postgres.version",
+    "reserve_bytes": "postgres.tuning.reserve",
+    "wal_disk_bytes": "postgres.tuning.wal_disk",
+    "max_connections": "postgres.max_connections",
+}
+_INPUT_NAMES = re.compile(r"\b(" + "|".join(n for n in HOST_DATA_FIELDS if "_" in n) + r")\b")
+
+
+def refusal(host_name: str, error: tuning.InvalidHardware) -> FieldError:
+    """A tuning input tuning refuses, in host-data terms: the field to set and what it must be
+    (detected values are named by the field that overrides them)."""
+    expected = _INPUT_NAMES.sub(lambda m: HOST_DATA_FIELDS[m[1]], error.allowed)
+    expected = expected.removeprefix("must be ").removeprefix("must ")
+    return FieldError(host_name, HOST_DATA_FIELDS[error.field], error.value, expected)
 
 
 def hardware(
@@ -99,8 +121,9 @@ def hardware(
     disk = pg.tuning.disk or detected.disk
     if disk is None:
         raise UndetectableDisk(
-            "postgres.tuning.disk: the data directory's disk kind could not be detected "
-            f"({'; '.join(detected.notes)}); set it to hdd, ssd or nvme"
+            "disk",
+            f"nothing (not detected{''.join(f'; {note}' for note in detected.notes)})",
+            "must be set in host data to one of hdd, ssd, nvme",
         )
     return tuning.Hardware(
         memory_bytes=memory,

@@ -10,10 +10,12 @@ import shlex
 from collections.abc import Generator, Mapping, Sequence
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.postgres import scram
 from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
+from roles.refusal import Refusal
+from roles.spec import FieldError
 from roles.staging import upload_text
 from roles.units import same_value
 
@@ -41,10 +43,15 @@ def cluster(
     found = [c for c in host.get_fact(Clusters) if (c.version, c.name) == (version, name)]
     if found:
         if found[0].data_directory.rstrip("/") != data_directory.rstrip("/"):
-            raise OperationError(
-                f"cluster {version}/{name} lives in {found[0].data_directory}, host data says "
-                f"postgres.data_directory {data_directory}; Timestack never moves data: move it "
-                "with pg_renamecluster/pg_upgradecluster or set data_directory to the current path"
+            raise Refusal(
+                FieldError(
+                    host.name,
+                    "postgres.data_directory",
+                    data_directory,
+                    f"{found[0].data_directory}, where cluster {version}/{name} lives: Timestack "
+                    "never moves data (move it with pg_renamecluster/pg_upgradecluster, or set "
+                    "data_directory to the current path)",
+                )
             )
         host.noop(f"cluster {version}/{name} exists in {data_directory}")
         return

@@ -14,7 +14,8 @@ from pyinfra.operations import apt, files, server, systemd
 from roles.postgres import config, operations
 from roles.postgres.facts import ClusterState, Hardware
 from roles.postgres.hardware import DetectedHardware
-from roles.postgres.tuning import Setting
+from roles.postgres.tuning import InvalidHardware, Setting
+from roles.refusal import Refusal
 from roles.spec import HostSpec
 from roles.templating import rendered_file
 
@@ -65,7 +66,10 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
     )
 
     detected = host.get_fact(Hardware, data_directory=pg.data_dir, wal_directory=pg.wal_directory)
-    desired = config.desired_settings(spec, groups, detected)
+    try:
+        desired = config.desired_settings(spec, groups, detected)
+    except InvalidHardware as error:
+        raise Refusal(config.refusal(host.name, error)) from None
     conf_d = f"{config.conf_dir(pg)}/conf.d"
     files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
     _conf_file(

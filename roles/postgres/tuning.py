@@ -65,11 +65,12 @@ class Setting:
 
 
 class InvalidHardware(ValueError):
-    """A Hardware field outside what tuning supports; ``field`` names the dataclass field."""
+    """A Hardware field outside what tuning supports; ``field`` names the dataclass field and
+    ``allowed`` (a "must ..." phrase) what it may be."""
 
     def __init__(self, field: str, value: str, allowed: str) -> None:
         super().__init__(f"{field}={value}: {allowed}")
-        self.field = field
+        self.field, self.value, self.allowed = field, value, allowed
 
 
 def _size_text(n_bytes: int | None) -> str:
@@ -86,12 +87,12 @@ def validate(hw: Hardware) -> None:
         (1 <= hw.cpus <= MAX_CPUS, "cpus", hw.cpus, f"must be between 1 and {MAX_CPUS}"),
         (hw.disk in DISKS, "disk", repr(hw.disk), f"must be one of {', '.join(DISKS)}"),
         (hw.pg_version in PG_VERSIONS, "pg_version", hw.pg_version,
-         f"supported PostgreSQL major versions are {versions}"),
-        (reserve >= 0, "reserve_bytes", _size_text(reserve), "must not be negative"),
+         f"must be a supported PostgreSQL major version, {versions}"),
+        (reserve >= 0, "reserve_bytes", _size_text(reserve), "must be 0 or more"),
         (reserve < mem, "reserve_bytes", _size_text(reserve),
          f"must be less than memory_bytes ({_size_text(mem)})"),
         (mem - reserve >= MIN_USABLE_BYTES, "reserve_bytes", _size_text(reserve),
-         f"leaves {_size_text(mem - reserve)}; memory - reserve must be at least 256MB"),
+         f"must leave at least 256MB of memory_bytes (it leaves {_size_text(mem - reserve)})"),
         (wal is None or wal >= MIN_WAL_DISK_BYTES, "wal_disk_bytes", _size_text(wal),
          "must be at least 1GB (or None when unknown)"),
         (conns is None or conns in CONNECTION_RANGE, "max_connections", conns,
@@ -163,8 +164,9 @@ def _size(hw: Hardware) -> _Sizing:
         raise InvalidHardware(
             "max_connections",
             str(connections),
-            f"too many for {_size_text(usable)} usable memory and {hw.cpus} CPU(s): even at "
-            f"the 64kB work_mem floor at most {fits} connections fit the 5/8 memory budget",
+            f"must be at most {fits} for {_size_text(usable)} usable memory and {hw.cpus} "
+            "CPU(s): no more connections fit the 5/8 memory budget even at the 64kB work_mem "
+            "floor",
         )
     return _Sizing(
         hw=hw,

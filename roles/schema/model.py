@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from roles.spec_errors import FieldError, from_validation_error, render
+from roles.spec.errors import FieldError, from_validation_error, render
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _ALIASES = {"s": "second", "sec": "second", "min": "minute", "h": "hour", "d": "day", "w": "week"}

@@ -45,7 +45,7 @@ from roles.schema.sqltext import (
     uses_concurrently,
 )
 from roles.schema.units import EDITIONS, PHASES, Edition, Probe, Unit
-from roles.spec_errors import FieldError
+from roles.spec.errors import FieldError
 
 ENGINE_UNIT = "timestack-engine"
 COMPRESSION_SKIPPED = (

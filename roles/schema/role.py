@@ -35,7 +35,7 @@ def apply(spec: HostSpec) -> None:
     pg, schema = spec.postgres, spec.schema_
     try:
         loaded = load_spec(ROOT / schema.spec, ROOT)
-    except SpecFileError as error:  # roles.spec_checks reports this before any host changes
+    except SpecFileError as error:  # roles.schema.validation reports it before any host changes
         raise PyinfraError(str(error)) from None
     owner = next(db.owner for db in pg.databases if db.name == schema.database)
     licence = host.get_fact(

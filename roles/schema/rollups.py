@@ -18,7 +18,7 @@ from roles.schema.sqltext import (
     strip_comments,
 )
 from roles.schema.units import Edition, Probe, Unit
-from roles.spec_errors import FieldError
+from roles.spec.errors import FieldError
 
 
 def rollup_query(loaded: LoadedSpec, rollup: Rollup) -> str:

@@ -24,8 +24,8 @@ import pytest
 from roles.schema.model import load_spec
 from roles.schema.render import plan
 from roles.schema.units import Unit
+from roles.targets import load_targets
 from tests.integration.pyinfra_run import ROOT, dry_run, run_pyinfra
-from tests.verify.targets import load_targets
 
 SCHEMA_OPS = "Time-series schema | "
 

@@ -15,7 +15,7 @@ from bench.runner import Plan, generate
 from bench.stats import METRICS, Summary, derived, percentile, ratio
 from bench.thresholds import evaluate
 from roles.spec import HostSpec
-from roles.spec_sections import BenchSpec
+from roles.spec.bench import BenchSpec
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from roles.exposure import Listener, declared_wildcard_ports, parse_ss, undeclared
 from roles.spec import HostInput, HostSpec, validate_inventory
+from tests.verify.exposure import Listener, declared_wildcard_ports, parse_ss, undeclared
 
 SS = """\
 LISTEN 0      400       0.0.0.0:5432  0.0.0.0:*    users:(("postgres",pid=812,fd=6))

@@ -10,7 +10,7 @@ import pytest
 
 from lab import kafka_standin
 from lab.secrets import LAB_SECRET_ENV, STATE_DIR
-from tests.verify.targets import load_targets
+from roles.targets import load_targets
 
 
 def test_lab_inventory_installs_the_stand_in_as_a_local_archive(

@@ -7,6 +7,7 @@ import pytest
 from roles.hostdata import deep_merge
 from roles.postgres import config, scram
 from roles.postgres.hardware import DetectedHardware
+from roles.postgres.tuning import InvalidHardware
 from roles.spec import HostInput, HostSpec, validate_inventory
 from roles.templating import render
 
@@ -87,8 +88,41 @@ def test_host_data_overrides_detection() -> None:
 
 
 def test_undetectable_disk_names_the_field_to_set() -> None:
-    with pytest.raises(config.UndetectableDisk, match=r"postgres\.tuning\.disk"):
+    with pytest.raises(config.UndetectableDisk) as refused:
         config.hardware(host_spec({}), {"timescaledb"}, detected(disk=None))
+    assert str(config.refusal("db1", refused.value)) == (
+        "db1: postgres.tuning.disk: got nothing (not detected); "
+        "expected set in host data to one of hdd, ssd, nvme"
+    )
+
+
+def test_a_reserve_beyond_the_memory_is_refused_in_host_data_terms() -> None:
+    spec = host_spec({"postgres": {"tuning": {"reserve": "999GiB"}}})
+    with pytest.raises(InvalidHardware) as refused:
+        config.desired_settings(spec, {"timescaledb"}, detected(memory=24 * GIB))
+    assert str(config.refusal("db1", refused.value)) == (
+        "db1: postgres.tuning.reserve: got 999GB; expected less than postgres.tuning.memory (24GB)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tuning_data", "field"),
+    [
+        ({"cpus": 5000}, "postgres.tuning.cpus"),
+        ({"memory": "128MiB"}, "postgres.tuning.memory"),
+        ({"wal_disk": "100MiB"}, "postgres.tuning.wal_disk"),
+        ({"memory": "1GiB", "reserve": "900MiB"}, "postgres.tuning.reserve"),
+    ],
+)
+def test_every_refused_tuning_input_names_its_host_data_field(
+    tuning_data: dict[str, object], field: str
+) -> None:
+    spec = host_spec({"postgres": {"wal_directory": "/wal", "tuning": tuning_data}})
+    with pytest.raises(InvalidHardware) as refused:
+        config.desired_settings(spec, {"timescaledb"}, detected())
+    error = config.refusal("db1", refused.value)
+    assert (error.host, error.field) == ("db1", field)
+    assert "_bytes" not in error.expected and not error.expected.startswith("must")
 
 
 def test_overrides_win_over_tuning_and_base() -> None:

@@ -160,7 +160,8 @@ def test_missing_spec_file(tmp_path: Path) -> None:
 
 def test_inventory_validation_reports_a_bad_time_series_spec(tmp_path: Path) -> None:
     """deploy.py validates every host first: a bad spec file fails before any host changes."""
-    from roles.spec import HostInput, SpecError, validate_inventory
+    from roles.hostdata import validate
+    from roles.spec import HostInput, SpecError
 
     bad = ROOT / "sql" / "_unit_test_bad_spec.yml"
     bad.write_text(
@@ -176,7 +177,7 @@ def test_inventory_validation_reports_a_bad_time_series_spec(tmp_path: Path) -> 
     }
     try:
         with pytest.raises(SpecError) as caught:
-            validate_inventory([HostInput("db1", frozenset({"timescaledb"}), data)])
+            validate([HostInput("db1", frozenset({"timescaledb"}), data)])
     finally:
         bad.unlink()
     assert (
@@ -254,7 +255,8 @@ def test_rollup_query_that_is_not_utf8_is_a_fault(tmp_path: Path) -> None:
 
 def test_inventory_validation_reports_a_phase_file_that_is_not_utf8(tmp_path: Path) -> None:
     """A bad byte in a file under the spec's phase directories is a report line, not a crash."""
-    from roles.spec import HostInput, SpecError, validate_inventory
+    from roles.hostdata import validate
+    from roles.spec import HostInput, SpecError
 
     (tmp_path / "10-schema").mkdir()
     (tmp_path / "10-schema" / "010_bad.sql").write_bytes(b"CREATE TABLE t (\xff int);")
@@ -269,7 +271,7 @@ def test_inventory_validation_reports_a_phase_file_that_is_not_utf8(tmp_path: Pa
         "backup": {"repo_type": "posix_local"},
     }
     with pytest.raises(SpecError) as caught:
-        validate_inventory([HostInput("db1", frozenset({"timescaledb"}), data)])
+        validate([HostInput("db1", frozenset({"timescaledb"}), data)])
     (error,) = caught.value.errors
     assert str(error) == (
         f"db1: schema.spec: got {tmp_path}/10-schema/010_bad.sql: (file): not UTF-8 text "

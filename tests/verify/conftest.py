@@ -13,7 +13,7 @@ import pytest
 import testinfra
 
 from roles.spec import SpecError
-from tests.verify.targets import Target, load_targets
+from roles.targets import Target, load_targets
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

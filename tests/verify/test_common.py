@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from roles import exposure
 from roles.backup import config as backup_config
-from tests.verify.targets import load_targets
+from roles.targets import load_targets
+from tests.verify import exposure
 
 SYSCTL_FILE = "/etc/sysctl.d/60-timestack.conf"
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"

@@ -19,7 +19,7 @@ from roles.kafka import config
 from roles.kafka.cluster import Broker, brokers, cluster_id
 from roles.kafka.topics import differences, parse_described
 from roles.postgres import hardware
-from tests.verify.targets import load_targets
+from roles.targets import load_targets
 
 pytestmark = pytest.mark.group("kafka")
 

@@ -22,7 +22,7 @@ from pyinfra_cli.inventory import make_inventory
 
 from roles.hostdata import validated_specs
 from roles.spec import HostSpec
-from roles.spec_types import SECRETS_REQUIRED
+from roles.spec.types import SECRETS_REQUIRED
 
 
 @dataclass(frozen=True)

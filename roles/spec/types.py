@@ -1,4 +1,5 @@
-"""Validated scalar types used by roles.spec (sizes, ports, names, paths, networks).
+"""Validated scalar types used by roles.spec (sizes, ports, names, paths, networks), and the
+base model of its sections.
 
 Every check raises ValueError whose message is the "expected …" phrase shown to the user,
 so a failed value reads e.g. `postgres.port: got 0; expected an integer 1-65535`.
@@ -16,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from roles import units
 
@@ -239,3 +240,9 @@ S3Bucket = Annotated[
     str,
     _matching(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name (3-63 lowercase chars)"),
 ]
+
+
+class SpecModel(BaseModel):
+    """Base of every section model: unknown keys are errors, and a parsed spec is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,11 +1,12 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema`, `bench` (models in roles.spec_sections, where every default lives, so group data
-only sets what differs). Any other top-level key is a typo unless pyinfra or a connector
-owns it (`_sudo`, `ssh_user`, `docker_identifier` …). Cross-field and inventory-wide rules
-are in roles.spec_checks. deploy.py calls `validate_inventory` before any operation is added
-and gets every bad field of every host in one SpecError.
+`backup`, `schema`, `bench` (one module each, roles.spec.<section>, where every default
+lives, so group data only sets what differs). Any other top-level key is a typo unless
+pyinfra or a connector owns it (`_sudo`, `ssh_user`, `docker_identifier` …). Cross-field and
+inventory-wide rules are in roles.spec.checks; rules that need a role's code come in as
+`rules` (roles.hostdata.validate passes them). deploy.py validates before any operation is
+added and gets every bad field of every host in one SpecError.
 """
 
 from __future__ import annotations
@@ -16,24 +17,17 @@ from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
 
-from roles import spec_checks
-from roles.spec_errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
-from roles.spec_sections import (
-    BackupSpec,
-    BenchSpec,
-    CommonSpec,
-    DatabaseSpec,
-    HbaRule,
-    KafkaSpec,
-    KafkaTopic,
-    PgbouncerDatabase,
-    PgbouncerSpec,
-    PostgresSpec,
-    RoleSpec,
-    SchemaSpec,
-    SpecModel,
-)
-from roles.spec_types import parse_size
+from roles.spec import checks
+from roles.spec.backup import BackupSpec
+from roles.spec.bench import BenchSpec
+from roles.spec.checks import HostRule, Parsed, Problem
+from roles.spec.common import CommonSpec
+from roles.spec.errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
+from roles.spec.kafka import KafkaSpec, KafkaTopic
+from roles.spec.pgbouncer import PgbouncerDatabase, PgbouncerSpec
+from roles.spec.postgres import DatabaseSpec, HbaRule, PostgresSpec, RoleSpec
+from roles.spec.schema import SchemaSpec
+from roles.spec.types import SpecModel, parse_size
 
 __all__ = [
     "BackupSpec",
@@ -43,12 +37,15 @@ __all__ = [
     "FieldError",
     "HbaRule",
     "HostInput",
+    "HostRule",
     "HostSpec",
     "KafkaSpec",
     "KafkaTopic",
+    "Parsed",
     "PgbouncerDatabase",
     "PgbouncerSpec",
     "PostgresSpec",
+    "Problem",
     "RoleSpec",
     "SchemaSpec",
     "SpecError",
@@ -68,7 +65,7 @@ CONNECTOR_PREFIXES = (
     "winrm_",
     "vagrant_",
     "terraform_",
-    "verify_",  # read by the verify suite only (tests/verify/targets.py)
+    "verify_",  # read by the verify suite only (roles/targets.py)
 )
 
 SECTIONS: dict[str, type[SpecModel]] = {
@@ -136,8 +133,8 @@ def _parse(model: type[M], host: str, key: str, raw: object, errors: list[FieldE
 
 
 def _validate_host(
-    host: HostInput, inventory: spec_checks.Inventory
-) -> tuple[spec_checks.Parsed, list[FieldError]]:
+    host: HostInput, inventory: checks.Inventory, rules: Sequence[HostRule]
+) -> tuple[Parsed, list[FieldError]]:
     errors = [
         FieldError(
             host.name,
@@ -152,7 +149,7 @@ def _validate_host(
     data = host.data
     postgres = _parse(PostgresSpec, host.name, "postgres", data.get("postgres"), errors)
     pg_port = postgres.port if postgres else 5432
-    parsed = spec_checks.Parsed(
+    parsed = Parsed(
         name=host.name,
         groups=host.groups,
         common=_parse(CommonSpec, host.name, "common", data.get("common"), errors),
@@ -165,28 +162,32 @@ def _validate_host(
             errors,
         ),
         kafka=_parse(KafkaSpec, host.name, "kafka", data.get("kafka"), errors),
-        backup=spec_checks.resolve_repo_host(
+        backup=checks.resolve_repo_host(
             _parse(BackupSpec, host.name, "backup", data.get("backup"), errors), inventory
         ),
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
         bench=_parse(BenchSpec, host.name, "bench", data.get("bench"), errors),
     )
     errors += [
-        FieldError(host.name, *problem) for problem in spec_checks.host_problems(parsed, inventory)
+        FieldError(host.name, *problem)
+        for problem in checks.host_problems(parsed, inventory, rules)
     ]
     return parsed, errors
 
 
-def validate_inventory(hosts: Sequence[HostInput]) -> dict[str, HostSpec]:
-    """Every host's HostSpec by name; raises SpecError naming every bad field of every host."""
-    inventory = spec_checks.Inventory.of((host.name, host.groups) for host in hosts)
+def validate_inventory(
+    hosts: Sequence[HostInput], rules: Sequence[HostRule] = ()
+) -> dict[str, HostSpec]:
+    """Every host's HostSpec by name; raises SpecError naming every bad field of every host.
+    `rules` add the checks that need a role's code (roles.hostdata passes them)."""
+    inventory = checks.Inventory.of((host.name, host.groups) for host in hosts)
     errors: list[FieldError] = []
-    parsed: list[spec_checks.Parsed] = []
+    parsed: list[Parsed] = []
     for host in hosts:
-        result, host_errors = _validate_host(host, inventory)
+        result, host_errors = _validate_host(host, inventory, rules)
         parsed.append(result)
         errors += host_errors
-    errors += [FieldError(*e) for e in spec_checks.inventory_problems(parsed)]
+    errors += [FieldError(*e) for e in checks.inventory_problems(parsed)]
     if errors:
         raise SpecError(errors)
     return {p.name: HostSpec.model_validate(p.sections()) for p in parsed}

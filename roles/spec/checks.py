@@ -1,6 +1,6 @@
 """Cross-field and inventory-wide rules of roles.spec, each reported as its own problem.
 
-A problem is (field, got, expected), phrased like the field errors of roles.spec_errors.
+A problem is (field, got, expected), phrased like the field errors of roles.spec.errors.
 Rules that only matter where a role runs look at the host's groups: pool arithmetic and port
 clashes need both `pgbouncer` and `timescaledb`, replication factors count group `kafka`,
 repository hosts come from group `pgbackrest_repo`.
@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from roles.spec_kafka import topic_config_problems
-
-if TYPE_CHECKING:
-    from roles.spec import (
-        BackupSpec,
-        BenchSpec,
-        CommonSpec,
-        KafkaSpec,
-        PgbouncerSpec,
-        PostgresSpec,
-        SchemaSpec,
-    )
+from roles.spec.backup import BackupSpec
+from roles.spec.bench import BenchSpec
+from roles.spec.common import CommonSpec
+from roles.spec.kafka import KafkaSpec, kafka_node_ids
+from roles.spec.pgbouncer import PgbouncerSpec
+from roles.spec.postgres import PostgresSpec
+from roles.spec.schema import SchemaSpec
+from roles.spec.topic_configs import topic_config_problems
 
 Problem = tuple[str, str, str]  # field, got, expected
-PROJECT = Path(__file__).resolve().parent.parent  # schema.spec paths are relative to it
 
 POSTGRES_MANAGED = {
     "port": "postgres.port",
@@ -104,7 +98,14 @@ def resolve_repo_host(backup: BackupSpec | None, inventory: Inventory) -> Backup
     return backup
 
 
-def host_problems(host: Parsed, inventory: Inventory) -> list[Problem]:
+# A rule that needs a role's own code (the schema role's spec file): the caller passes it in, so
+# the validator never imports a role.
+HostRule = Callable[[Parsed], Iterable[Problem]]
+
+
+def host_problems(
+    host: Parsed, inventory: Inventory, rules: Iterable[HostRule] = ()
+) -> list[Problem]:
     pg, bouncer, groups = host.postgres, host.pgbouncer, host.groups
     problems: list[Problem] = []
     if pg:
@@ -117,7 +118,6 @@ def host_problems(host: Parsed, inventory: Inventory) -> list[Problem]:
     if pg and bouncer and {"pgbouncer", "timescaledb"} <= groups:
         problems += _pooling(pg, bouncer)
     if pg and host.schema and "timescaledb" in groups:
-        problems += list(_timeseries_spec(host.schema))
         databases = [db.name for db in pg.databases]
         if host.schema.database not in databases:
             problems.append(
@@ -127,17 +127,9 @@ def host_problems(host: Parsed, inventory: Inventory) -> list[Problem]:
                     f"a database declared in postgres.databases: {_names(databases)}",
                 )
             )
+    for rule in rules:
+        problems += rule(host)
     return problems
-
-
-def kafka_node_ids(brokers: Iterable[tuple[str, int | None]]) -> dict[str, int]:
-    """KRaft node.id of each (host, kafka.node_id) in group-kafka order: the id the host data
-    sets, else the host's 1-based position in the group. Colliding ids are reported by
-    inventory_problems, never silently renumbered (a node id is written into its storage)."""
-    return {
-        name: explicit if explicit is not None else position
-        for position, (name, explicit) in enumerate(brokers, start=1)
-    }
 
 
 def inventory_problems(hosts: Iterable[Parsed]) -> list[tuple[str, str, str, str]]:
@@ -336,34 +328,6 @@ def _backup(backup: BackupSpec, inventory: Inventory, database_host: bool) -> It
             f"a host in group pgbackrest_repo: {_names(repos, '(none in the inventory)')}; "
             "or repo_type: posix_local",
         )
-
-
-def _timeseries_spec(schema: SchemaSpec) -> Iterator[Problem]:
-    """The time-series spec file and the phase files render on both editions."""
-    from roles.schema.model import SpecFileError, load_spec
-    from roles.schema.render import plan
-
-    try:
-        loaded = load_spec(PROJECT / schema.spec, PROJECT)
-        for edition in ("timescale", "apache"):
-            plan(loaded, edition)
-    except SpecFileError as error:
-        for fault in error.errors:
-            yield "schema.spec", f"{fault.host}: {fault.field}: {fault.got}", fault.expected
-    except UnicodeDecodeError as error:  # a SQL file in the phase directories beside the spec
-        expected = "UTF-8 text in every SQL file of the time-series schema"
-        found = list(_not_utf8((PROJECT / schema.spec).parent.glob("*/*.sql")))
-        for got in found or [f"{schema.spec}: a file that is not UTF-8 ({error.reason})"]:
-            yield "schema.spec", got, expected
-
-
-def _not_utf8(paths: Iterable[Path]) -> Iterator[str]:
-    for path in sorted(paths):
-        try:
-            path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            name = path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
-            yield f"{name}: (file): not UTF-8 text ({error.reason} at byte {error.start})"
 
 
 def _pooling(pg: PostgresSpec, bouncer: PgbouncerSpec) -> Iterator[Problem]:

@@ -1,0 +1,119 @@
+"""The `kafka` section: release, KRaft identity, listeners, storage, topics.
+
+Every default lives here: group data and hosts set only what differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+)
+
+from roles.spec.types import (
+    AbsPath,
+    DebPackage,
+    Hostname,
+    KafkaClusterId,
+    KafkaProperty,
+    KafkaValue,
+    KafkaVersion,
+    ListenAddress,
+    Port,
+    Sha512,
+    Size,
+    SpecModel,
+    TopicName,
+)
+
+
+class KafkaTopic(SpecModel):
+    name: TopicName = Field(description="topic name")
+    partitions: int = Field(10, description="partition count (can only grow)", ge=1)
+    replication_factor: int = Field(1, description="copies of each partition", ge=1)
+    configs: dict[KafkaProperty, KafkaValue] = Field(
+        {}, description="topic configs, e.g. retention.ms"
+    )
+    state: Literal["present", "absent"] = Field("present", description="absent deletes the topic")
+
+
+class KafkaSpec(SpecModel):
+    version: KafkaVersion = Field("3.9.1", description="Kafka release")
+    scala_version: Literal["2.12", "2.13"] = Field("2.13", description="Scala build of the release")
+    archive: str | None = Field(
+        None,
+        description="https:// URL of the release .tgz (downloaded on the host) or a path on the "
+        "machine running pyinfra (uploaded; for air-gapped sites). Default: archive.apache.org, "
+        "checked against the .sha512 Apache publishes next to it unless archive_sha512 pins it",
+    )
+    archive_sha512: Sha512 | None = Field(
+        None,
+        description="SHA-512 of the archive; required for a URL, computed when a local file "
+        "has none (and checked when it has one)",
+    )
+    install_dir: AbsPath = Field("/opt", description="where kafka_<scala>-<version> is unpacked")
+    java_package: DebPackage | None = Field(
+        None,
+        description="Java runtime package (default by Debian release: openjdk-17-jre-headless "
+        "on bookworm, openjdk-21-jre-headless on trixie)",
+    )
+    node_id: int | None = Field(
+        None, description="KRaft node.id (default: derived from group order)", ge=0
+    )
+    cluster_id: KafkaClusterId | None = Field(
+        None, description="KRaft cluster id (default: generated)"
+    )
+    listen_address: ListenAddress = Field(
+        "*",
+        description='address the broker and controller listeners bind to; "*" = every '
+        "address (brokers serve clients on other hosts); an IP address binds to that interface",
+    )
+    port: Port = Field(9092, description="broker listener port")
+    controller_port: Port = Field(9093, description="KRaft controller listener port")
+    advertised_host: Hostname | None = Field(
+        None, description="name clients connect to (default: host)"
+    )
+    data_dirs: list[AbsPath] = Field(["/var/lib/kafka/data"], description="log.dirs", min_length=1)
+    log_dir: AbsPath = Field("/var/log/kafka", description="the broker's own log files (LOG_DIR)")
+    heap: Size | None = Field(None, description="JVM heap (default: derived from RAM)")
+    nofile: int = Field(
+        100000,
+        description="open-file limit of the broker (LimitNOFILE): Kafka keeps a log, an index "
+        "and a time index open per segment of every partition",
+        ge=1024,
+    )
+    settings: dict[KafkaProperty, KafkaValue] = Field({}, description="server.properties overrides")
+    topics: list[KafkaTopic] = Field([], description="topics to manage")
+
+    @field_validator("archive")
+    @classmethod
+    def _url_or_path(cls, value: str | None) -> str | None:
+        if value is not None and ("://" in value or not value.strip()):
+            scheme, _, rest = value.partition("://")
+            if scheme != "https" or not rest.split("/", 1)[0]:
+                raise ValueError("an https:// URL or a local path to the Kafka .tgz")
+        return value
+
+    @property
+    def archive_url(self) -> str:
+        """Where the release comes from: `archive`, or the Apache archive for the version."""
+        name = f"kafka_{self.scala_version}-{self.version}.tgz"
+        return self.archive or f"https://archive.apache.org/dist/kafka/{self.version}/{name}"
+
+    @property
+    def archive_is_local(self) -> bool:
+        """A path on the machine running pyinfra, uploaded from there."""
+        return self.archive is not None and "://" not in self.archive
+
+
+def kafka_node_ids(brokers: Iterable[tuple[str, int | None]]) -> dict[str, int]:
+    """KRaft node.id of each (host, kafka.node_id) in group-kafka order: the id the host data
+    sets, else the host's 1-based position in the group. Colliding ids are reported by the
+    validator, never silently renumbered (a node id is written into its storage)."""
+    return {
+        name: explicit if explicit is not None else position
+        for position, (name, explicit) in enumerate(brokers, start=1)
+    }
