@@ -6,7 +6,7 @@ INVENTORY ?= inventory/lab.py
 BIN        = $(VENV)/bin
 STAMP      = $(VENV)/.timestack-deps
 
-.PHONY: deps lab lab-up lab-down deploy verify test unit integration lint
+.PHONY: deps lab lab-up lab-down deploy verify test unit integration lint molecule
 
 deps: $(STAMP)
 
@@ -43,3 +43,8 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# Molecule's full sequence on the lab (destroy, create, converge, idempotence, verify,
+# destroy): ansible-core and molecule come with the dev extra; both look for ansible-* on PATH.
+molecule: deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test

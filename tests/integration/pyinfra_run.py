@@ -1,7 +1,8 @@
-"""Run the pyinfra CLI against an inventory and read its own per-operation results table."""
+"""Run the pyinfra CLI against an inventory and read its per-operation results from `--json`."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -44,14 +45,13 @@ def run_pyinfra(
     timeout: float = 1800,
     env: Mapping[str, str] | None = None,
 ) -> DeployRun:
-    """A real run (`-y`): `operations` holds pyinfra's results table."""
-    command = [str(PYINFRA), "-y", str(inventory), deploy, *args]
-    return _run(command, timeout, _results_table, env)
+    """A real run (`-y`): `operations` holds pyinfra's JSON results."""
+    return stream_pyinfra(inventory, deploy, *args, timeout=timeout, env=env)
 
 
 def dry_run(inventory: str | Path, deploy: str = "deploy.py", timeout: float = 900) -> DeployRun:
-    """`--dry`: `operations` holds pyinfra's detected-changes table (changed, 0, unchanged)."""
-    return _run([str(PYINFRA), str(inventory), deploy, "--dry"], timeout, _detected_changes)
+    """`--dry`: `operations` holds pyinfra's JSON plan as (hosts with a change, 0, 0)."""
+    return _stream([str(PYINFRA), str(inventory), deploy, "--dry"], None, timeout, env=None)
 
 
 @dataclass(frozen=True)
@@ -76,42 +76,73 @@ def stream_pyinfra(
     env: Mapping[str, str] | None = None,
 ) -> DeployRun:
     """A real run (`-y`) read line by line as pyinfra prints it, killed where `kill` says.
-    A killed run has no results table; its `output` is what was printed until then."""
-    command = [str(PYINFRA), "-y", str(inventory), deploy, *args]
+    A killed run has no results; its `output` is what was printed until then."""
+    return _stream([str(PYINFRA), "-y", str(inventory), deploy, *args], kill, timeout, env)
+
+
+def _stream(
+    command: list[str], kill: Kill | None, timeout: float, env: Mapping[str, str] | None
+) -> DeployRun:
+    """pyinfra with `--json`: its log (stderr) read line by line, the JSON (stdout) at the end."""
     started = time.monotonic()
     process = subprocess.Popen(
-        command,
+        [*command, "--json"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, **(env or {}), "COLUMNS": "250"},
+        env={**os.environ, **(env or {})},
         start_new_session=True,  # its own process group: the kill reaches every child
     )
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
+    stdout: list[str] = []
+    # The JSON may outgrow a pipe's buffer while the log is still being read.
+    reader = threading.Thread(target=stdout.extend, args=(process.stdout,), daemon=True)
+    reader.start()
     lines: list[str] = []
     killed_after: list[str] = []
     deadline = threading.Timer(timeout, _kill_group, (process,))
     deadline.start()
     try:
-        for raw in process.stdout:
+        for raw in process.stderr:
             line = ANSI.sub("", raw)
             lines.append(line)
             if kill is not None and not killed_after and re.search(kill.after, line):
                 killed_after.append(line.strip())
                 threading.Thread(target=_kill_when_due, args=(process, kill), daemon=True).start()
         returncode = process.wait()
+        reader.join()
     finally:
         deadline.cancel()
-    output = "".join(lines)
     return DeployRun(
         returncode,
-        output,
-        _results_table(output),
+        "".join(lines),
+        operation_counts("".join(stdout)),
         killed_after=killed_after[0] if killed_after else None,
         seconds=time.monotonic() - started,
     )
+
+
+def operation_counts(payload: str) -> dict[str, tuple[int, int, int]]:
+    """pyinfra's `--json` output as operation name -> (hosts changed, with error, unchanged);
+    for `--dry` (no results), the plan's hosts with a change."""
+    if not payload.strip():
+        return {}
+    parsed = json.loads(payload)
+    operations: dict[str, tuple[int, int, int]] = {}
+    if parsed.get("results") is None:
+        for op in parsed.get("plan") or ():
+            operations[op["name"]] = (len(op["hosts_with_change"]), 0, 0)
+        return operations
+    for op in parsed["results"]["operations"]:
+        changed, failed, unchanged = operations.get(op["name"], (0, 0, 0))
+        operations[op["name"]] = (
+            changed + len(op["success"]),
+            failed + len(op["error"]),
+            unchanged + len(op["no_change"]),
+        )
+    return operations
 
 
 def _kill_when_due(process: subprocess.Popen[str], kill: Kill) -> None:
@@ -128,70 +159,3 @@ def _kill_when_due(process: subprocess.Popen[str], kill: Kill) -> None:
 def _kill_group(process: subprocess.Popen[str]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
-
-
-def _run(
-    command: list[str],
-    timeout: float,
-    table: Callable[[str], dict[str, tuple[int, int, int]]],
-    env: Mapping[str, str] | None = None,
-) -> DeployRun:
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {}), "COLUMNS": "250"},
-        check=False,
-    )
-    output = ANSI.sub("", result.stdout + result.stderr)
-    return DeployRun(result.returncode, output, table(output))
-
-
-def _count(cell: str) -> int:
-    return 0 if cell == "-" else int(cell)
-
-
-def _results_table(output: str) -> dict[str, tuple[int, int, int]]:
-    """Rows of `Operation | Hosts | Success | Error | No Change` that pyinfra prints last."""
-    operations: dict[str, tuple[int, int, int]] = {}
-    lines = output.splitlines()
-    try:
-        start = max(
-            i for i, line in enumerate(lines) if re.search(r"Operation\s+Hosts\s+Success", line)
-        )
-    except ValueError:
-        return operations
-    for line in lines[start + 1 :]:
-        match = re.match(r"^\s*(.+?)\s+(\d+)\s+(\d+|-)\s+(\d+|-)\s+(\d+|-)\s*$", line)
-        if not match:
-            continue
-        name, _hosts, success, error, unchanged = match.groups()
-        if name.strip() == "Grand total":
-            break
-        counts = (_count(success), _count(error), _count(unchanged))
-        previous = operations.get(name.strip(), (0, 0, 0))
-        operations[name.strip()] = (
-            previous[0] + counts[0],
-            previous[1] + counts[1],
-            previous[2] + counts[2],
-        )
-    return operations
-
-
-def _detected_changes(output: str) -> dict[str, tuple[int, int, int]]:
-    """Rows of `Operation | Change | Conditional Change` that `--dry` prints."""
-    operations: dict[str, tuple[int, int, int]] = {}
-    lines = output.splitlines()
-    starts = [i for i, line in enumerate(lines) if re.search(r"Operation\s+Change\s+", line)]
-    if not starts:
-        return operations
-    for line in lines[starts[-1] + 1 :]:
-        match = re.match(r"^\s*(.+?)\s{2,}(\d+ \(.*?\)|-)\s{2,}(\d+ \(.*?\)|-)\s*$", line)
-        if not match:
-            break
-        name, change, _conditional = match.groups()
-        changed = 0 if change == "-" else int(change.split()[0])
-        operations[name.strip()] = (changed, 0, 0)
-    return operations

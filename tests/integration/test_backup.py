@@ -44,8 +44,3 @@ def test_backup_verify_checks_pass(first_deploy: DeployRun) -> None:
     result = run_verify("tests/verify/test_backup.py")
     assert result.returncode == 0, result.stdout[-4000:]
 
-
-def test_second_deploy_changes_nothing(first_deploy: DeployRun) -> None:
-    again = run_pyinfra(LAB)
-    assert again.returncode == 0, again.output[-3000:]
-    assert again.changed == {}, f"a second deploy changed: {again.changed}"
