@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from io import StringIO
+from typing import IO, Any
 
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, OperationError, StringCommand, operation
@@ -85,15 +85,14 @@ def prepare() -> None:
     host.data._temp_dir = state.path
 
 
-def upload_text(text: str, dest: str) -> FileUploadCommand:
-    """Upload `text` to `dest`, staged in this operation's `_temp_dir` (deploy.py passes the
-    private directory to every role; pyinfra's own default for an upload command is /tmp)."""
+def staged_upload(src: str | IO[Any], dest: str) -> FileUploadCommand:
+    """pyinfra's upload command (`src` a local path or a file object), staged in this
+    operation's `_temp_dir`: deploy.py makes that the private directory for every role,
+    while pyinfra's own default for an upload command is /tmp."""
     arguments: Mapping[str, object] = host.current_op_global_arguments or {}
     temp_dir = str(arguments.get("_temp_dir") or "") or None
     if arguments.get("_sudo") and temp_dir is None:
         raise OperationError(f"{dest}: no private staging directory for an upload under sudo")
     return FileUploadCommand(
-        StringIO(text),
-        dest,
-        remote_temp_filename=host.get_temp_filename(dest, temp_directory=temp_dir),
+        src, dest, remote_temp_filename=host.get_temp_filename(dest, temp_directory=temp_dir)
     )

@@ -13,6 +13,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from roles.backup import config
 from roles.backup.facts import SecretFile, Stanzas
 from roles.backup.info import StanzaInfo
+from roles.staging import staged_upload
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 # Root-only staging: a secret gets its owner and mode before it is moved into place, so it
@@ -35,7 +36,7 @@ def secret_file(content: bytes, dest: str, user: str, group: str, mode: str) -> 
         return
     staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}"
     yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
-    yield FileUploadCommand(BytesIO(content), staged)
+    yield staged_upload(BytesIO(content), staged)
     yield StringCommand("chown", f"{user}:{group}", staged)
     yield StringCommand("chmod", mode, staged)
     yield StringCommand("mv", "-f", staged, shlex.quote(dest))

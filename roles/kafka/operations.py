@@ -23,6 +23,7 @@ from roles.kafka.facts import (
 )
 from roles.kafka.topics import RefusedChanges, plan
 from roles.spec import KafkaTopic
+from roles.staging import staged_upload
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 
@@ -39,7 +40,7 @@ def archive_in_cache(archive: Archive) -> Commands:
         return
     if archive.local:
         part = f"{archive.cached_path}.part"
-        yield FileUploadCommand(archive.source, part)
+        yield staged_upload(archive.source, part)
         yield StringCommand(f"want={archive.sha512} && " + verify_and_move(part, archive))
     else:
         yield StringCommand(download_script(archive))
@@ -154,7 +155,7 @@ def topics(bootstrap: str, kafka_home: str, wanted: Sequence[KafkaTopic]) -> Com
     text = pending.to_json()
     path = f"{config.PLAN_DIR}/topics-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
     yield StringCommand("install", "-d", "-m", "0700", config.PLAN_DIR)
-    yield FileUploadCommand(StringIO(text), path)
+    yield staged_upload(StringIO(text), path)
     yield StringCommand(
         f"python3 {config.ADMIN_SCRIPT} apply --bootstrap {shlex.quote(bootstrap)} {path}; "
         f"rc=$?; rm -f {path}; exit $rc"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Mapping, Sequence
+from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
@@ -16,7 +17,7 @@ from roles.postgres import scram
 from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
 from roles.refusal import Refusal
 from roles.spec import FieldError
-from roles.staging import upload_text
+from roles.staging import staged_upload
 from roles.units import same_value
 
 # Root-only staging for SQL that carries SCRAM verifiers; each file is removed right after
@@ -121,7 +122,7 @@ def run_sql_file(
     nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
     path = f"{SECRET_DIR}/{label}.sql"
     yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
-    yield upload_text(sql, path)
+    yield staged_upload(StringIO(sql), path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
 

@@ -43,4 +43,3 @@ def test_backup_now_then_restore_drill_loses_nothing(first_deploy: DeployRun) ->
 def test_backup_verify_checks_pass(first_deploy: DeployRun) -> None:
     result = run_verify("tests/verify/test_backup.py")
     assert result.returncode == 0, result.stdout[-4000:]
-
