@@ -13,11 +13,9 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from roles.backup import config
 from roles.backup.facts import SecretFile, Stanzas
 from roles.backup.info import StanzaInfo
+from roles.paths import SECRET_DIR, STATE_DIR
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
-# Root-only staging: a secret gets its owner and mode before it is moved into place, so it
-# is never readable by others, not even for a moment. Same directory as the postgres role's.
-SECRET_DIR = "/var/lib/timestack/secrets"
 
 
 @operation()
@@ -34,7 +32,7 @@ def secret_file(content: bytes, dest: str, user: str, group: str, mode: str) -> 
         yield StringCommand("chmod", mode, shlex.quote(dest))
         return
     staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}"
-    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
+    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
     yield FileUploadCommand(BytesIO(content), staged)
     yield StringCommand("chown", f"{user}:{group}", staged)
     yield StringCommand("chmod", mode, staged)

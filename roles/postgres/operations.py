@@ -13,25 +13,15 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
+from roles.paths import SECRET_DIR, STATE_DIR
 from roles.postgres import scram
 from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
 from roles.refusal import Refusal
 from roles.spec import FieldError
+from roles.sql import quote_ident, quote_literal
 from roles.units import same_value
 
-# Root-only staging for SQL that carries SCRAM verifiers; each file is removed right after
-# psql read it. Not /run: `docker cp` (the lab's connector) cannot write into a tmpfs mount.
-SECRET_DIR = "/var/lib/timestack/secrets"
-
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
-
-
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @operation()
@@ -101,7 +91,7 @@ def settings_in_effect(
         if name in current and (current[name].sourcefile or "").endswith("postgresql.auto.conf")
     ]
     for name in by_alter_system:
-        yield StringCommand(psql(version, cluster, f"ALTER SYSTEM RESET {ident(name)}"))
+        yield StringCommand(psql(version, cluster, f"ALTER SYSTEM RESET {quote_ident(name)}"))
     pending = sorted(name for name, row in current.items() if row.pending_restart)
     needs_restart = pending or [
         name for name in differ if name not in current or current[name].context == "postmaster"
@@ -120,7 +110,7 @@ def run_sql_file(
     """Upload SQL to a root-only directory and feed it to psql on stdin, in one transaction:
     nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
     path = f"{SECRET_DIR}/{label}.sql"
-    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
+    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
     yield FileUploadCommand(StringIO(sql), path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
@@ -164,12 +154,14 @@ def role_sql(name: str, login: bool, verifier: str | None, missing_groups: Seque
         # it to pg_read_all_stats (monitoring) roles: not this script's, it carries a verifier.
         "SET LOCAL pg_stat_statements.track = 'none';",
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-        f"{literal(name)}) THEN CREATE ROLE {ident(name)}; END IF; END$$;",
-        f"ALTER ROLE {ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
+        f"{quote_literal(name)}) THEN CREATE ROLE {quote_ident(name)}; END IF; END$$;",
+        f"ALTER ROLE {quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
     ]
     if verifier is not None:
-        statements.append(f"ALTER ROLE {ident(name)} PASSWORD {literal(verifier)};")
-    statements += [f"GRANT {ident(group)} TO {ident(name)};" for group in missing_groups]
+        statements.append(f"ALTER ROLE {quote_ident(name)} PASSWORD {quote_literal(verifier)};")
+    statements += [
+        f"GRANT {quote_ident(group)} TO {quote_ident(name)};" for group in missing_groups
+    ]
     return "\n".join(statements) + "\n"
 
 
@@ -182,11 +174,19 @@ def database(version: int, cluster: str, database: str, owner: str) -> Commands:
         return
     if databases is not None and name in databases:
         yield StringCommand(
-            psql(version, cluster, f"ALTER DATABASE {ident(name)} OWNER TO {ident(owner)}")
+            psql(
+                version,
+                cluster,
+                f"ALTER DATABASE {quote_ident(name)} OWNER TO {quote_ident(owner)}",
+            )
         )
         return
-    exists = psql(version, cluster, f"SELECT 1 FROM pg_database WHERE datname = {literal(name)}")
-    create = psql(version, cluster, f"CREATE DATABASE {ident(name)} OWNER {ident(owner)}")
+    exists = psql(
+        version, cluster, f"SELECT 1 FROM pg_database WHERE datname = {quote_literal(name)}"
+    )
+    create = psql(
+        version, cluster, f"CREATE DATABASE {quote_ident(name)} OWNER {quote_ident(owner)}"
+    )
     yield StringCommand(f"{exists} | grep -q 1 || {create}")
 
 
@@ -197,5 +197,5 @@ def extensions(version: int, cluster: str, database: str, names: Sequence[str]) 
     if not missing:
         host.noop(f"extensions in {database}: {', '.join(names) or 'none wanted'}")
         return
-    sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {ident(n)} CASCADE" for n in missing)
+    sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(n)} CASCADE" for n in missing)
     yield StringCommand(psql(version, cluster, sql, database))

@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, systemd
 
 from roles.postgres import config, operations
 from roles.postgres.facts import ClusterState, Hardware
@@ -135,9 +135,10 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         service=service,
         wanted=desired.effective(),
     )
-    server.shell(
+    systemd.service(
         name="Reload for changed client authentication",
-        commands=[f"systemctl reload {service}"],
+        service=service,
+        reloaded=True,
         _if=lambda: hba.did_change() or ident.did_change(),
     )
 
