@@ -86,10 +86,21 @@ class Cluster:
     port: int
     online: bool
     data_directory: str
+    # The postmaster writes postmaster.opts at every start and initdb does not: a cluster
+    # without it was created by a deploy that stopped before starting it.
+    started_before: bool = True
+
+    @property
+    def state(self) -> str:
+        """online, down (stopped by someone: theirs to start) or never-started."""
+        if self.online:
+            return "online"
+        return "down" if self.started_before else "never-started"
 
 
 class Clusters(PostgresCommonFact[list[Cluster]]):
-    """Debian's clusters (pg_lsclusters); empty before postgresql-common is installed."""
+    """Debian's clusters (pg_lsclusters), each with whether it has ever run; empty before
+    postgresql-common is installed."""
 
     @override
     @staticmethod
@@ -98,49 +109,29 @@ class Clusters(PostgresCommonFact[list[Cluster]]):
 
     @override
     def command(self) -> str:
-        return "pg_lsclusters -h"
+        return (
+            "pg_lsclusters -h | while read -r version name port status owner data _; do "
+            'started=no; [ -e "$data/postmaster.opts" ] && started=yes; '
+            'echo "$version $name $port $status $owner $data $started"; done'
+        )
 
     @override
     def process(self, output: list[str]) -> list[Cluster]:
         clusters = []
         for line in output:
             fields = line.split()
-            if len(fields) >= 6 and fields[0].isdigit():
+            if len(fields) >= 7 and fields[0].isdigit():
                 clusters.append(
                     Cluster(
-                        int(fields[0]),
-                        fields[1],
-                        int(fields[2]),
-                        fields[3].startswith("online"),
-                        fields[5],
+                        version=int(fields[0]),
+                        name=fields[1],
+                        port=int(fields[2]),
+                        online=fields[3].startswith("online"),
+                        data_directory=fields[5],
+                        started_before=fields[6] == "yes",
                     )
                 )
         return clusters
-
-
-class ClusterState(PostgresCommonFact[str]):
-    """absent, online, down, or never-started: the postmaster writes postmaster.opts at
-    every start and initdb does not, so a cluster without it was created by a deploy that
-    stopped before starting it, not stopped by someone."""
-
-    @override
-    def command(self, version: int, cluster: str) -> str:
-        return (
-            f"pg_lsclusters -h {version} {shlex.quote(cluster)} 2>/dev/null | "
-            "{ read -r _ _ _ status _ data _ || { echo absent; exit 0; }; "
-            'case "$status" in online*) echo online ;; '
-            '*) if [ -e "$data/postmaster.opts" ]; then echo down; else echo never-started; fi ;; '
-            "esac; }"
-        )
-
-    @override
-    @staticmethod
-    def default() -> str:
-        return "absent"
-
-    @override
-    def process(self, output: list[str]) -> str:
-        return output[0].strip()
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.paths import SECRET_DIR, STATE_DIR
 from roles.postgres import scram
-from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
-from roles.refusal import Refusal
-from roles.spec import FieldError
+from roles.postgres.facts import Extensions, PgRole, Settings, psql
 from roles.sql import quote_ident, quote_literal
 from roles.units import same_value
 
@@ -26,23 +24,16 @@ Commands = Generator[StringCommand | FileUploadCommand, None, None]
 
 @operation()
 def cluster(
-    version: int, cluster_name: str, data_directory: str, wal_directory: str | None, port: int
+    version: int,
+    cluster_name: str,
+    data_directory: str,
+    wal_directory: str | None,
+    port: int,
+    exists: bool,
 ) -> Commands:
-    """Create the Debian cluster once; an existing one elsewhere is an error, never a move."""
+    """Create the Debian cluster once (`exists`: pg_lsclusters has it, read by the role)."""
     name = cluster_name
-    found = [c for c in host.get_fact(Clusters) if (c.version, c.name) == (version, name)]
-    if found:
-        if found[0].data_directory.rstrip("/") != data_directory.rstrip("/"):
-            raise Refusal(
-                FieldError(
-                    host.name,
-                    "postgres.data_directory",
-                    data_directory,
-                    f"{found[0].data_directory}, where cluster {version}/{name} lives: Timestack "
-                    "never moves data (move it with pg_renamecluster/pg_upgradecluster, or set "
-                    "data_directory to the current path)",
-                )
-            )
+    if exists:
         host.noop(f"cluster {version}/{name} exists in {data_directory}")
         return
     initdb = ["--data-checksums"]
@@ -123,23 +114,22 @@ def role(
     role_name: str,
     login: bool,
     password: str | None,
-    member_of: Sequence[str] = (),
+    member_of: Sequence[str],
+    current: Mapping[str, PgRole] | None,
 ) -> Commands:
-    """Create or update a role; its password is compared and sent as a SCRAM verifier only."""
+    """Create or update a role; its password is compared and sent as a SCRAM verifier only.
+    `current`: the Roles fact (None while the cluster is offline)."""
     name = role_name
-    roles = host.get_fact(Roles, version=version, cluster=cluster)
-    current = roles.get(name) if roles is not None else None
+    found = current.get(name) if current is not None else None
     password_ok = password is None or (
-        current is not None
-        and current.scram_iterations is not None
-        and current.scram_salt is not None
-        and current.verifier_sha256 is not None
-        and scram.matches(
-            password, current.scram_iterations, current.scram_salt, current.verifier_sha256
-        )
+        found is not None
+        and found.scram_iterations is not None
+        and found.scram_salt is not None
+        and found.verifier_sha256 is not None
+        and scram.matches(password, found.scram_iterations, found.scram_salt, found.verifier_sha256)
     )
-    missing_groups = sorted(set(member_of) - (current.member_of if current else frozenset()))
-    if current is not None and current.login == login and password_ok and not missing_groups:
+    missing_groups = sorted(set(member_of) - (found.member_of if found else frozenset()))
+    if found is not None and found.login == login and password_ok and not missing_groups:
         host.noop(f"role {name} is as specified")
         return
     verifier = scram.verifier(password) if not password_ok and password is not None else None
@@ -166,9 +156,12 @@ def role_sql(name: str, login: bool, verifier: str | None, missing_groups: Seque
 
 
 @operation()
-def database(version: int, cluster: str, database: str, owner: str) -> Commands:
+def database(
+    version: int, cluster: str, database: str, owner: str, current: Mapping[str, str] | None
+) -> Commands:
+    """Create the database, or give it its owner. `current`: the Databases fact."""
     name = database
-    databases = host.get_fact(Databases, version=version, cluster=cluster)
+    databases = current
     if databases is not None and databases.get(name) == owner:
         host.noop(f"database {name} exists, owned by {owner}")
         return

@@ -1,4 +1,5 @@
-"""Facts answered by SQL on a cluster share one base: offline until the cluster runs."""
+"""Facts of the roles: SQL on a cluster shares one base (offline until the cluster runs), and
+each fact answers everything its operations decide from."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from roles.common.facts import KernelSetting, KernelSettings
 from roles.kafka.cluster import address_of
 from roles.pgbouncer.facts import LookupFunction
 from roles.postgres.facts import (
     OFFLINE,
     Clusters,
     ClusterSqlFact,
-    ClusterState,
     Databases,
     Extensions,
     Roles,
@@ -50,7 +51,6 @@ def test_offline_defaults_say_what_an_operation_needs() -> None:
     assert Settings.default() is None
     assert SchemaState.default() == LiveState(database_exists=False)
     assert Clusters.default() == []
-    assert ClusterState.default() == "absent"
 
 
 def test_online_answers_are_parsed() -> None:
@@ -74,3 +74,27 @@ def test_host_address_of_an_inventory_name(name: str, address: str) -> None:
 def test_a_local_kafka_host_has_an_address() -> None:
     spec = validate_inventory([HostInput("@local", frozenset({"kafka"}), {})])["@local"]
     assert address_of(spec) == "localhost"
+
+
+def test_clusters_tell_a_stopped_cluster_from_one_never_started() -> None:
+    found = Clusters().process(
+        [
+            "17 main 5432 online postgres /var/lib/postgresql/17/main yes",
+            "17 old 5433 down postgres /srv/old yes",
+            "16 new 5434 down postgres /srv/new no",
+        ]
+    )
+    assert [(c.version, c.name, c.port, c.state) for c in found] == [
+        (17, "main", 5432, "online"),
+        (17, "old", 5433, "down"),
+        (16, "new", 5434, "never-started"),
+    ]
+    assert found[1].data_directory == "/srv/old"
+
+
+def test_kernel_settings_carry_value_and_writability() -> None:
+    found = KernelSettings().process(["vm.swappiness|rw|1 ", "net.ipv4.ip_local_port_range|ro|1 2"])
+    assert found == {
+        "vm.swappiness": KernelSetting("1", writable=True),
+        "net.ipv4.ip_local_port_range": KernelSetting("1 2", writable=False),
+    }
