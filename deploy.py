@@ -1,16 +1,17 @@
 """Timestack: `pyinfra INVENTORY deploy.py` turns bare Debian hosts into the telemetry stack.
 
 Every host's data is validated before any operation is added; one report names every bad
-field of every host. Roles then run by group, in order:
+field of every host. Then every host must have been reached and, with `_sudo`, have
+passwordless sudo (config.py, read by pyinfra first, keeps greenlet tracebacks out).
+Roles then run by group, in order:
 common → postgres → pgbouncer → kafka → backup → schema.
 """
 
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import PyinfraError
 
-from roles import backup, common, kafka, pgbouncer, postgres, schema
+from roles import backup, common, kafka, pgbouncer, postgres, preflight, schema, staging
 from roles.hostdata import validated_specs
-from roles.refusal import quiet_operation_errors_in_greenlets
 from roles.spec import SpecError
 
 
@@ -18,15 +19,14 @@ class InventoryDataError(PyinfraError):
     """Bad inventory data; raised before any host is changed."""
 
 
-# Roles refuse with one line (roles.refusal); some refusals are only known while executing.
-quiet_operation_errors_in_greenlets()
-
-
 try:
     spec = validated_specs(inventory)[host.name]
 except SpecError as error:
     raise InventoryDataError(f"\n{error}") from None
 
+preflight.check_connected()  # every host reached, and sudo works, before anything changes
+preflight.check_sudo()
+staging.prepare()  # before any upload: nothing under sudo is staged in /tmp
 common.apply(spec=spec)
 if "timescaledb" in host.groups:
     postgres.apply(spec=spec, groups=frozenset(host.groups))

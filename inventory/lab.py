@@ -1,16 +1,30 @@
-"""The local lab: three systemd containers started by `python -m lab up`.
+"""The local lab: systemd containers started by `python -m lab up`, reached as
+inventory/prod.py reaches servers — SSH as `deploy` with a key, passwordless sudo, host keys
+checked against a pinned known_hosts file.
 
-Group defaults come from inventory/group_data/*.py; what differs in the lab is set here.
+What differs from prod.py, all of it here: each host's sshd is a port published on
+127.0.0.1 (`ssh_hostname`/`ssh_port`), while the hosts reach each other by their inventory
+names on the lab's network; the key and known_hosts are the lab's own (lab/.state/ssh/);
+Debian's Apache-edition TimescaleDB instead of Timescale's licensed build; the host data
+below. Group defaults come from inventory/group_data/*.py.
 """
+
+import os as _os
 
 from lab import HOSTS as _LAB_HOSTS
 from lab import SUBNET as _LAB_SUBNET
+from lab.access import DEPLOY_USER as _DEPLOY_USER
+from lab.access import KNOWN_HOSTS as _KNOWN_HOSTS
+from lab.access import PRIVATE_KEY as _PRIVATE_KEY
+from lab.access import SSH_ADDRESS as _SSH_ADDRESS
 from lab.kafka_standin import archive_path as _standin_archive
 from lab.secrets import export_lab_secrets as _export_lab_secrets
 
 # Passwords come from environment variables (password_env), as in production; the lab's are
-# generated once into lab/.state/secrets.json (0600, not in git).
-_export_lab_secrets()
+# generated once into lab/.state/secrets.json (0600, not in git) and exported here, unless
+# TIMESTACK_LAB_SECRETS=0 (an auditor's view: the verify suite then runs without them).
+if _os.environ.get("TIMESTACK_LAB_SECRETS", "1") != "0":
+    _export_lab_secrets()
 
 _LAB_DATA: dict[str, dict[str, object]] = {
     "ts-db1": {
@@ -28,6 +42,8 @@ _LAB_DATA: dict[str, dict[str, object]] = {
         },
         # Reachable through the published port 127.0.0.1:16432 (and the 1000-client benchmark).
         "pgbouncer": {"listen_addr": "*"},
+        # Where the verify suite's clients reach the services from this machine.
+        "verify_endpoints": {"postgres": "127.0.0.1:15432", "pgbouncer": "127.0.0.1:16432"},
     },
     "ts-kafka1": {
         # STAND-IN, not Apache Kafka (which cannot be downloaded here): an archive with
@@ -38,14 +54,27 @@ _LAB_DATA: dict[str, dict[str, object]] = {
 }
 
 
+def _ssh(port: int) -> dict[str, object]:
+    return {
+        "ssh_hostname": _SSH_ADDRESS,
+        "ssh_port": port,
+        "ssh_user": _DEPLOY_USER,
+        "ssh_key": str(_PRIVATE_KEY),
+        "ssh_known_hosts_file": str(_KNOWN_HOSTS),
+        "ssh_strict_host_key_checking": "yes",
+        "_sudo": True,
+    }
+
+
 def _group(name: str) -> list[tuple[str, dict[str, object]]]:
     return [
-        (f"@docker/{host.name}", _LAB_DATA.get(host.name, {}))
+        (host.name, {**_ssh(host.ssh_port), **_LAB_DATA.get(host.name, {})})
         for host in _LAB_HOSTS
         if name in host.groups
     ]
 
 
+_GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo")
 timescaledb = _group("timescaledb")
 pgbouncer = _group("pgbouncer")
 kafka = _group("kafka")

@@ -1,6 +1,6 @@
 """The local lab: systemd hosts in Docker containers that stand in for Debian servers.
 
-`python -m lab up|down|status`. Hosts, network and published ports are fixed here so the
+`python -m lab up|down|status`. Hosts, network, SSH and published ports are fixed here so the
 inventory (inventory/lab.py), the tests and the README agree on them.
 """
 
@@ -18,19 +18,25 @@ LABEL = "timestack.lab"
 class LabHost:
     name: str
     groups: tuple[str, ...]
-    # container port -> host port, published on 127.0.0.1 only
+    ssh_port: int  # sshd, published on 127.0.0.1: how the inventory reaches the host
+    # other container ports -> host ports, published on 127.0.0.1 only
     ports: dict[int, int] = field(default_factory=dict)
     memory_limit: str | None = None
+
+    @property
+    def published(self) -> dict[int, int]:
+        return {22: self.ssh_port, **self.ports}
 
 
 HOSTS: tuple[LabHost, ...] = (
     LabHost(
         "ts-db1",
         ("timescaledb", "pgbouncer"),
+        ssh_port=12201,
         ports={5432: 15432, 6432: 16432},
         # A limit below the VM's RAM, so cgroup-aware tuning is visible.
         memory_limit="4g",
     ),
-    LabHost("ts-kafka1", ("kafka",)),
-    LabHost("ts-backup1", ("pgbackrest_repo",)),
+    LabHost("ts-kafka1", ("kafka",), ssh_port=12211),
+    LabHost("ts-backup1", ("pgbackrest_repo",), ssh_port=12221),
 )

@@ -9,14 +9,15 @@ import docker
 from docker.errors import DockerException
 
 from lab import HOSTS
+from lab.access import ensure_key_pair
 from lab.engine import LabError, client, ensure_host_packages
 from lab.hosts import (
     ensure_host,
     ensure_network,
+    make_reachable,
     recreate,
     remove_all,
     status_lines,
-    wait_for_systemd,
 )
 from lab.image import ensure_host_image
 from lab.kafka_standin import ensure_standin_archive
@@ -25,6 +26,7 @@ from lab.kafka_standin import ensure_standin_archive
 def _prepared() -> tuple[docker.DockerClient, str]:
     """The engine and the host image, with the network and the Kafka stand-in in place."""
     ensure_host_packages()
+    ensure_key_pair()
     ensure_standin_archive()  # before any container: pip needs PyPI, the lab does not
     engine = client()
     image = ensure_host_image(engine)
@@ -35,8 +37,8 @@ def _prepared() -> tuple[docker.DockerClient, str]:
 def up() -> None:
     engine, image = _prepared()
     containers = [ensure_host(engine, host, image) for host in HOSTS]
-    for container in containers:
-        wait_for_systemd(container)
+    for container, host in zip(containers, HOSTS, strict=True):
+        make_reachable(container, host)
     print("\n".join(status_lines(engine)))
 
 

@@ -13,7 +13,12 @@ from docker.errors import DockerException
 
 DOCKERD_LOG = Path("/var/log/timestack-dockerd.log")
 DOCKERD_PID = Path("/run/timestack-dockerd.pid")
-HOST_PACKAGES = {"dockerd": "docker.io", "debootstrap": "debootstrap"}
+HOST_PACKAGES = {
+    "dockerd": "docker.io",
+    "debootstrap": "debootstrap",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+}
 
 
 class LabError(RuntimeError):

@@ -9,7 +9,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
 
-from lab import HOSTS, LABEL, NETWORK, SUBNET, LabHost
+from lab import HOSTS, LABEL, NETWORK, SUBNET, LabHost, access
 from lab.engine import LabError
 
 # Exactly what systemd as PID 1 needs on these machines (--privileged fails here).
@@ -51,7 +51,7 @@ def ensure_host(engine: docker.DockerClient, host: LabHost, image: str) -> Conta
             detach=True,
             network=NETWORK,
             labels={LABEL: "1"},
-            ports={f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in host.ports.items()},
+            ports={f"{inner}/tcp": ("127.0.0.1", outer) for inner, outer in host.published.items()},
             mem_limit=host.memory_limit,
             **SYSTEMD_RUN_ARGS,
         )
@@ -69,8 +69,16 @@ def recreate(engine: docker.DockerClient, host: LabHost, image: str) -> Containe
         print(f"lab: removing {host.name}")
         container.remove(force=True)
     container = ensure_host(engine, host, image)
-    wait_for_systemd(container)
+    make_reachable(container, host)
     return container
+
+
+def make_reachable(container: Container, host: LabHost) -> None:
+    """systemd running, the deploy key authorized, the host key pinned, sshd answering."""
+    wait_for_systemd(container)
+    access.authorize(container)
+    access.pin_host_key(container, host)
+    access.wait_for_sshd(host)
 
 
 def wait_for_systemd(container: Container, timeout: float = 90.0) -> None:
@@ -104,7 +112,7 @@ def status_lines(engine: docker.DockerClient) -> list[str]:
     for host in HOSTS:
         container = _get(engine, host.name)
         state = container.status if container is not None else "absent"
-        ports = ", ".join(f"127.0.0.1:{outer}->{inner}" for inner, outer in host.ports.items())
+        ports = ", ".join(f"127.0.0.1:{outer}->{inner}" for inner, outer in host.published.items())
         lines.append(f"{host.name:<11} {state:<9} groups={','.join(host.groups)} {ports}".rstrip())
     return lines
 

@@ -5,9 +5,6 @@ validation error), raised while the deploy is prepared wherever the facts allow 
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
-import gevent
 from pyinfra.api.exceptions import OperationError
 
 from roles.spec import FieldError
@@ -21,16 +18,3 @@ class Refusal(OperationError):
     def __init__(self, error: FieldError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def quiet_operation_errors_in_greenlets() -> None:
-    """pyinfra 3 runs operations in gevent greenlets, and gevent's hub prints the traceback of
-    any exception a greenlet ends with before pyinfra reports it in one line. A refusal that
-    can only be decided while executing (a Kafka topic seen once the broker runs, a ledger
-    row changed since preparing) is not a crash, so keep its traceback out; any other
-    exception still prints one. pyinfra 4 may run operations differently: re-check there."""
-    if version("pyinfra").split(".")[0] != "3":
-        return
-    hub = gevent.get_hub()
-    if OperationError not in hub.NOT_ERROR:
-        hub.NOT_ERROR = (*hub.NOT_ERROR, OperationError)

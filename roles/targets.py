@@ -6,6 +6,10 @@ The same inventory drives the deploy and the checks: `@docker/x` → `docker://x
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shlex
+import tempfile
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from pyinfra_cli.inventory import make_inventory
 
 from roles.hostdata import validated_specs
 from roles.spec import HostSpec, host_address
+from roles.spec.types import SECRETS_REQUIRED
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class Target:
     name: str  # the inventory's name for the host
     groups: frozenset[str]
     hostspec: str  # what testinfra.get_host takes
+    backend_options: Mapping[str, str]  # and its keyword arguments
     spec: HostSpec
     data: Mapping[str, Any]  # the inventory's data for the host (connector keys included)
 
@@ -35,6 +41,20 @@ class Target:
     @property
     def short_name(self) -> str:
         return self.name.rsplit("/", 1)[-1]
+
+    def endpoint(self, service: str, port: int) -> tuple[str, int]:
+        """Where this machine reaches `service` (in-host `port`): host data
+        `verify_endpoints[service]` ("address:port": behind NAT, a bastion or published
+        ports), else the host's address and the in-host port."""
+        named = (self.data.get("verify_endpoints") or {}).get(service)
+        if named is None:
+            return self.address, port
+        address, _, published = str(named).rpartition(":")
+        if not address or not published.isdigit():
+            raise ValueError(
+                f"{self.name}: verify_endpoints.{service}: got {named!r}; expected 'address:port'"
+            )
+        return address.strip("[]"), int(published)
 
 
 def hostspec_for(name: str, data: Mapping[str, Any]) -> str:
@@ -55,12 +75,49 @@ def hostspec_for(name: str, data: Mapping[str, Any]) -> str:
     query: dict[str, str] = {}
     if data.get("ssh_key"):
         query["ssh_identity_file"] = str(data["ssh_key"])
+    if data.get("ssh_config_file"):
+        query["ssh_config"] = str(data["ssh_config_file"])
     if data.get("_sudo"):
         query["sudo"] = "true"
         if data.get("_sudo_user"):
             query["sudo_user"] = str(data["_sudo_user"])
     suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
     return f"ssh://{netloc}{suffix}"
+
+
+def backend_options(name: str, data: Mapping[str, Any]) -> dict[str, str]:
+    """What Testinfra's ssh backend needs beyond the host spec (its URL query carries no
+    OpenSSH options): the host-key policy pyinfra uses, and one shared login per host."""
+    spec = hostspec_for(name, data)
+    if not spec.startswith("ssh://"):
+        return {}
+    return {
+        "ssh_extra_args": " ".join(_ssh_options(data)),
+        # One socket per host spec (OpenSSH's %C would go through Testinfra's %-formatting).
+        "controlpath": str(_control_directory() / hashlib.sha1(spec.encode()).hexdigest()[:16]),
+    }
+
+
+def _ssh_options(data: Mapping[str, Any]) -> list[str]:
+    """OpenSSH options matching what pyinfra's connector does with the same host data: the
+    inventory's known_hosts file and host-key policy (never weaker than pyinfra's default,
+    accept-new), and no interactive prompt (CI has no terminal)."""
+    options = ["-o BatchMode=yes"]
+    if data.get("ssh_known_hosts_file"):
+        known_hosts = Path(str(data["ssh_known_hosts_file"])).expanduser()
+        options.append(f"-o UserKnownHostsFile={shlex.quote(str(known_hosts))}")
+    policy = str(data.get("ssh_strict_host_key_checking") or "accept-new")
+    options.append(f"-o StrictHostKeyChecking={shlex.quote(policy)}")
+    return options
+
+
+def _control_directory() -> Path:
+    """A private directory for OpenSSH's connection sharing: one login per host per run."""
+    path = Path(tempfile.gettempdir()) / f"timestack-ssh-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise ValueError(f"{path} must be a directory of uid {os.getuid()} with mode 0700")
+    return path
 
 
 def network_address(name: str, data: Mapping[str, Any]) -> str:
@@ -83,12 +140,17 @@ def load_targets(inventory_path: str | Path) -> list[Target]:
     path = Path(inventory_path)
     with ctx_state.use(State()):
         inventory = make_inventory(str(path), cwd=str(Path.cwd()))
-    specs = validated_specs(inventory)
+    token = SECRETS_REQUIRED.set(False)
+    try:
+        specs = validated_specs(inventory)
+    finally:
+        SECRETS_REQUIRED.reset(token)
     return [
         Target(
             name=host.name,
             groups=frozenset(host.groups),
             hostspec=hostspec_for(host.name, host.data.dict()),
+            backend_options=backend_options(host.name, host.data.dict()),
             spec=specs[host.name],
             data=host.data.dict(),
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Mapping, Sequence
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
@@ -17,6 +16,7 @@ from roles.paths import SECRET_DIR, STATE_DIR
 from roles.postgres import scram
 from roles.postgres.facts import Extensions, PgRole, Settings, psql
 from roles.sql import quote_ident, quote_literal
+from roles.staging import upload_text
 from roles.units import same_value
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
@@ -102,7 +102,7 @@ def run_sql_file(
     nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
     path = f"{SECRET_DIR}/{label}.sql"
     yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
-    yield FileUploadCommand(StringIO(sql), path)
+    yield upload_text(sql, path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
 

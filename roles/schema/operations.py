@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Sequence
-from io import StringIO
 
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
@@ -16,6 +15,7 @@ from roles.postgres.facts import psql
 from roles.schema import engine
 from roles.schema.facts import SchemaState
 from roles.schema.units import Edition, Unit
+from roles.staging import upload_text
 
 # Root-only staging of unit scripts; each file is removed after psql read it on stdin.
 WORK_DIR = "/var/lib/timestack/schema"
@@ -67,7 +67,7 @@ def unit(
         f"statement are above); {atomic}"
     )
     yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", WORK_DIR)
-    yield FileUploadCommand(StringIO(script), path)
+    yield upload_text(script, path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(
         f"{runner} --echo-errors < {shlex.quote(path)}; rc=$?; rm -f {shlex.quote(path)}; "

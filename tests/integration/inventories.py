@@ -11,9 +11,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from inventory.lab import _GROUPS as GROUPS
 from tests.integration.pyinfra_run import ROOT
 
-LAB_GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo")
 TEMPLATE = """\
 # Temporary lab variant written by {test}; removed when the test ends.
 from inventory import lab as _lab
@@ -23,14 +23,14 @@ _OVERRIDES = {overrides}
 _JOINED = {joined}
 
 
+_EVERY_HOST = {{host: data for group in _lab._GROUPS for host, data in getattr(_lab, group)}}
+
+
 def _group(name):
     hosts = dict(getattr(_lab, name))
     for extra in _JOINED.get(name, ()):
-        hosts.setdefault("@docker/" + extra, {{}})
-    return [
-        (host, _merge(data, _OVERRIDES.get(host.removeprefix("@docker/"), {{}})))
-        for host, data in hosts.items()
-    ]
+        hosts.setdefault(extra, _EVERY_HOST[extra])
+    return [(host, _merge(data, _OVERRIDES.get(host, {{}}))) for host, data in hosts.items()]
 
 
 {groups}
@@ -46,7 +46,7 @@ def lab_variant(
     """inventory/_<test>.py: the lab with overrides[container] deep-merged into that host's
     data (e.g. {"ts-kafka1": {"kafka": {...}}}) and joined[group] hosts added to a group."""
     path = ROOT / "inventory" / f"_{test}.py"
-    groups = "\n".join(f"{group} = _group({group!r})" for group in LAB_GROUPS)
+    groups = "\n".join(f"{group} = _group({group!r})" for group in GROUPS)
     path.write_text(
         TEMPLATE.format(
             test=test,

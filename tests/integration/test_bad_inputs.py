@@ -132,14 +132,14 @@ def case(case_id: str, container: str, data: dict[str, Any], *expected: str, **e
     """Bad data on one host; each expected line starts with that host's name, except a
     fragment starting with "..." (the rest of the line before it)."""
     lines = tuple(
-        text[3:] if text.startswith("...") else f"@docker/{container}: {text}" for text in expected
+        text[3:] if text.startswith("...") else f"{container}: {text}" for text in expected
     )
     return pytest.param(Case(case_id, {container: data}, lines, **extra), id=case_id)
 
 
 def spec_case(case_id: str, change: Callable[[str], str], *expected: str) -> Any:
     """A bad time-series spec file, named by ts-db1's schema.spec."""
-    prefix = f"@docker/{DB}: schema.spec: got {spec_file(case_id)}: "
+    prefix = f"{DB}: schema.spec: got {spec_file(case_id)}: "
     lines = tuple(prefix + text for text in expected)
     return pytest.param(Case(case_id, {}, lines, spec=change), id=case_id)
 
@@ -341,9 +341,9 @@ CASES = [
     # Backups.
     case(
         "backup-repo-host-not-in-group",
-        DB, {"backup": {"repo_host": "@docker/ts-backup9"}},
-        "backup.repo_host: got '@docker/ts-backup9'; expected a host in group "
-        "pgbackrest_repo: @docker/ts-backup1; or repo_type: posix_local",
+        DB, {"backup": {"repo_host": "ts-backup9"}},
+        "backup.repo_host: got 'ts-backup9'; expected a host in group "
+        "pgbackrest_repo: ts-backup1; or repo_type: posix_local",
     ),
     case(
         "s3-repository-without-s3-section",
@@ -427,7 +427,7 @@ CASES = [
     case(
         "kafka-node-id-collision",
         REPO, {"kafka": {"node_id": 1}},
-        "kafka.node_id: got 1; expected a node id no other kafka host uses (@docker/ts-db1 "
+        "kafka.node_id: got 1; expected a node id no other kafka host uses (ts-db1 "
         "has it)",
         joined={"kafka": (DB, REPO)},
     ),

@@ -45,8 +45,12 @@ from lab.hosts import recreate
 from lab.image import ensure_host_image
 from lab.secrets import LAB_SECRET_ENV, lab_secrets
 from roles.backup.pki import pki_dir
+from roles.common import THP_UNIT
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
+from roles.paths import SECRET_DIR
+from roles.pgbouncer import config as pgbouncer_config
 from roles.targets import Target, load_targets
+from tests.integration import unprivileged_watch
 from tests.integration.pyinfra_run import ROOT, DeployRun, Kill, run_pyinfra, stream_pyinfra
 from tests.integration.test_schema import DbHost
 
@@ -128,6 +132,8 @@ class Story:
     again: DeployRun
     ledger_total: int
     seconds: float
+    # container -> what an unprivileged local user saw there through all those runs
+    watched: dict[str, dict[str, Any]]
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -181,6 +187,9 @@ def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     _recreate(fresh)
     targets = load_targets(ROOT / fresh.inventory)
     db = db_host(fresh, targets)
+    watchers = [
+        unprivileged_watch.start(c, planted_destinations(targets)) for c in fresh.containers
+    ]
 
     def deploy(label: str, kill: Kill | None = None) -> DeployRun:
         run = stream_pyinfra(fresh.inventory, "deploy.py", "-vv", kill=kill, timeout=RUN_TIMEOUT)
@@ -215,7 +224,19 @@ def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     final = deploy("final")
     again = deploy("further")
     seconds = time.monotonic() - started
-    return Story(fresh, targets, debug, interruptions, final, again, _ledger_rows(db), seconds)
+    watched = {watcher.container: watcher.stop() for watcher in watchers}
+    return Story(
+        fresh, targets, debug, interruptions, final, again, _ledger_rows(db), seconds, watched
+    )
+
+
+def planted_destinations(targets: list[Target]) -> list[str]:
+    """Uploads an attacker would most like to swap: role SQL (run as the superuser), the
+    access rules of PostgreSQL and pgBouncer, a unit every host gets."""
+    spec = next(t.spec for t in targets if "timescaledb" in t.groups)
+    conf = f"/etc/postgresql/{spec.postgres.version}/{spec.postgres.cluster}"
+    roles = [f"{SECRET_DIR}/role-{role.name}.sql" for role in spec.postgres.roles]
+    return [*roles, f"{conf}/pg_hba.conf", pgbouncer_config.HBA, f"/etc/systemd/system/{THP_UNIT}"]
 
 
 def test_each_run_after_a_kill_gets_to_the_next_kill_point(story: Story) -> None:
@@ -346,6 +367,46 @@ def needles(story: Story) -> dict[str, str]:
     found = {**passwords, **stale, **tls_key_lines(), **role_verifiers(story)}
     assert all(len(value) >= 16 for value in found.values()), "a needle too short to be sure"
     return found
+
+
+def test_an_unprivileged_user_learns_no_secret_while_deploys_run(
+    story: Story, needles: dict[str, str]
+) -> None:
+    leaks = [
+        f"{container}: {label} in {where}"
+        for container, seen in story.watched.items()
+        for label, secret in {**needles, "a SCRAM verifier": SCRAM_PREFIX}.items()
+        for where, text in [("ps", "\n".join(seen["commands"])), *seen["read"].items()]
+        if secret in text
+    ]
+    assert not leaks, f"an unprivileged user read secrets: {leaks}"
+    listed = {
+        c: seen["staging_listed"] for c, seen in story.watched.items() if seen["staging_listed"]
+    }
+    assert not listed, f"the deploy user's staging directory was readable: {listed}"
+    sampled = {c: len(seen["commands"]) for c, seen in story.watched.items()}
+    assert all(count > 50 for count in sampled.values()), f"too few processes seen: {sampled}"
+
+
+def test_nothing_is_staged_in_tmp_and_nothing_planted_there_is_used(story: Story) -> None:
+    deploy_uid = 1000  # the lab image's deploy user
+    staged = {
+        c: sorted(path for path, uid in seen["seen"].items() if uid == deploy_uid)
+        for c, seen in story.watched.items()
+    }
+    assert not any(staged.values()), f"files the deploy user created in /tmp: {staged}"
+    installed = [
+        f"{container}: {path}"
+        for container in story.fresh.containers
+        for path in planted_destinations(story.targets)
+        if "planted by an unprivileged user" in docker_exec(container, "cat", path).stdout
+    ]
+    assert not installed, f"planted files were installed: {installed}"
+    planted_ran = story.db_host().psql(
+        "SELECT count(*) FROM pg_class WHERE relname = 'planted_by_unprivileged'",
+        database="telemetry",
+    )
+    assert planted_ran.strip() == "0", "SQL planted in /tmp ran as the superuser"
 
 
 def test_no_secret_in_any_output(story: Story, needles: dict[str, str]) -> None:

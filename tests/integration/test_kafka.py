@@ -121,7 +121,7 @@ def test_standin_partition_decrease_fails_clearly_and_changes_nothing(
     run = run_pyinfra(inventory)
     assert run.returncode != 0
     assert (
-        f"@docker/{HOST}: kafka.topics[{name}].partitions: current 10, wanted 5; "
+        f"{HOST}: kafka.topics[{name}].partitions: current 10, wanted 5; "
         "Kafka cannot remove partitions"
     ) in run.output, run.output[-3000:]
     assert "Traceback" not in run.output

@@ -7,7 +7,9 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.integration.inventories import db_host_variant
+import pytest
+
+from tests.integration.inventories import db_host_variant, lab_variant
 from tests.integration.pyinfra_run import ROOT, DeployRun, dry_run, run_pyinfra
 
 
@@ -70,7 +72,7 @@ def test_bad_inventory_fails_before_any_host_changes(first_deploy: DeployRun) ->
     with db_host_variant("bad_data", bad) as inventory:
         run = run_pyinfra(inventory)
     assert run.returncode != 0
-    assert "@docker/ts-db1: postgres.port: got 70000" in run.output, run.output[-3000:]
+    assert "ts-db1: postgres.port: got 70000" in run.output, run.output[-3000:]
     assert "Traceback" not in run.output
     assert {name: _checksums(name) for name in before} == before
 
@@ -115,10 +117,41 @@ def test_stopped_cluster_fails_the_deploy_clearly_and_nothing_changes(
     finally:
         subprocess.run(["docker", "exec", "ts-db1", "systemctl", "start", unit], check=True)
     assert run.returncode != 0
-    assert (
-        "@docker/ts-db1: PostgreSQL cluster 17/main is down, and it has run before" in run.output
-    ), run.output[-3000:]
+    assert "ts-db1: PostgreSQL cluster 17/main is down, and it has run before" in run.output, (
+        run.output[-3000:]
+    )
     assert f"systemctl start {unit}" in run.output
     assert "Traceback" not in run.output
     assert state == "inactive", "the deploy started a cluster someone had stopped"
     assert {name: _checksums(name) for name in before} == before
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "expected"),
+    [
+        (
+            "unreachable",
+            {"ssh_port": 12299},
+            "ts-kafka1: could not connect as deploy@127.0.0.1:12299: check ssh_hostname, "
+            "ssh_port and ssh_user",
+        ),
+        ("missing-key", {"ssh_key": "/nonexistent/timestack-key"}, "No such private key file"),
+        (
+            "no-sudo",
+            {"ssh_user": "unprivileged"},
+            "ts-kafka1: ssh_user unprivileged cannot run sudo without a password: give it "
+            "passwordless sudo",
+        ),
+    ],
+)
+def test_bad_connection_data_stops_before_any_host_changes(
+    first_deploy: DeployRun, case: str, data: dict[str, object], expected: str
+) -> None:
+    before = _checksums("ts-db1")
+    with lab_variant(f"connection_{case.replace('-', '_')}", {"ts-kafka1": data}) as inventory:
+        run = run_pyinfra(inventory)
+    assert run.returncode != 0
+    assert expected in run.output, run.output[-3000:]
+    assert "Traceback" not in run.output, run.output[-3000:]
+    assert "Starting operation" not in run.output, "operations ran despite bad connection data"
+    assert _checksums("ts-db1") == before

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gevent
 from pyinfra.api.exceptions import OperationError
 
-from roles.refusal import Refusal, quiet_operation_errors_in_greenlets
+from roles.preflight import quiet_greenlet_errors
+from roles.refusal import Refusal
 from roles.spec import FieldError
 
 
@@ -18,7 +19,7 @@ def test_a_refusal_is_the_one_line_of_its_field_error() -> None:
 
 
 def test_gevent_reports_no_traceback_for_a_refusal_in_a_greenlet() -> None:
-    quiet_operation_errors_in_greenlets()
+    quiet_greenlet_errors()
     hub = gevent.get_hub()
     assert issubclass(Refusal, hub.NOT_ERROR)
     assert not issubclass(RuntimeError, hub.NOT_ERROR)  # a crash still prints its traceback

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lab.access import KNOWN_HOSTS
 from lab.secrets import LAB_SECRET_ENV
-from roles.targets import hostspec_for, load_targets
+from roles.targets import backend_options, hostspec_for, load_targets
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,22 @@ def test_hostspec_reaches_the_same_machine(
     assert hostspec_for(name, data) == expected
 
 
+def test_ssh_options_keep_the_inventory_host_key_policy() -> None:
+    data = {"ssh_known_hosts_file": "/keys/known hosts", "ssh_strict_host_key_checking": "yes"}
+    options = backend_options("db1", data)["ssh_extra_args"]
+    assert "-o UserKnownHostsFile='/keys/known hosts'" in options
+    assert "-o StrictHostKeyChecking=yes" in options
+    # without a policy in host data, never weaker than pyinfra's own default
+    assert "StrictHostKeyChecking=accept-new" in backend_options("db1", {})["ssh_extra_args"]
+    assert backend_options("@docker/x", {}) == {}
+
+
+def test_verify_endpoints_override_the_in_host_port(passwords: None) -> None:
+    db = next(t for t in load_targets("inventory/lab.py") if t.short_name == "ts-db1")
+    assert db.endpoint("pgbouncer", 6432) == ("127.0.0.1", 16432)
+    assert db.endpoint("kafka", 9092) == ("127.0.0.1", 9092)
+
+
 def test_unsupported_connector_is_named() -> None:
     with pytest.raises(ValueError, match="@winrm"):
         hostspec_for("@winrm/box", {})
@@ -63,9 +80,14 @@ def test_prod_inventory_maps_groups_and_ssh_data(passwords: None) -> None:
     assert sorted(t.spec.kafka.node_id or 0 for t in kafka) == [1, 2, 3]
 
 
-def test_lab_inventory_maps_docker_hosts(passwords: None) -> None:
+def test_lab_inventory_reaches_hosts_over_ssh_with_pinned_keys(passwords: None) -> None:
     targets = {target.short_name: target for target in load_targets("inventory/lab.py")}
-    assert targets["ts-db1"].hostspec == "docker://ts-db1"
+    assert targets["ts-db1"].hostspec.startswith("ssh://deploy@127.0.0.1:12201?")
+    assert "sudo=true" in targets["ts-db1"].hostspec
+    options = targets["ts-db1"].backend_options["ssh_extra_args"]
+    assert "StrictHostKeyChecking=yes" in options
+    assert f"UserKnownHostsFile={KNOWN_HOSTS}" in options
+    assert "BatchMode=yes" in options
     assert targets["ts-db1"].groups >= {"timescaledb", "pgbouncer"}
     assert targets["ts-kafka1"].groups >= {"kafka"}
     assert targets["ts-backup1"].groups >= {"pgbackrest_repo"}

@@ -67,7 +67,7 @@ _hosts: dict[str, Any] = {}
 def host(target: Target) -> Any:
     """The Testinfra host for this target (one connection per host per run)."""
     if target.hostspec not in _hosts:
-        _hosts[target.hostspec] = testinfra.get_host(target.hostspec)
+        _hosts[target.hostspec] = testinfra.get_host(target.hostspec, **target.backend_options)
     return _hosts[target.hostspec]
 
 

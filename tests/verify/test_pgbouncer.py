@@ -9,6 +9,8 @@ import pytest
 
 from roles.pgbouncer import config
 from roles.pgbouncer.facts import admin_console
+from roles.spec import HostSpec
+from roles.targets import Target
 
 pytestmark = pytest.mark.group("pgbouncer")
 
@@ -44,27 +46,32 @@ def test_open_file_limit_covers_clients_and_pools(host: Any, spec: Any) -> None:
     assert int(limit) >= config.open_files_limit(spec.pgbouncer)
 
 
-def _login_target(target: Any, spec: Any) -> tuple[str, str, str, str]:
+def _login_dsn(target: Target, spec: HostSpec) -> tuple[str, str, str]:
+    """A DSN through this host's pgBouncer for an application role, and its password;
+    skips (saying why) where no login can be tried from here."""
     bouncer = spec.pgbouncer
-    if bouncer.listen_addr in LOOPBACK and target.address not in LOOPBACK:
+    address, port = target.endpoint("pgbouncer", bouncer.listen_port)
+    if bouncer.listen_addr in LOOPBACK and address not in LOOPBACK:
         pytest.skip(f"pgBouncer listens on {bouncer.listen_addr} only: not reachable from here")
-    roles = [r for r in spec.postgres.roles if r.login and r.secret()]
+    roles = [r for r in spec.postgres.roles if r.login and (r.password or r.password_env)]
     if not roles or not bouncer.databases:
         pytest.skip("no login role with a password, or no pooled database, in host data")
     role = next((r for r in roles if r.name.endswith("_app")), roles[0])
-    return target.address, bouncer.databases[0].name, role.name, str(role.secret())
+    password = role.secret()
+    if not password:
+        pytest.skip(f"{role.name}'s password_env {role.password_env} is not set here")
+    dsn = f"host={address} port={port} dbname={bouncer.databases[0].name} user={role.name}"
+    return dsn, role.name, password
 
 
-def test_login_with_the_right_password_succeeds(target: Any, spec: Any) -> None:
-    address, database, user, password = _login_target(target, spec)
-    dsn = f"host={address} port={spec.pgbouncer.listen_port} dbname={database} user={user}"
+def test_login_with_the_right_password_succeeds(target: Target, spec: HostSpec) -> None:
+    dsn, user, password = _login_dsn(target, spec)
     with psycopg.connect(dsn, password=password, connect_timeout=10) as connection:
         assert connection.execute("SELECT current_user").fetchone() == (user,)
 
 
-def test_login_with_a_wrong_password_fails(target: Any, spec: Any) -> None:
-    address, database, user, password = _login_target(target, spec)
-    dsn = f"host={address} port={spec.pgbouncer.listen_port} dbname={database} user={user}"
+def test_login_with_a_wrong_password_fails(target: Target, spec: HostSpec) -> None:
+    dsn, _user, password = _login_dsn(target, spec)
     with pytest.raises(psycopg.OperationalError, match="authentication failed"):
         psycopg.connect(dsn, password=password + "-wrong", connect_timeout=10)
 
