@@ -24,7 +24,7 @@ from roles.postgres.scram import verifier
 from roles.schema import engine
 from roles.schema.model import load_spec
 from roles.schema.render import plan
-from roles.schema.sqltext import quote_ident, quote_literal
+from roles.sql import quote_ident, quote_literal
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = "bench_defaults"

@@ -77,7 +77,7 @@ def private_directory(state: StagingState) -> Generator[StringCommand, None, Non
 
 def prepare() -> None:
     """Secure the staging directory and make it this host's `_temp_dir`: the global argument
-    pyinfra's files.put (and upload_text below) stage uploads in."""
+    pyinfra's files.put (and staged_upload below) stage uploads in."""
     state = staging_state()
     private_directory(
         name="Private staging directory for uploads under sudo", state=state, _sudo=False

@@ -21,7 +21,7 @@ from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
 from roles.hostdata import validated_specs
-from roles.spec import HostSpec
+from roles.spec import HostSpec, host_address
 from roles.spec.types import SECRETS_REQUIRED
 
 
@@ -132,7 +132,7 @@ def network_address(name: str, data: Mapping[str, Any]) -> str:
         return str(next(n["IPAddress"] for n in networks if n.get("IPAddress")))
     if name == "@local":
         return "127.0.0.1"
-    return str(data.get("ssh_hostname") or name.removeprefix("@ssh/"))
+    return str(data.get("ssh_hostname") or host_address(name))
 
 
 def load_targets(inventory_path: str | Path) -> list[Target]:

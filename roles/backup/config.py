@@ -21,7 +21,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from roles.spec import BackupSpec, HostSpec
+from roles.spec import BackupSpec, HostSpec, host_address
 
 CONF_DIR = "/etc/pgbackrest"
 CONF = f"{CONF_DIR}/pgbackrest.conf"
@@ -45,12 +45,7 @@ Conf = dict[str, Section]
 def address(spec: HostSpec) -> str:
     """The name peers dial for this host's TLS server: backup.address, else the inventory
     name without its connector prefix (@docker/ts-db1 -> ts-db1)."""
-    if spec.backup.address:
-        return spec.backup.address
-    name = spec.name
-    if name == "@local":
-        return "localhost"
-    return name.split("/", 1)[1] if name.startswith("@") and "/" in name else name
+    return spec.backup.address or host_address(spec.name)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,10 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.backup import config
 from roles.backup.facts import SecretFile, Stanzas
-from roles.backup.info import StanzaInfo
+from roles.paths import SECRET_DIR, STATE_DIR
 from roles.staging import staged_upload
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
-# Root-only staging: a secret gets its owner and mode before it is moved into place, so it
-# is never readable by others, not even for a moment. Same directory as the postgres role's.
-SECRET_DIR = "/var/lib/timestack/secrets"
 
 
 @operation()
@@ -35,45 +32,33 @@ def secret_file(content: bytes, dest: str, user: str, group: str, mode: str) -> 
         yield StringCommand("chmod", mode, shlex.quote(dest))
         return
     staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}"
-    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
+    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
     yield staged_upload(BytesIO(content), staged)
     yield StringCommand("chown", f"{user}:{group}", staged)
     yield StringCommand("chmod", mode, staged)
     yield StringCommand("mv", "-f", staged, shlex.quote(dest))
 
 
-def _stanza(user: str, stanza: str) -> StanzaInfo | None:
+@operation()
+def stanza_ready(user: str, stanza: str) -> Commands:
+    """From one `pgbackrest info`, each step the stanza still lacks, in order: stanza-create;
+    `pgbackrest check` (forces a WAL switch and waits for it in the repository) until the
+    archive holds a segment, after which archiving is proven and verify watches it; and a
+    full backup, without which there is no restore point until the first timer fires (up to
+    a week). Read while executing: this run's configuration may have moved the repository."""
     stanzas = host.get_fact(Stanzas, user=user)
-    return stanzas.get(stanza) if stanzas is not None else None
-
-
-@operation()
-def stanza_created(user: str, stanza: str) -> Commands:
-    """stanza-create once: when `pgbackrest info` does not know the stanza yet."""
-    current = _stanza(user, stanza)
-    if current is not None and current.exists:
-        host.noop(f"stanza {stanza} exists ({current.status_message})")
+    current = stanzas.get(stanza) if stanzas is not None else None
+    if current is not None and current.exists and current.archive_max and current.last_full:
+        host.noop(
+            f"stanza {stanza} exists, has archived WAL up to {current.archive_max} and a full "
+            f"backup ({current.last_full.label})"
+        )
         return
-    yield StringCommand(config.pgbackrest(user, stanza, "stanza-create"))
-
-
-@operation()
-def archiving_checked(user: str, stanza: str) -> Commands:
-    """`pgbackrest check` (forces a WAL switch and waits for it in the repository) until the
-    archive holds a segment; after that, archiving is proven and verify watches it."""
-    current = _stanza(user, stanza)
-    if current is not None and current.archive_max:
-        host.noop(f"stanza {stanza} has archived WAL up to {current.archive_max}")
-        return
-    yield StringCommand(config.pgbackrest(user, stanza, "check"))
-
-
-@operation()
-def first_full_backup(user: str, stanza: str) -> Commands:
-    """A full backup when the stanza has none: without one there is no restore point until
-    the first timer fires (up to a week)."""
-    current = _stanza(user, stanza)
-    if current is not None and current.last_full is not None:
-        host.noop(f"stanza {stanza} has a full backup ({current.last_full.label})")
-        return
-    yield StringCommand(config.pgbackrest(user, stanza, "--type=full", "--start-fast", "backup"))
+    if current is None or not current.exists:
+        yield StringCommand(config.pgbackrest(user, stanza, "stanza-create"))
+    if current is None or not current.archive_max:
+        yield StringCommand(config.pgbackrest(user, stanza, "check"))
+    if current is None or current.last_full is None:
+        yield StringCommand(
+            config.pgbackrest(user, stanza, "--type=full", "--start-fast", "backup")
+        )

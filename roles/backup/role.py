@@ -47,12 +47,10 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         _tls_server(spec, lay, changed=[conf])
     if lay.runs_backups:
         for stanza in lay.stanzas:
-            operations.stanza_created(name=f"Stanza {stanza} created", user=user, stanza=stanza)
-            operations.archiving_checked(
-                name=f"Stanza {stanza}: WAL archiving checked once", user=user, stanza=stanza
-            )
-            operations.first_full_backup(
-                name=f"Stanza {stanza}: a full backup exists", user=user, stanza=stanza
+            operations.stanza_ready(
+                name=f"Stanza {stanza}: created, WAL archived, a full backup",
+                user=user,
+                stanza=stanza,
             )
     _timers(spec, lay)
 

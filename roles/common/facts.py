@@ -1,7 +1,9 @@
-"""Facts the common role reads: which kernel settings this host may change, and THP."""
+"""Facts the common role reads: kernel settings (and whether this host may change them), THP,
+the package manager."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pyinfra.api import FactBase
@@ -12,23 +14,40 @@ from roles.common.dpkg import PackageManagerState, parse_state, state_command
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 
-class WritableSysctls(FactBase[set[str]]):
-    """The given sysctl keys this host may write.
+@dataclass(frozen=True)
+class KernelSetting:
+    value: str  # as /proc/sys shows it, whitespace collapsed ("32768 60999")
+    writable: bool
+
+
+class KernelSettings(FactBase[dict[str, KernelSetting]]):
+    """The given sysctl keys: their value now, and whether this host may write them.
 
     In a container /proc/sys is read-only (even for root): kernel-wide settings belong to the
     container host, so Timestack persists them but does not try to apply them live.
     """
 
-    default = set
+    @override
+    @staticmethod
+    def default() -> dict[str, KernelSetting]:
+        return {}
 
     @override
     def command(self, keys: list[str]) -> str:
         paths = " ".join(f"{key}:/proc/sys/{key.replace('.', '/')}" for key in sorted(keys))
-        return f'for kv in {paths}; do test -w "${{kv#*:}}" && echo "${{kv%%:*}}"; done; true'
+        return (
+            f"for kv in {paths}; do key=${{kv%%:*}}; path=${{kv#*:}}; "
+            '[ -r "$path" ] || continue; w=ro; [ -w "$path" ] && w=rw; '
+            'echo "$key|$w|$(tr -s "[:space:]" " " < "$path")"; done; true'
+        )
 
     @override
-    def process(self, output: list[str]) -> set[str]:
-        return {line.strip() for line in output if line.strip()}
+    def process(self, output: list[str]) -> dict[str, KernelSetting]:
+        settings = {}
+        for line in output:
+            key, mode, value = line.split("|", 2)
+            settings[key] = KernelSetting(value.strip(), mode == "rw")
+        return settings
 
 
 class TransparentHugepages(FactBase[dict[str, Any]]):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from roles.spec import HostSpec
+from roles.spec import HostSpec, host_address
 from roles.spec.kafka import kafka_node_ids
 
 # Fixed namespace for derived cluster ids: the same kafka hosts always give the same id.
@@ -36,9 +36,7 @@ class Broker:
 def address_of(spec: HostSpec) -> str:
     """kafka.advertised_host, else the inventory name without its connector prefix
     (`@docker/ts-kafka1` → `ts-kafka1`)."""
-    if spec.kafka.advertised_host:
-        return spec.kafka.advertised_host
-    return spec.name.split("/", 1)[1] if spec.name.startswith("@") else spec.name
+    return spec.kafka.advertised_host or host_address(spec.name)
 
 
 def brokers(specs: Iterable[HostSpec]) -> list[Broker]:

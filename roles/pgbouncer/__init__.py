@@ -6,7 +6,7 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, systemd
 
 from roles.pgbouncer import config, operations
 from roles.spec import HostSpec
@@ -82,9 +82,10 @@ def apply(spec: HostSpec) -> None:
     )
     # [databases] and the auth files are not in SHOW CONFIG; one reload covers them unless
     # the settings operation already reloaded or restarted.
-    server.shell(
+    systemd.service(
         name="Reload for changed databases or client authentication",
-        commands=[f"systemctl reload {config.SERVICE}"],
+        service=config.SERVICE,
+        reloaded=True,
         _if=lambda: (
             (ini.did_change() or hba.did_change() or userlist.did_change())
             and not in_effect.did_change()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from roles.spec import PgbouncerSpec
+from roles.sql import quote_ident, quote_literal
 
 CONF_DIR = "/etc/pgbouncer"
 INI = f"{CONF_DIR}/pgbouncer.ini"
@@ -94,8 +95,7 @@ def open_files_limit(bouncer: PgbouncerSpec) -> int:
 
 def lookup_sql(auth_user: str) -> str:
     """The lookup role and function, idempotent; superusers can never log in through it."""
-    role = '"' + auth_user.replace('"', '""') + '"'
-    literal = "'" + auth_user.replace("'", "''") + "'"
+    role, literal = quote_ident(auth_user), quote_literal(auth_user)
     return f"""\
 DO $$BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal}) THEN

@@ -8,7 +8,8 @@ from pyinfra.api import FactBase
 from typing_extensions import override
 
 from roles.pgbouncer.config import LOOKUP_SCHEMA, OS_USER, SOCKET_DIR
-from roles.postgres.facts import psql
+from roles.postgres.facts import OFFLINE, ClusterSqlFact, psql, when_online
+from roles.sql import quote_literal
 
 
 def admin_console(port: int, command: str) -> str:
@@ -29,19 +30,19 @@ class RunningConfig(FactBase[dict[str, str] | None]):
         find_port = (
             f"port=; for s in {SOCKET_DIR}/.s.PGSQL.*; do case $s in *.lock) continue;; esac; "
             '[ -S "$s" ] && [ ! -e "$s.lock" ] && port=${s##*.}; done; '
-            '[ -n "$port" ] || { echo timestack:offline; exit 0; }; '
+            f'[ -n "$port" ] || {{ echo {OFFLINE}; exit 0; }}; '
         )
         console = admin_console(0, "SHOW CONFIG").replace(" -p 0 ", ' -p "$port" ')
-        return f"{find_port}{console} 2>/dev/null || echo timestack:offline"
+        return f"{find_port}{console} 2>/dev/null || echo {OFFLINE}"
 
     @override
     def process(self, output: list[str]) -> dict[str, str] | None:
-        if output[-1:] == ["timestack:offline"]:
+        if output[-1:] == [OFFLINE]:
             return None
         return {line.split("|")[0]: line.split("|")[1] for line in output if "|" in line}
 
 
-class LookupFunction(FactBase[str | None]):
+class LookupFunction(ClusterSqlFact[str | None]):
     """The marker comment of the lookup function in a database ("" when absent); None when
     the database cannot be reached yet."""
 
@@ -49,14 +50,13 @@ class LookupFunction(FactBase[str | None]):
     def command(self, version: int, cluster: str, database: str) -> str:
         sql = (
             "SELECT coalesce(obj_description(p.oid, 'pg_proc'), '') FROM pg_proc p "
-            f"JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '{LOOKUP_SCHEMA}' "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            f"WHERE n.nspname = {quote_literal(LOOKUP_SCHEMA)} "
             "AND p.proname = 'get_auth' UNION ALL SELECT 'timestack:none'"
         )
-        return f"{psql(version, cluster, sql, database)} 2>/dev/null || echo timestack:offline"
+        return when_online(version, cluster, database) + psql(version, cluster, sql, database)
 
     @override
-    def process(self, output: list[str]) -> str | None:
-        if "timestack:offline" in output:
-            return None
+    def parse(self, output: list[str]) -> str | None:
         markers = [line for line in output if line != "timestack:none"]
         return markers[0] if markers else ""

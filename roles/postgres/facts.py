@@ -1,15 +1,22 @@
 """Facts the postgres role reads. SQL runs as the postgres OS user over the local socket
-(peer authentication), through Debian's pg_wrapper so `--cluster` finds the right port."""
+(peer authentication), through Debian's pg_wrapper so `--cluster` finds the right port.
+ClusterSqlFact is the base of every fact answered by SQL on a cluster (the pgbouncer and
+schema roles' too)."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pyinfra.api import FactBase
 from typing_extensions import override
 
 from roles.postgres import hardware
+from roles.sql import quote_literal
+
+T = TypeVar("T")
+OFFLINE = "timestack:offline"  # printed instead of an answer: see ClusterSqlFact
 
 
 def psql(version: int, cluster: str, sql: str | None, database: str = "postgres") -> str:
@@ -22,12 +29,42 @@ def psql(version: int, cluster: str, sql: str | None, database: str = "postgres"
     return command if sql is None else f"{command} -c {shlex.quote(sql)}"
 
 
-def _running_guard(version: int, cluster: str) -> str:
-    # Facts must not fail on a host where the cluster does not exist or is stopped yet.
-    return (
+def when_online(version: int, cluster: str, database: str | None = None) -> str:
+    """A shell prefix that prints OFFLINE and ends the command unless the cluster is online
+    (and, given `database`, that database exists)."""
+    guard = (
         f"pg_lsclusters -h {version} {shlex.quote(cluster)} 2>/dev/null | grep -q online || "
-        "{ echo timestack:offline; exit 0; }; "
+        f"{{ echo {OFFLINE}; exit 0; }}; "
     )
+    if database is None:
+        return guard
+    return guard + (
+        f"{psql(version, cluster, 'SELECT datname FROM pg_database')} "
+        f"| grep -qx {shlex.quote(database)} || {{ echo {OFFLINE}; exit 0; }}; "
+    )
+
+
+class PostgresCommonFact(FactBase[T]):
+    """A fact read with postgresql-common's tools: before the package is installed (a first
+    deploy, while preparing) pyinfra skips the command and the fact is its default()."""
+
+    @override
+    def requires_command(self, *args: object, **kwargs: object) -> str:
+        return "pg_lsclusters"
+
+
+class ClusterSqlFact(PostgresCommonFact[T]):
+    """A fact answered by SQL on one cluster. Where the cluster does not run yet, or the
+    database does not exist yet, the command (prefixed with when_online) prints OFFLINE and
+    the fact is default() too: the operations then yield idempotent SQL, so a first deploy
+    and an interrupted one converge. Subclasses parse the answer."""
+
+    @override
+    def process(self, output: list[str]) -> T:
+        return self.default() if output == [OFFLINE] else self.parse(output)
+
+    def parse(self, output: list[str]) -> T:
+        raise NotImplementedError
 
 
 class Hardware(FactBase[hardware.DetectedHardware]):
@@ -49,53 +86,52 @@ class Cluster:
     port: int
     online: bool
     data_directory: str
+    # The postmaster writes postmaster.opts at every start and initdb does not: a cluster
+    # without it was created by a deploy that stopped before starting it.
+    started_before: bool = True
+
+    @property
+    def state(self) -> str:
+        """online, down (stopped by someone: theirs to start) or never-started."""
+        if self.online:
+            return "online"
+        return "down" if self.started_before else "never-started"
 
 
-class Clusters(FactBase[list[Cluster]]):
-    """Debian's clusters (pg_lsclusters); empty before postgresql-common is installed."""
+class Clusters(PostgresCommonFact[list[Cluster]]):
+    """Debian's clusters (pg_lsclusters), each with whether it has ever run; empty before
+    postgresql-common is installed."""
 
-    default = list
+    @override
+    @staticmethod
+    def default() -> list[Cluster]:
+        return []
 
     @override
     def command(self) -> str:
-        return "pg_lsclusters -h 2>/dev/null || true"
+        return (
+            "pg_lsclusters -h | while read -r version name port status owner data _; do "
+            'started=no; [ -e "$data/postmaster.opts" ] && started=yes; '
+            'echo "$version $name $port $status $owner $data $started"; done'
+        )
 
     @override
     def process(self, output: list[str]) -> list[Cluster]:
         clusters = []
         for line in output:
             fields = line.split()
-            if len(fields) >= 6 and fields[0].isdigit():
+            if len(fields) >= 7 and fields[0].isdigit():
                 clusters.append(
                     Cluster(
-                        int(fields[0]),
-                        fields[1],
-                        int(fields[2]),
-                        fields[3].startswith("online"),
-                        fields[5],
+                        version=int(fields[0]),
+                        name=fields[1],
+                        port=int(fields[2]),
+                        online=fields[3].startswith("online"),
+                        data_directory=fields[5],
+                        started_before=fields[6] == "yes",
                     )
                 )
         return clusters
-
-
-class ClusterState(FactBase[str]):
-    """absent, online, down, or never-started: the postmaster writes postmaster.opts at
-    every start and initdb does not, so a cluster without it was created by a deploy that
-    stopped before starting it, not stopped by someone."""
-
-    @override
-    def command(self, version: int, cluster: str) -> str:
-        return (
-            f"pg_lsclusters -h {version} {shlex.quote(cluster)} 2>/dev/null | "
-            "{ read -r _ _ _ status _ data _ || { echo absent; exit 0; }; "
-            'case "$status" in online*) echo online ;; '
-            '*) if [ -e "$data/postmaster.opts" ]; then echo down; else echo never-started; fi ;; '
-            "esac; }"
-        )
-
-    @override
-    def process(self, output: list[str]) -> str:
-        return output[0].strip() if output else "absent"
 
 
 @dataclass(frozen=True)
@@ -107,22 +143,20 @@ class PgSetting:
     sourcefile: str | None
 
 
-class Settings(FactBase[dict[str, PgSetting] | None]):
+class Settings(ClusterSqlFact[dict[str, PgSetting] | None]):
     """pg_settings rows for the given names; None while the cluster is not online."""
 
     @override
     def command(self, version: int, cluster: str, names: list[str]) -> str:
-        quoted = ",".join("'" + name.replace("'", "''") + "'" for name in sorted(names))
+        quoted = ",".join(quote_literal(name) for name in sorted(names))
         sql = (
             "SELECT name, setting, coalesce(unit, ''), context, pending_restart, "
             f"coalesce(sourcefile, '') FROM pg_settings WHERE name IN ({quoted})"
         )
-        return _running_guard(version, cluster) + psql(version, cluster, sql)
+        return when_online(version, cluster) + psql(version, cluster, sql)
 
     @override
-    def process(self, output: list[str]) -> dict[str, PgSetting] | None:
-        if output == ["timestack:offline"]:
-            return None
+    def parse(self, output: list[str]) -> dict[str, PgSetting] | None:
         rows = {}
         for line in output:
             name, setting, unit, context, pending, sourcefile = line.split("|", 5)
@@ -142,7 +176,7 @@ class PgRole:
     verifier_sha256: str | None
 
 
-class Roles(FactBase[dict[str, PgRole] | None]):
+class Roles(ClusterSqlFact[dict[str, PgRole] | None]):
     @override
     def command(self, version: int, cluster: str) -> str:
         sql = (
@@ -154,12 +188,10 @@ class Roles(FactBase[dict[str, PgRole] | None]):
             "coalesce(encode(sha256(convert_to(a.rolpassword, 'UTF8')), 'hex'), '') "
             "FROM pg_authid a WHERE a.rolname !~ '^pg_'"
         )
-        return _running_guard(version, cluster) + psql(version, cluster, sql)
+        return when_online(version, cluster) + psql(version, cluster, sql)
 
     @override
-    def process(self, output: list[str]) -> dict[str, PgRole] | None:
-        if output == ["timestack:offline"]:
-            return None
+    def parse(self, output: list[str]) -> dict[str, PgRole] | None:
         roles = {}
         for line in output:
             name, login, members, iterations, salt, digest = line.split("|", 5)
@@ -173,7 +205,7 @@ class Roles(FactBase[dict[str, PgRole] | None]):
         return roles
 
 
-class Databases(FactBase[dict[str, str] | None]):
+class Databases(ClusterSqlFact[dict[str, str] | None]):
     """{database: owner} for the databases one can connect to."""
 
     @override
@@ -182,29 +214,21 @@ class Databases(FactBase[dict[str, str] | None]):
             "SELECT d.datname, r.rolname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
             "WHERE d.datallowconn AND NOT d.datistemplate"
         )
-        return _running_guard(version, cluster) + psql(version, cluster, sql)
+        return when_online(version, cluster) + psql(version, cluster, sql)
 
     @override
-    def process(self, output: list[str]) -> dict[str, str] | None:
-        if output == ["timestack:offline"]:
-            return None
+    def parse(self, output: list[str]) -> dict[str, str] | None:
         return dict(line.split("|", 1) for line in output)
 
 
-class Extensions(FactBase[dict[str, str] | None]):
+class Extensions(ClusterSqlFact[dict[str, str] | None]):
     """{extension: version} in one database; None while offline or before it exists."""
 
     @override
     def command(self, version: int, cluster: str, database: str) -> str:
-        exists = (
-            f"{psql(version, cluster, 'SELECT datname FROM pg_database')} "
-            f"| grep -qx {shlex.quote(database)} || {{ echo timestack:offline; exit 0; }}; "
-        )
         sql = "SELECT extname, extversion FROM pg_extension"
-        return _running_guard(version, cluster) + exists + psql(version, cluster, sql, database)
+        return when_online(version, cluster, database) + psql(version, cluster, sql, database)
 
     @override
-    def process(self, output: list[str]) -> dict[str, str] | None:
-        if output == ["timestack:offline"]:
-            return None
+    def parse(self, output: list[str]) -> dict[str, str] | None:
         return dict(line.split("|", 1) for line in output)

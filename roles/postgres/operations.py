@@ -13,47 +13,28 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
+from roles.paths import SECRET_DIR, STATE_DIR
 from roles.postgres import scram
-from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings, psql
-from roles.refusal import Refusal
-from roles.spec import FieldError
+from roles.postgres.facts import Extensions, PgRole, Settings, psql
+from roles.sql import quote_ident, quote_literal
 from roles.staging import staged_upload
 from roles.units import same_value
-
-# Root-only staging for SQL that carries SCRAM verifiers; each file is removed right after
-# psql read it. Not /run: `docker cp` (the lab's connector) cannot write into a tmpfs mount.
-SECRET_DIR = "/var/lib/timestack/secrets"
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 
 
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 @operation()
 def cluster(
-    version: int, cluster_name: str, data_directory: str, wal_directory: str | None, port: int
+    version: int,
+    cluster_name: str,
+    data_directory: str,
+    wal_directory: str | None,
+    port: int,
+    exists: bool,
 ) -> Commands:
-    """Create the Debian cluster once; an existing one elsewhere is an error, never a move."""
+    """Create the Debian cluster once (`exists`: pg_lsclusters has it, read by the role)."""
     name = cluster_name
-    found = [c for c in host.get_fact(Clusters) if (c.version, c.name) == (version, name)]
-    if found:
-        if found[0].data_directory.rstrip("/") != data_directory.rstrip("/"):
-            raise Refusal(
-                FieldError(
-                    host.name,
-                    "postgres.data_directory",
-                    data_directory,
-                    f"{found[0].data_directory}, where cluster {version}/{name} lives: Timestack "
-                    "never moves data (move it with pg_renamecluster/pg_upgradecluster, or set "
-                    "data_directory to the current path)",
-                )
-            )
+    if exists:
         host.noop(f"cluster {version}/{name} exists in {data_directory}")
         return
     initdb = ["--data-checksums"]
@@ -102,7 +83,7 @@ def settings_in_effect(
         if name in current and (current[name].sourcefile or "").endswith("postgresql.auto.conf")
     ]
     for name in by_alter_system:
-        yield StringCommand(psql(version, cluster, f"ALTER SYSTEM RESET {ident(name)}"))
+        yield StringCommand(psql(version, cluster, f"ALTER SYSTEM RESET {quote_ident(name)}"))
     pending = sorted(name for name, row in current.items() if row.pending_restart)
     needs_restart = pending or [
         name for name in differ if name not in current or current[name].context == "postmaster"
@@ -121,7 +102,7 @@ def run_sql_file(
     """Upload SQL to a root-only directory and feed it to psql on stdin, in one transaction:
     nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
     path = f"{SECRET_DIR}/{label}.sql"
-    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", SECRET_DIR)
+    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
     yield staged_upload(StringIO(sql), path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
@@ -134,23 +115,22 @@ def role(
     role_name: str,
     login: bool,
     password: str | None,
-    member_of: Sequence[str] = (),
+    member_of: Sequence[str],
+    current: Mapping[str, PgRole] | None,
 ) -> Commands:
-    """Create or update a role; its password is compared and sent as a SCRAM verifier only."""
+    """Create or update a role; its password is compared and sent as a SCRAM verifier only.
+    `current`: the Roles fact (None while the cluster is offline)."""
     name = role_name
-    roles = host.get_fact(Roles, version=version, cluster=cluster)
-    current = roles.get(name) if roles is not None else None
+    found = current.get(name) if current is not None else None
     password_ok = password is None or (
-        current is not None
-        and current.scram_iterations is not None
-        and current.scram_salt is not None
-        and current.verifier_sha256 is not None
-        and scram.matches(
-            password, current.scram_iterations, current.scram_salt, current.verifier_sha256
-        )
+        found is not None
+        and found.scram_iterations is not None
+        and found.scram_salt is not None
+        and found.verifier_sha256 is not None
+        and scram.matches(password, found.scram_iterations, found.scram_salt, found.verifier_sha256)
     )
-    missing_groups = sorted(set(member_of) - (current.member_of if current else frozenset()))
-    if current is not None and current.login == login and password_ok and not missing_groups:
+    missing_groups = sorted(set(member_of) - (found.member_of if found else frozenset()))
+    if found is not None and found.login == login and password_ok and not missing_groups:
         host.noop(f"role {name} is as specified")
         return
     verifier = scram.verifier(password) if not password_ok and password is not None else None
@@ -165,29 +145,42 @@ def role_sql(name: str, login: bool, verifier: str | None, missing_groups: Seque
         # it to pg_read_all_stats (monitoring) roles: not this script's, it carries a verifier.
         "SET LOCAL pg_stat_statements.track = 'none';",
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-        f"{literal(name)}) THEN CREATE ROLE {ident(name)}; END IF; END$$;",
-        f"ALTER ROLE {ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
+        f"{quote_literal(name)}) THEN CREATE ROLE {quote_ident(name)}; END IF; END$$;",
+        f"ALTER ROLE {quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
     ]
     if verifier is not None:
-        statements.append(f"ALTER ROLE {ident(name)} PASSWORD {literal(verifier)};")
-    statements += [f"GRANT {ident(group)} TO {ident(name)};" for group in missing_groups]
+        statements.append(f"ALTER ROLE {quote_ident(name)} PASSWORD {quote_literal(verifier)};")
+    statements += [
+        f"GRANT {quote_ident(group)} TO {quote_ident(name)};" for group in missing_groups
+    ]
     return "\n".join(statements) + "\n"
 
 
 @operation()
-def database(version: int, cluster: str, database: str, owner: str) -> Commands:
+def database(
+    version: int, cluster: str, database: str, owner: str, current: Mapping[str, str] | None
+) -> Commands:
+    """Create the database, or give it its owner. `current`: the Databases fact."""
     name = database
-    databases = host.get_fact(Databases, version=version, cluster=cluster)
+    databases = current
     if databases is not None and databases.get(name) == owner:
         host.noop(f"database {name} exists, owned by {owner}")
         return
     if databases is not None and name in databases:
         yield StringCommand(
-            psql(version, cluster, f"ALTER DATABASE {ident(name)} OWNER TO {ident(owner)}")
+            psql(
+                version,
+                cluster,
+                f"ALTER DATABASE {quote_ident(name)} OWNER TO {quote_ident(owner)}",
+            )
         )
         return
-    exists = psql(version, cluster, f"SELECT 1 FROM pg_database WHERE datname = {literal(name)}")
-    create = psql(version, cluster, f"CREATE DATABASE {ident(name)} OWNER {ident(owner)}")
+    exists = psql(
+        version, cluster, f"SELECT 1 FROM pg_database WHERE datname = {quote_literal(name)}"
+    )
+    create = psql(
+        version, cluster, f"CREATE DATABASE {quote_ident(name)} OWNER {quote_ident(owner)}"
+    )
     yield StringCommand(f"{exists} | grep -q 1 || {create}")
 
 
@@ -198,5 +191,5 @@ def extensions(version: int, cluster: str, database: str, names: Sequence[str]) 
     if not missing:
         host.noop(f"extensions in {database}: {', '.join(names) or 'none wanted'}")
         return
-    sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {ident(n)} CASCADE" for n in missing)
+    sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(n)} CASCADE" for n in missing)
     yield StringCommand(psql(version, cluster, sql, database))

@@ -9,14 +9,14 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, systemd
 
 from roles.postgres import config, operations
-from roles.postgres.facts import ClusterState, Hardware
+from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
 from roles.postgres.tuning import InvalidHardware, Setting
 from roles.refusal import Refusal
-from roles.spec import HostSpec
+from roles.spec import FieldError, HostSpec
 from roles.templating import rendered_file
 
 MIB = 1024**2
@@ -26,26 +26,45 @@ class ClusterDownError(PyinfraError):
     """The cluster is down and has run before; raised before any host is changed."""
 
 
-def refuse_a_stopped_cluster(spec: HostSpec) -> None:
-    """A cluster someone stopped (maintenance, a crash, a full disk) is theirs to start:
-    starting it behind their back, or planning SQL against a database that cannot answer,
-    would both be wrong. Checked while the deploy is prepared, so nothing has run yet."""
+def existing_cluster(spec: HostSpec) -> Cluster | None:
+    """This host's cluster as pg_lsclusters knows it, read once while preparing; refused
+    here, before anything runs, when it is someone else's to fix."""
     pg = spec.postgres
-    if host.get_fact(ClusterState, version=pg.version, cluster=pg.cluster) != "down":
-        return
-    unit = f"postgresql@{pg.version}-{pg.cluster}"
-    raise ClusterDownError(
-        f"{host.name}: PostgreSQL cluster {pg.version}/{pg.cluster} is down, and it has run "
-        f"before; Timestack does not start a cluster someone stopped. Find out why "
-        f"(journalctl -u {unit}), start it (systemctl start {unit}), then deploy again. "
-        "No host was changed."
+    found = next(
+        (c for c in host.get_fact(Clusters) if (c.version, c.name) == (pg.version, pg.cluster)),
+        None,
     )
+    if found is None:
+        return None
+    if found.state == "down":
+        # A cluster someone stopped (maintenance, a crash, a full disk) is theirs to start:
+        # starting it behind their back, or planning SQL against a database that cannot
+        # answer, would both be wrong.
+        unit = f"postgresql@{pg.version}-{pg.cluster}"
+        raise ClusterDownError(
+            f"{host.name}: PostgreSQL cluster {pg.version}/{pg.cluster} is down, and it has run "
+            f"before; Timestack does not start a cluster someone stopped. Find out why "
+            f"(journalctl -u {unit}), start it (systemctl start {unit}), then deploy again. "
+            "No host was changed."
+        )
+    if found.data_directory.rstrip("/") != pg.data_dir.rstrip("/"):
+        raise Refusal(
+            FieldError(
+                host.name,
+                "postgres.data_directory",
+                pg.data_dir,
+                f"{found.data_directory}, where cluster {pg.version}/{pg.cluster} lives: "
+                "Timestack never moves data (move it with pg_renamecluster/pg_upgradecluster, "
+                "or set data_directory to the current path)",
+            )
+        )
+    return found
 
 
 @deploy("PostgreSQL + TimescaleDB")
 def apply(spec: HostSpec, groups: Collection[str]) -> None:
     pg = spec.postgres
-    refuse_a_stopped_cluster(spec)
+    existing = existing_cluster(spec)
     _package_sources(spec)
     files.directory(
         name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"
@@ -63,6 +82,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         data_directory=pg.data_dir,
         wal_directory=pg.wal_directory,
         port=pg.port,
+        exists=existing is not None,
     )
 
     detected = host.get_fact(Hardware, data_directory=pg.data_dir, wal_directory=pg.wal_directory)
@@ -135,12 +155,17 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         service=service,
         wanted=desired.effective(),
     )
-    server.shell(
+    systemd.service(
         name="Reload for changed client authentication",
-        commands=[f"systemctl reload {service}"],
+        service=service,
+        reloaded=True,
         _if=lambda: hba.did_change() or ident.did_change(),
     )
 
+    # Read once while preparing, handed to every role and database operation: nothing in
+    # this run changes them before those operations do (None: offline, SQL is idempotent).
+    current_roles = host.get_fact(Roles, version=pg.version, cluster=pg.cluster)
+    current_databases = host.get_fact(Databases, version=pg.version, cluster=pg.cluster)
     for role in pg.roles:
         operations.role(
             name=f"Role {role.name}",
@@ -150,6 +175,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
             login=role.login,
             password=role.secret(),
             member_of=role.member_of,
+            current=current_roles,
         )
     for database in pg.databases:
         operations.database(
@@ -158,6 +184,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
             cluster=pg.cluster,
             database=database.name,
             owner=database.owner,
+            current=current_databases,
         )
         operations.extensions(
             name=f"Extensions in {database.name}",

@@ -12,22 +12,34 @@ import base64
 import hashlib
 import hmac
 import os
-import unicodedata
+import stringprep
+
+from scramp import ScramException
+from scramp.core import saslprep
 
 ITERATIONS = 4096  # PostgreSQL's scram_iterations default
 SALT_BYTES = 16
 
 
-def _normalize(password: str) -> bytes:
-    # PostgreSQL applies SASLprep and falls back to the raw bytes when it fails; NFKC is
-    # SASLprep's mapping step and exact for every ASCII password.
-    return unicodedata.normalize("NFKC", password).encode()
+def password_bytes(password: str) -> bytes:
+    """What PostgreSQL and libpq feed to PBKDF2 (pg_saslprep, src/common/saslprep.c): a pure
+    ASCII password as it is; else its SASLprep (RFC 4013, scramp's implementation), with
+    PostgreSQL's reading of the one character in two mapping tables (U+200B: a space, not
+    nothing); and where SASLprep refuses the password (code points unassigned in Unicode 3.2
+    such as emoji, mixed-direction text, control characters), the raw UTF-8 bytes."""
+    if password.isascii():
+        return password.encode()
+    spaced = "".join(" " if stringprep.in_table_c12(char) else char for char in password)
+    try:
+        return str(saslprep(spaced)).encode()
+    except ScramException:
+        return password.encode()
 
 
 def verifier(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
     """`SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, as in pg_authid."""
     salt = salt if salt is not None else os.urandom(SALT_BYTES)
-    salted = hashlib.pbkdf2_hmac("sha256", _normalize(password), salt, iterations)
+    salted = hashlib.pbkdf2_hmac("sha256", password_bytes(password), salt, iterations)
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()

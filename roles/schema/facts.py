@@ -9,30 +9,21 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from pyinfra.api import FactBase
 from typing_extensions import override
 
-from roles.postgres.facts import _running_guard, psql
+from roles.postgres.facts import ClusterSqlFact, psql, when_online
 from roles.schema.engine import LEDGER, LedgerRow, LiveState
 from roles.schema.sqltext import quote_literal
-
-OFFLINE = "timestack:offline"
 
 
 def _in_database(version: int, cluster: str, database: str, sql: str) -> str:
     """Run `sql` (psql script, on stdin) in `database`; errors of single statements go to
     stderr and the rest still runs (a missing catalogue view leaves its probe unanswered)."""
-    exists = (
-        f"{psql(version, cluster, 'SELECT datname FROM pg_database')} "
-        f"| grep -qx {shlex.quote(database)} || {{ echo {OFFLINE}; exit 0; }}; "
-    )
     runner = f"{psql(version, cluster, None, database)} -v ON_ERROR_STOP=0"
-    return (
-        _running_guard(version, cluster) + exists + f"printf '%s\\n' {shlex.quote(sql)} | {runner}"
-    )
+    return when_online(version, cluster, database) + f"printf '%s\\n' {shlex.quote(sql)} | {runner}"
 
 
-class TimescaleLicence(FactBase[str | None]):
+class TimescaleLicence(ClusterSqlFact[str | None]):
     """`SHOW timescaledb.license` in the database: the GUC only exists where the extension
     is loaded, so this reads it from inside `database`; None without it."""
 
@@ -42,16 +33,21 @@ class TimescaleLicence(FactBase[str | None]):
         return _in_database(version, cluster, database, sql)
 
     @override
-    def process(self, output: list[str]) -> str | None:
+    def parse(self, output: list[str]) -> str | None:
         for line in output:
             if line.startswith("licence|"):
                 return line.removeprefix("licence|") or None
         return None
 
 
-class SchemaState(FactBase[LiveState]):
+class SchemaState(ClusterSqlFact[LiveState]):
     """The ledger (`unit key -> checksum, status`) and one value per probe, keyed like the
     units they belong to."""
+
+    @override
+    @staticmethod
+    def default() -> LiveState:
+        return LiveState(database_exists=False)
 
     @override
     def command(
@@ -71,9 +67,7 @@ class SchemaState(FactBase[LiveState]):
         return _in_database(version, cluster, database, "\n".join(lines))
 
     @override
-    def process(self, output: list[str]) -> LiveState:
-        if output == [OFFLINE]:
-            return LiveState(database_exists=False)
+    def parse(self, output: list[str]) -> LiveState:
         ledger: dict[str, LedgerRow] | None = None
         probes: dict[str, str] = {}
         for line in output:

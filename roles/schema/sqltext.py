@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import re
 
+from roles.sql import quote_ident as quote_ident
+from roles.sql import quote_literal as quote_literal
+
 _DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _TRANSACTION = re.compile(
     r"(begin|commit|rollback|start\s+transaction|end|abort|savepoint|release)\b", re.IGNORECASE
 )
 _CONCURRENTLY = re.compile(r"\bconcurrently\b", re.IGNORECASE)
 NO_TRANSACTION_MARKER = "-- timestack:no-transaction"
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def interval_literal(text: str) -> str:

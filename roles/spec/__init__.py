@@ -49,6 +49,7 @@ __all__ = [
     "RoleSpec",
     "SchemaSpec",
     "SpecError",
+    "host_address",
     "parse_size",
     "validate_inventory",
 ]
@@ -88,6 +89,16 @@ def _with_postgres_port(pgbouncer: object, port: object) -> object:
         return pgbouncer
     filled = [{"port": port, **db} if isinstance(db, Mapping) else db for db in databases]
     return {**pgbouncer, "databases": filled}
+
+
+def host_address(inventory_name: str) -> str:
+    """The host name an inventory name stands for, which other hosts dial unless host data
+    says otherwise: `@docker/ts-db1` -> `ts-db1`, `@ssh/db1.example` -> `db1.example`,
+    `@local` -> `localhost`, a plain name as it is."""
+    if inventory_name == "@local":
+        return "localhost"
+    _, slash, rest = inventory_name.partition("/")
+    return rest if inventory_name.startswith("@") and slash else inventory_name
 
 
 class HostSpec(SpecModel):

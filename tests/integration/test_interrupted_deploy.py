@@ -47,8 +47,8 @@ from lab.secrets import LAB_SECRET_ENV, lab_secrets
 from roles.backup.pki import pki_dir
 from roles.common import THP_UNIT
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
+from roles.paths import SECRET_DIR
 from roles.pgbouncer import config as pgbouncer_config
-from roles.postgres.operations import SECRET_DIR
 from roles.targets import Target, load_targets
 from tests.integration import unprivileged_watch
 from tests.integration.pyinfra_run import ROOT, DeployRun, Kill, run_pyinfra, stream_pyinfra
