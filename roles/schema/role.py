@@ -59,7 +59,8 @@ def apply(spec: HostSpec) -> None:
         "database": schema.database,
         "probes": tuple((u.key, u.probe.sql) for u in units if u.probe),
     }
-    operations.edition(name=f"TimescaleDB edition: {edition}", edition=edition, why=why, **target)
+    name = f"TimescaleDB edition: {edition} ({why})"
+    operations.edition(name=name, edition=edition, why=why, **target)
     applied = [
         operations.unit(
             name=u.key,
