@@ -47,7 +47,7 @@ from lab.secrets import LAB_SECRET_ENV, lab_secrets
 from roles.backup.pki import pki_dir
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
 from tests.integration.pyinfra_run import ROOT, DeployRun, Kill, run_pyinfra, stream_pyinfra
-from tests.integration.test_schema import DbHost
+from tests.integration.schema_host import DbHost
 from tests.verify.targets import Target, load_targets
 
 FRESH_ENV = "TIMESTACK_FRESH_TARGET"
