@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from roles.schema.engine import LEDGER_DDL
+from roles.schema.indexes import redundant_indexes
 from roles.schema.model import SpecFileError, load_spec
 from roles.schema.render import plan
 from roles.schema.units import EDITIONS, Unit
@@ -31,7 +33,10 @@ def describe(unit: Unit) -> str:
 
 def render_plan(units: Sequence[Unit], edition: str, pg_version: int) -> str:
     out = [
-        f"-- Timestack schema plan: edition {edition}, PostgreSQL {pg_version}, {len(units)} units"
+        f"-- Timestack schema plan: edition {edition}, PostgreSQL {pg_version}, {len(units)} units",
+        "",
+        "-- the ledger, created before every unit (so its schema, timestack, exists)",
+        *(f"{statement};" for statement in LEDGER_DDL),
     ]
     for unit in units:
         out += ["", describe(unit)]
@@ -51,10 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not spec_path.is_absolute():
         spec_path = Path.cwd() / spec_path
     try:
-        units = plan(load_spec(spec_path.resolve(), ROOT), args.edition)
+        loaded = load_spec(spec_path.resolve(), ROOT)
+        units = plan(loaded, args.edition)
     except SpecFileError as error:
         print(error, file=sys.stderr)
         return 2
+    for warning in redundant_indexes(loaded):
+        print(f"warning: {warning}", file=sys.stderr)
     sys.stdout.write(render_plan(units, args.edition, args.pg_version))
     return 0
 

@@ -1,5 +1,5 @@
 """The apply engine, pure: which units are due against the ledger and live state, the psql
-script that applies one unit with its ledger row, and the edition to render.
+script that applies one unit with its ledger row.
 
 Every unit script re-checks the ledger itself, so a unit the fact could not see (first
 deploy: the database did not exist yet) still never runs twice or over a changed file.
@@ -79,16 +79,6 @@ def decide(unit: Unit, live: LiveState) -> tuple[bool, str]:
             else "not found in the database"
         )
     return False, f"{row.status}, matches the spec"
-
-
-def edition_for(wanted: str, licence: str | None, source: str) -> Edition:
-    """`auto`: the host's licence, or before the extension exists, what the package source
-    ships (Debian's build is Apache-only; Timescale's repository ships the licensed one)."""
-    if wanted in ("timescale", "apache"):
-        return "timescale" if wanted == "timescale" else "apache"
-    if licence is not None:
-        return "timescale" if licence == "timescale" else "apache"
-    return "apache" if source == "debian" else "timescale"
 
 
 def script(

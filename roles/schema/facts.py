@@ -1,4 +1,4 @@
-"""Facts of the schema role: the TimescaleDB licence, the ledger and the live policy state.
+"""Facts of the schema role: the TimescaleDB edition evidence, the ledger and the live policy state.
 
 SQL runs as the postgres OS user over the local socket (roles.postgres.facts.psql). Before
 the cluster runs or the database exists (first deploy) they report that instead of failing.
@@ -9,9 +9,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from pyinfra.api import FactBase
 from typing_extensions import override
 
 from roles.postgres.facts import ClusterSqlFact, psql, when_online
+from roles.schema.edition import EditionEvidence
 from roles.schema.engine import LEDGER, LedgerRow, LiveState
 from roles.schema.sqltext import quote_literal
 
@@ -23,21 +25,35 @@ def _in_database(version: int, cluster: str, database: str, sql: str) -> str:
     return when_online(version, cluster, database) + f"printf '%s\\n' {shlex.quote(sql)} | {runner}"
 
 
-class TimescaleLicence(ClusterSqlFact[str | None]):
-    """`SHOW timescaledb.license` in the database: the GUC only exists where the extension
-    is loaded, so this reads it from inside `database`; None without it."""
+class TimescaleEdition(FactBase[EditionEvidence]):
+    """What decides the edition (roles.schema.edition): the library installed for `version`,
+    timescaledb.license in the cluster's configuration files, and `SHOW timescaledb.license`
+    in `database` (the GUC only exists where the extension is loaded)."""
 
     @override
     def command(self, version: int, cluster: str, database: str) -> str:
+        lib = f"/usr/lib/postgresql/{version}/lib"
+        conf = shlex.quote(f"/etc/postgresql/{version}/{cluster}")
         sql = "SELECT 'licence|' || coalesce(current_setting('timescaledb.license', true), '');"
-        return _in_database(version, cluster, database, sql)
+        return (
+            f"if ls {lib}/timescaledb-tsl-*.so >/dev/null 2>&1; then echo library\\|timescale; "
+            f"elif ls {lib}/timescaledb-[0-9]*.so >/dev/null 2>&1; then echo library\\|apache; "
+            "fi; "
+            f"grep -shE '^[[:space:]]*timescaledb\\.license[[:space:]]*=' {conf}/postgresql.conf "
+            f"{conf}/conf.d/*.conf | tail -n 1 "
+            '| sed -E "s/^[^=]*=[[:space:]]*\'?([a-z]*).*/configured|\\1/"; '
+            + _in_database(version, cluster, database, sql)
+        )
 
     @override
-    def parse(self, output: list[str]) -> str | None:
-        for line in output:
-            if line.startswith("licence|"):
-                return line.removeprefix("licence|") or None
-        return None
+    def process(self, output: list[str]) -> EditionEvidence:
+        found = dict(line.split("|", 1) for line in output if "|" in line)
+        library = found.get("library")
+        return EditionEvidence(
+            licence=found.get("licence") or None,
+            configured=found.get("configured") or None,
+            library="timescale" if library == "timescale" else "apache" if library else None,
+        )
 
 
 class SchemaState(ClusterSqlFact[LiveState]):

@@ -126,7 +126,8 @@ class TenantRetention(Model):
 class Retention(Model):
     drop_after: Interval = Field(description="drop chunks whose data is all older than this")
     tenants: TenantRetention | None = Field(
-        None, description="per-tenant retention honoured by the scheduled job (apache edition)"
+        None,
+        description="per-tenant retention, honoured by timestack.run_retention() (both editions)",
     )
 
 

@@ -14,6 +14,7 @@ from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operat
 
 from roles.postgres.facts import psql
 from roles.schema import engine
+from roles.schema.edition import EditionChanged, check_ledger
 from roles.schema.facts import SchemaState
 from roles.schema.units import Edition, Unit
 from roles.staging import staged_upload
@@ -22,6 +23,29 @@ from roles.staging import staged_upload
 WORK_DIR = "/var/lib/timestack/schema"
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
+
+
+@operation()
+def edition(
+    version: int,
+    cluster: str,
+    database: str,
+    edition: Edition,
+    why: str,
+    probes: Sequence[tuple[str, str]],
+) -> Commands:
+    """Say which edition this deploy renders and why; refuse, before any unit runs, when the
+    ledger holds units applied for the other edition."""
+    live = host.get_fact(
+        SchemaState, version=version, cluster=cluster, database=database, probes=probes
+    )
+    applied = {key: row.edition for key, row in (live.ledger or {}).items()}
+    try:
+        check_ledger(edition, applied, why)
+    except EditionChanged as error:
+        raise OperationError(f"{host.name}: schema.edition: {error}") from None
+    host.noop(f"edition {edition}: {why}")
+    yield from ()
 
 
 @operation()

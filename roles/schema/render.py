@@ -27,6 +27,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from roles.schema.jobs import alter_or_add, job_source
 from roles.schema.model import (
     Hypertable,
     Index,
@@ -48,6 +49,15 @@ from roles.schema.units import EDITIONS, PHASES, Edition, Probe, Unit
 from roles.spec.errors import FieldError
 
 ENGINE_UNIT = "timestack-engine"
+RETENTION_ENGINE_UNIT = "timestack-retention"
+# Timescale edition, tables with per-tenant retention: one TimescaleDB job runs
+# timestack.run_retention() (roles/schema/engine_retention.sql) for all of them.
+RETENTION_JOB = "timestack.retention_job"
+RETENTION_EVERY = "1 day"
+TENANT_JOB = (
+    "FROM timescaledb_information.jobs t "
+    "WHERE t.proc_schema = 'timestack' AND t.proc_name = 'retention_job'"
+)
 COMPRESSION_SKIPPED = (
     "skipped: compression needs the TimescaleDB licence (timescale edition); this host runs "
     "the Apache build, so chunks of {table} stay uncompressed"
@@ -60,8 +70,7 @@ def plan(loaded: LoadedSpec, edition: Edition) -> list[Unit]:
         raise ValueError(f"edition {edition!r}: expected one of {', '.join(EDITIONS)}")
     spec, label = loaded.spec, _label(loaded)
     rendered: dict[str, list[Unit]] = {phase: [] for phase in PHASES}
-    if edition == "apache":
-        rendered["10-schema"].append(_engine_unit())
+    rendered["10-schema"].append(_engine_unit(edition))
     for table in spec.hypertables:
         source = f"{label}: hypertables[{table.table}]"
         rendered["20-hypertables"].append(_hypertable(table, source))
@@ -89,12 +98,16 @@ def _label(loaded: LoadedSpec) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
-def _engine_unit() -> Unit:
-    text = resources.files("roles.schema").joinpath("engine_apache.sql").read_text()
+def _engine_unit(edition: Edition) -> Unit:
+    """Timestack's own retention (per-tenant horizons) on both editions; on apache also the
+    rollup refresh that stands in for continuous aggregates."""
+    files = ["engine_retention.sql"] + (["engine_apache.sql"] if edition == "apache" else [])
+    package = resources.files("roles.schema")
+    text = "\n".join(package.joinpath(name).read_text() for name in files)
     return Unit(
         phase="10-schema",
-        name=ENGINE_UNIT,
-        source="roles/schema/engine_apache.sql",
+        name=ENGINE_UNIT if edition == "apache" else RETENTION_ENGINE_UNIT,
+        source=", ".join(f"roles/schema/{name}" for name in files),
         statements=tuple(split_statements(text)),
         kind="policy",
     )
@@ -142,6 +155,7 @@ def _compression(table: Hypertable, source: str, edition: Edition) -> Unit:
         )
     rel = quote_literal(table.table)
     segment_by = ", ".join(compression.segment_by)
+    job = job_source("policy_compression", table.table)
     return Unit(
         phase="30-compression",
         name=table.table,
@@ -150,19 +164,20 @@ def _compression(table: Hypertable, source: str, edition: Edition) -> Unit:
             f"ALTER TABLE {table.table} SET (timescaledb.compress, "
             f"timescaledb.compress_segmentby = {quote_literal(segment_by)}, "
             f"timescaledb.compress_orderby = {quote_literal(compression.order_by)})",
-            # There is no "alter policy" taking a hypertable: replace the policy.
-            f"SELECT remove_compression_policy({rel}, if_exists => TRUE)",
-            f"SELECT add_compression_policy({rel}, compress_after => "
-            f"{interval_literal(compression.after)})",
+            *alter_or_add(
+                job,
+                {"compress_after": compression.after},
+                f"SELECT add_compression_policy({rel}, compress_after => "
+                f"{interval_literal(compression.after)}, if_not_exists => TRUE)",
+            ),
         ),
         kind="policy",
         licensed=True,
         probe=Probe(
+            # The view names the hypertable by regclass only (no schema/name columns).
             "SELECT concat_ws(' | ', s.segmentby, s.orderby, "
             "(SELECT extract(epoch FROM (j.config->>'compress_after')::interval)::bigint "
-            "FROM timescaledb_information.jobs j WHERE j.proc_name = 'policy_compression' "
-            "AND j.hypertable_schema = s.hypertable_schema "
-            "AND j.hypertable_name = s.hypertable_name)) "
+            f"{job})) "
             "FROM timescaledb_information.hypertable_compression_settings s "
             f"WHERE s.hypertable = {rel}::regclass",
             f"{','.join(compression.segment_by)} | {compression.order_by} | "
@@ -172,27 +187,30 @@ def _compression(table: Hypertable, source: str, edition: Edition) -> Unit:
 
 
 def _retention(table: Hypertable, source: str, edition: Edition) -> Unit:
+    """Native policy (timescale, no tenants), else a row of timestack.retention_jobs that
+    timestack.run_retention() honours: a systemd timer calls it on apache, a TimescaleDB job
+    on timescale (the native policy knows no tenants: it would drop the data of a tenant
+    keeping it longer)."""
     retention = table.retention
     assert retention is not None
-    schema, name = split_name(table.table)
     rel, drop_after = quote_literal(table.table), interval_literal(retention.drop_after)
     seconds = interval_seconds(retention.drop_after)
-    if edition == "timescale":
+    native = job_source("policy_retention", table.table)
+    if edition == "timescale" and not retention.tenants:
         return Unit(
             phase="40-retention",
             name=table.table,
             source=source,
-            statements=(
-                f"SELECT remove_retention_policy({rel}, if_exists => TRUE)",
-                f"SELECT add_retention_policy({rel}, drop_after => {drop_after})",
+            statements=alter_or_add(
+                native,
+                {"drop_after": retention.drop_after},
+                f"SELECT add_retention_policy({rel}, drop_after => {drop_after}, "
+                "if_not_exists => TRUE)",
             ),
             kind="policy",
             licensed=True,
             probe=Probe(
-                "SELECT extract(epoch FROM (config->>'drop_after')::interval)::bigint "
-                "FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' "
-                f"AND hypertable_schema = {quote_literal(schema)} "
-                f"AND hypertable_name = {quote_literal(name)}",
+                "SELECT extract(epoch FROM (j.config->>'drop_after')::interval)::bigint " + native,
                 str(seconds),
             ),
         )
@@ -204,22 +222,36 @@ def _retention(table: Hypertable, source: str, edition: Edition) -> Unit:
     )
     columns = "time_column, drop_after, tenant_policies, tenant_map, tenant_key"
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns.split(", "))
+    statements = [
+        f"INSERT INTO timestack.retention_jobs (hypertable, {columns}) "
+        f"VALUES ({', '.join(values)}) ON CONFLICT (hypertable) DO UPDATE SET {updates}",
+    ]
+    fields = (
+        "time_column, extract(epoch FROM drop_after)::bigint, coalesce(tenant_policies, '-'), "
+        "coalesce(tenant_map, '-'), coalesce(tenant_key, '-')"
+    )
     expected = [table.time_column, str(seconds)] + (
         [tenants.policies, tenants.map, tenants.key] if tenants else ["-"] * 3
     )
+    if edition == "timescale":
+        statements = [
+            f"SELECT remove_retention_policy({rel}, if_exists => TRUE)",
+            *statements,
+            f"SELECT add_job({quote_literal(RETENTION_JOB)}, {interval_literal(RETENTION_EVERY)}) "
+            f"WHERE NOT EXISTS (SELECT {TENANT_JOB})",
+        ]
+        fields += f", (SELECT count(*) {native}), (SELECT count(*) {TENANT_JOB})"
+        expected += ["0", "1"]
     return Unit(
         phase="40-retention",
         name=table.table,
         source=source,
-        statements=(
-            f"INSERT INTO timestack.retention_jobs (hypertable, {columns}) "
-            f"VALUES ({', '.join(values)}) ON CONFLICT (hypertable) DO UPDATE SET {updates}",
-        ),
+        statements=tuple(statements),
         kind="policy",
+        licensed=edition == "timescale",
         probe=Probe(
-            "SELECT concat_ws(' | ', time_column, extract(epoch FROM drop_after)::bigint, "
-            "coalesce(tenant_policies, '-'), coalesce(tenant_map, '-'), "
-            f"coalesce(tenant_key, '-')) FROM timestack.retention_jobs WHERE hypertable = {rel}",
+            f"SELECT concat_ws(' | ', {fields}) "
+            f"FROM timestack.retention_jobs WHERE hypertable = {rel}",
             " | ".join(expected),
         ),
     )

@@ -11,15 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, server, systemd
 
-from roles.schema import engine, operations
-from roles.schema.facts import TimescaleLicence
-from roles.schema.model import LoadedSpec, SpecFileError, interval_seconds, load_spec
+from roles.schema import operations
+from roles.schema.edition import choose
+from roles.schema.facts import TimescaleEdition
+from roles.schema.indexes import redundant_indexes
+from roles.schema.model import (
+    LoadedSpec,
+    SpecFileError,
+    interval_seconds,
+    load_spec,
+)
 from roles.schema.render import plan
 from roles.schema.units import Unit
 from roles.spec import HostSpec
@@ -38,25 +45,32 @@ def apply(spec: HostSpec) -> None:
     except SpecFileError as error:  # roles.schema.validation reports it before any host changes
         raise PyinfraError(str(error)) from None
     owner = next(db.owner for db in pg.databases if db.name == schema.database)
-    licence = host.get_fact(
-        TimescaleLicence, version=pg.version, cluster=pg.cluster, database=schema.database
+    evidence = host.get_fact(
+        TimescaleEdition, version=pg.version, cluster=pg.cluster, database=schema.database
     )
-    edition = engine.edition_for(schema.edition, licence, pg.source)
+    edition, why = choose(schema.edition, evidence, pg.source)
+    for warning in redundant_indexes(loaded):
+        logger.warning(f"{host.name}: {warning}")
     units = plan(loaded, edition)
-    probes = tuple((u.key, u.probe.sql) for u in units if u.probe)
+    # The cluster, database and probes every schema operation reads its state with.
+    target: dict[str, Any] = {
+        "version": pg.version,
+        "cluster": pg.cluster,
+        "database": schema.database,
+        "probes": tuple((u.key, u.probe.sql) for u in units if u.probe),
+    }
+    name = f"TimescaleDB edition: {edition} ({why})"
+    operations.edition(name=name, edition=edition, why=why, **target)
     applied = [
         operations.unit(
             name=u.key,
-            version=pg.version,
-            cluster=pg.cluster,
-            database=schema.database,
             owner=owner,
             unit=u,
             edition=edition,
-            licence=licence,
+            licence=evidence.licence,
             statement_timeout=schema.statement_timeout,
             lock_timeout=schema.lock_timeout,
-            probes=probes,
+            **target,
         )
         for u in units
     ]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from jinja2 import Environment, StrictUndefined, TemplateError
 
+from roles.schema.jobs import alter_or_add, job_source
 from roles.schema.model import LoadedSpec, Rollup, SpecFileError, interval_seconds
 from roles.schema.sqltext import (
     interval_literal,
@@ -49,12 +50,11 @@ _ONE_SELECT = "exactly one SELECT (a Jinja2 template using name, source, bucket,
 def rollup_units(
     rollup: Rollup, query: str, position: int, source: str, edition: Edition
 ) -> Iterator[Unit]:
-    schema, name = split_name(rollup.name)
+    name = split_name(rollup.name)[1]
     rel = quote_literal(rollup.name)
     refresh = rollup.refresh
     creation_source = f"{rollup.query} (rollup {rollup.name} of {source})"
     if edition == "timescale":
-        # Created WITH NO DATA: the refresh policy fills it in the background.
         yield Unit(
             phase="60-rollups",
             name=rollup.name,
@@ -68,16 +68,22 @@ def rollup_units(
             transactional=False,
             licensed=True,
         )
+        yield _history(rollup, creation_source, edition, query)
+        job = job_source("policy_refresh_continuous_aggregate", rollup.name, rollup=True)
+        offsets = {"start_offset": refresh.start_offset, "end_offset": refresh.end_offset}
         yield Unit(
             phase="60-rollups",
             name=f"{rollup.name}.refresh",
             source=f"{source}[{rollup.name}].refresh",
-            statements=(
-                f"SELECT remove_continuous_aggregate_policy({rel}, if_exists => TRUE)",
+            statements=alter_or_add(
+                job,
+                offsets,
                 f"SELECT add_continuous_aggregate_policy({rel}, "
                 f"start_offset => {interval_literal(refresh.start_offset)}, "
                 f"end_offset => {interval_literal(refresh.end_offset)}, "
-                f"schedule_interval => {interval_literal(refresh.every)})",
+                f"schedule_interval => {interval_literal(refresh.every)}, "
+                "if_not_exists => TRUE)",
+                schedule_interval=refresh.every,
             ),
             kind="policy",
             licensed=True,
@@ -85,14 +91,7 @@ def rollup_units(
                 "SELECT concat_ws(' | ', "
                 "extract(epoch FROM (j.config->>'start_offset')::interval)::bigint, "
                 "extract(epoch FROM (j.config->>'end_offset')::interval)::bigint, "
-                "extract(epoch FROM j.schedule_interval)::bigint) "
-                "FROM timescaledb_information.jobs j "
-                "JOIN timescaledb_information.continuous_aggregates c "
-                "ON c.materialization_hypertable_schema = j.hypertable_schema "
-                "AND c.materialization_hypertable_name = j.hypertable_name "
-                "WHERE j.proc_name = 'policy_refresh_continuous_aggregate' "
-                f"AND c.view_schema = {quote_literal(schema)} "
-                f"AND c.view_name = {quote_literal(name)}",
+                f"extract(epoch FROM j.schedule_interval)::bigint) {job}",
                 " | ".join(
                     str(interval_seconds(v))
                     for v in (refresh.start_offset, refresh.end_offset, refresh.every)
@@ -112,6 +111,7 @@ def rollup_units(
         ),
         kind="schema",
     )
+    yield _history(rollup, creation_source, edition, query)
     fields = {
         "source": quote_literal(rollup.source),
         "bucket": interval_literal(rollup.bucket),
@@ -148,6 +148,38 @@ def rollup_units(
                 + [str(position), _md5(query)]
             ),
         ),
+    )
+
+
+def _history(rollup: Rollup, source: str, edition: Edition, query: str) -> Unit:
+    """Once, right after the rollup is created: every bucket before the refresh window's end
+    (now - end_offset, floored to the bucket), so the rollup holds the history from before
+    its creation; the refresh keeps the window from then on. Units run in dependency order,
+    so each level reads a source that already holds its history."""
+    refresh, rel = rollup.refresh, quote_literal(rollup.name)
+    bucket, end_offset = interval_literal(rollup.bucket), interval_literal(refresh.end_offset)
+    end = f"time_bucket({bucket}, now() - {end_offset})"
+    statements: tuple[str, ...]
+    if edition == "timescale":
+        # A refresh cannot run in a transaction block; it is safe to repeat.
+        statements = (f"CALL refresh_continuous_aggregate({rel}, NULL, {end})",)
+    else:
+        # Only buckets before the oldest one the table has: rows a refresh already wrote,
+        # or whose source rows retention has since dropped, stay as they are.
+        column = rollup.bucket_column
+        oldest = f"coalesce((SELECT min({column}) FROM {rollup.name}), {end})"
+        statements = (
+            f"INSERT INTO {rollup.name} SELECT * FROM ({query}) AS q "
+            f"WHERE q.{column} < least({oldest}, {end})",
+        )
+    return Unit(
+        phase="60-rollups",
+        name=f"{rollup.name}.history",
+        source=source,
+        statements=statements,
+        kind="schema",
+        transactional=edition == "apache",
+        licensed=edition == "timescale",
     )
 
 

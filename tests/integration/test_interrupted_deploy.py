@@ -52,7 +52,7 @@ from roles.pgbouncer import config as pgbouncer_config
 from roles.targets import Target, load_targets
 from tests.integration import unprivileged_watch
 from tests.integration.pyinfra_run import ROOT, DeployRun, Kill, run_pyinfra, stream_pyinfra
-from tests.integration.test_schema import DbHost
+from tests.integration.schema_host import DbHost
 
 FRESH_ENV = "TIMESTACK_FRESH_TARGET"
 STARTING = r"Starting operation: "

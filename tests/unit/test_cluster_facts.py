@@ -19,8 +19,9 @@ from roles.postgres.facts import (
     Roles,
     Settings,
 )
+from roles.schema.edition import EditionEvidence
 from roles.schema.engine import LiveState
-from roles.schema.facts import SchemaState, TimescaleLicence
+from roles.schema.facts import SchemaState, TimescaleEdition
 from roles.spec import HostInput, host_address, validate_inventory
 
 IN_DATABASE = {"version": 17, "cluster": "main", "database": "telemetry"}
@@ -30,7 +31,6 @@ SQL_FACTS: list[tuple[type[ClusterSqlFact[Any]], dict[str, Any]]] = [
     (Databases, {"version": 17, "cluster": "main"}),
     (Extensions, IN_DATABASE),
     (LookupFunction, IN_DATABASE),
-    (TimescaleLicence, IN_DATABASE),
     (SchemaState, {**IN_DATABASE, "probes": [("k", "SELECT 1")]}),
 ]
 
@@ -45,6 +45,14 @@ def test_a_cluster_sql_fact_is_its_default_while_offline(
         assert "grep -qx telemetry" in command  # a database created later is offline too
     assert fact().process([OFFLINE]) == fact.default()
     assert fact().requires_command() == "pg_lsclusters"  # before postgresql-common: default
+
+
+def test_the_edition_evidence_offline_is_what_is_installed_and_configured() -> None:
+    # Before the cluster runs (a fresh host), the library and the configuration still tell.
+    evidence = TimescaleEdition().process(["library|timescale", OFFLINE])
+    assert evidence == EditionEvidence(licence=None, configured=None, library="timescale")
+    command = str(TimescaleEdition().command(version=17, cluster="main", database="telemetry"))
+    assert command.index("timescaledb-tsl-") < command.index("pg_lsclusters")
 
 
 def test_offline_defaults_say_what_an_operation_needs() -> None:
