@@ -8,8 +8,8 @@ Groups decide what each host runs: timescaledb (PostgreSQL + TimescaleDB), pgbou
 pgbackrest_repo (the backup repository, on another machine than the database).
 Defaults live in inventory/group_data/*.py; a host's own dict sets only what differs.
 Passwords are never written here: export the variables named by password_env
-(TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD) on the
-machine that runs pyinfra.
+(TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD,
+TIMESTACK_PG_MONITOR_PASSWORD) on the machine that runs pyinfra.
 """
 
 # Connection data shared by every host: a deploy user with passwordless sudo and a key.

@@ -18,6 +18,7 @@ from roles.spec.backup import BackupSpec
 from roles.spec.bench import BenchSpec
 from roles.spec.common import CommonSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
+from roles.spec.monitoring import MonitoringSpec, postgres_exporter_problems
 from roles.spec.pgbouncer import PgbouncerSpec
 from roles.spec.postgres import PostgresSpec
 from roles.spec.schema import SchemaSpec
@@ -84,6 +85,7 @@ class Parsed:
     backup: BackupSpec | None
     schema: SchemaSpec | None
     bench: BenchSpec | None = None  # thresholds of `python -m bench validate`
+    monitoring: MonitoringSpec | None = None
 
     def sections(self) -> dict[str, Any]:
         """HostSpec input (the schema section under its alias)."""
@@ -127,6 +129,8 @@ def host_problems(
                     f"a database declared in postgres.databases: {_names(databases)}",
                 )
             )
+    if pg and host.monitoring and "timescaledb" in groups and inventory.hosts_in("monitoring"):
+        problems += postgres_exporter_problems(host.monitoring, pg)
     for rule in rules:
         problems += rule(host)
     return problems
