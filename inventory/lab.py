@@ -45,6 +45,11 @@ _LAB_DATA: dict[str, dict[str, object]] = {
         # Where the verify suite's clients reach the services from this machine.
         "verify_endpoints": {"postgres": "127.0.0.1:15432", "pgbouncer": "127.0.0.1:16432"},
     },
+    "ts-backup1": {
+        # Prometheus binds to this host's lab address, where the published port
+        # 127.0.0.1:19090 arrives; Alertmanager stays on its loopback.
+        "monitoring": {"prometheus": {"listen_address": "ts-backup1"}},
+    },
     "ts-kafka1": {
         # STAND-IN, not Apache Kafka (which cannot be downloaded here): an archive with
         # Kafka's layout that runs Tansu, built by `python -m lab up` (lab/kafka_standin.py).
@@ -74,8 +79,9 @@ def _group(name: str) -> list[tuple[str, dict[str, object]]]:
     ]
 
 
-_GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo")
+_GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo", "monitoring")
 timescaledb = _group("timescaledb")
 pgbouncer = _group("pgbouncer")
 kafka = _group("kafka")
 pgbackrest_repo = _group("pgbackrest_repo")
+monitoring = _group("monitoring")

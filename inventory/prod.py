@@ -44,6 +44,10 @@ kafka = [
 
 pgbackrest_repo = [("backup1.telemetry.example.net", _SSH)]
 
+# Prometheus and Alertmanager (roles/monitoring) on the repository host: off the machines they
+# watch. Its UI listens on 127.0.0.1:9090 there (ssh -L 9090:127.0.0.1:9090 backup1...).
+monitoring = [pgbackrest_repo[0]]
+
 # Single-box variant (everything on one machine; backups then stay on the same host —
 # set backup = {"repo_type": "posix_local"} and accept that they are not off-host):
 #
@@ -52,3 +56,4 @@ pgbackrest_repo = [("backup1.telemetry.example.net", _SSH)]
 # pgbouncer = [_BOX]
 # kafka = [_BOX]
 # pgbackrest_repo = []
+# monitoring = [_BOX]

@@ -38,5 +38,8 @@ HOSTS: tuple[LabHost, ...] = (
         memory_limit="4g",
     ),
     LabHost("ts-kafka1", ("kafka",), ssh_port=12211),
-    LabHost("ts-backup1", ("pgbackrest_repo",), ssh_port=12221),
+    # Monitoring shares the repository host: both are light, and both belong off the
+    # database and broker hosts they watch or protect (one more systemd container on a
+    # 2-core machine costs more than it shows).
+    LabHost("ts-backup1", ("pgbackrest_repo", "monitoring"), ssh_port=12221, ports={9090: 19090}),
 )
