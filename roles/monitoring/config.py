@@ -98,7 +98,6 @@ def defaults_file(exporter: Exporter, spec: HostSpec) -> str:
                 "ARGS": _args(
                     listen,
                     "--collector.stat_checkpointer",  # PostgreSQL 17's checkpoint counters
-                    "--collector.stat_statements",  # seed 001: query performance
                     f"--extend.query-path={PG_QUERIES}",
                 ),
             }
@@ -111,8 +110,16 @@ def defaults_file(exporter: Exporter, spec: HostSpec) -> str:
         )
         return _env_file({"PGBOUNCER_EXPORTER_CONNECTION_STRING": console, "ARGS": listen})
     if exporter.job == "pgbackrest":
+        # `pgbackrest info` for every stanza is refused by a repository host's TLS server
+        # (its tls-server-auth names this host's stanza only): ask for that one.
         return _env_file(
-            {"ARGS": _args(listen, "--backrest.config=/etc/pgbackrest/pgbackrest.conf")}
+            {
+                "ARGS": _args(
+                    listen,
+                    "--backrest.config=/etc/pgbackrest/pgbackrest.conf",
+                    f"--backrest.stanza-include={spec.backup.stanza}",
+                )
+            }
         )
     return _env_file({"ARGS": listen})
 
