@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
+from lab import HOSTS
+from lab.hosts import published_ports
 from roles.monitoring import config, rules
 from roles.monitoring.facts import ResolvedAddresses, TcpListeners
 from roles.monitoring.operations import bound_as_wanted
@@ -137,3 +139,14 @@ def test_listeners_fact_and_the_listening_decision() -> None:
     assert bound_as_wanted(listeners[9100], wanted)
     assert not bound_as_wanted(listeners[9187], wanted)  # Debian's every-address start
     assert not bound_as_wanted(frozenset(), wanted)  # not running yet
+
+
+def test_lab_host_with_other_published_ports_is_told_apart() -> None:
+    """`python -m lab up` recreates ts-backup1 made before Prometheus's port was published."""
+    backup = next(h for h in HOSTS if "monitoring" in h.groups)
+    before = {
+        "HostConfig": {"PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "12221"}]}}
+    }
+    assert published_ports(before) == {22: 12221} != backup.published
+    assert backup.published == {22: 12221, 9090: 19090}
+    assert published_ports({"HostConfig": {"PortBindings": None}}) == {}
