@@ -1,4 +1,4 @@
-"""The rendered alert rules under Prometheus's own tools: `promtool check rules` parses them,
+"""The rendered alert rules under Prometheus's own promtool: `promtool check rules` parses them,
 `promtool test rules` (tests/unit/promtool/alerts_test.yml) feeds series that fire each alert
 on one host and keep it quiet on another. promtool comes with Debian's prometheus package
 (.ci/run installs it)."""
