@@ -42,8 +42,13 @@ _LAB_DATA: dict[str, dict[str, object]] = {
         },
         # Reachable through the published port 127.0.0.1:16432 (and the 1000-client benchmark).
         "pgbouncer": {"listen_addr": "*"},
-        # Where the verify suite's clients reach the services from this machine.
-        "verify_endpoints": {"postgres": "127.0.0.1:15432", "pgbouncer": "127.0.0.1:16432"},
+        # Where clients on this machine (verify suite, benchmark) reach the services.
+        "verify_endpoints": {
+            "postgres": "127.0.0.1:15432",
+            "pgbouncer": "127.0.0.1:16432",
+            "bench_postgres": "127.0.0.1:15499",
+            "bench_pgbouncer": "127.0.0.1:16499",
+        },
     },
     "ts-kafka1": {
         # STAND-IN, not Apache Kafka (which cannot be downloaded here): an archive with

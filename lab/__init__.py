@@ -33,7 +33,8 @@ HOSTS: tuple[LabHost, ...] = (
         "ts-db1",
         ("timescaledb", "pgbouncer"),
         ssh_port=12201,
-        ports={5432: 15432, 6432: 16432},
+        # PostgreSQL, pgBouncer, and the benchmark's stock cluster and pgBouncer beside them
+        ports={5432: 15432, 6432: 16432, 5499: 15499, 6499: 16499},
         # A limit below the VM's RAM, so cgroup-aware tuning is visible.
         memory_limit="4g",
     ),

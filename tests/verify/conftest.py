@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import testinfra
 
 from roles.spec import SpecError
 from roles.targets import Target, load_targets
@@ -67,7 +66,7 @@ _hosts: dict[str, Any] = {}
 def host(target: Target) -> Any:
     """The Testinfra host for this target (one connection per host per run)."""
     if target.hostspec not in _hosts:
-        _hosts[target.hostspec] = testinfra.get_host(target.hostspec, **target.backend_options)
+        _hosts[target.hostspec] = target.testinfra_host()
     return _hosts[target.hostspec]
 
 
