@@ -79,7 +79,6 @@ def _group(name: str) -> list[tuple[str, dict[str, object]]]:
     ]
 
 
-_GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo")
 timescaledb = _group("timescaledb")
 pgbouncer = _group("pgbouncer")
 kafka = _group("kafka")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NETWORK = "timestack-lab"
+# The inventory groups of inventory/prod.py, which the lab's hosts fill.
+GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo")
 # Fixed so pg_hba can name it: published ports arrive from the bridge's gateway address.
 SUBNET = "172.30.90.0/24"
 LABEL = "timestack.lab"
