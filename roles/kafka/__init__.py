@@ -115,15 +115,19 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
     systemd.service(name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True)
     started = systemd.service(name="Kafka running", service=config.UNIT, running=True)
-    changed = (properties, unit, unpacked, current)
+    # Decided now, from what the operations above will change on this host, so that `--dry`
+    # lists the restart exactly where a run restarts. A broker this run starts already runs
+    # with the new files.
+    changes = {"server.properties": properties, "the systemd unit": unit,
+               "the release": unpacked, f"the {home} link": current}  # fmt: skip
+    because = [what for what, op in changes.items() if op.will_change]
     operations.restarted(
         name="Rolling restart for changed configuration or release",
         health=health,
+        because=[] if started.will_change else because,
         timeout=START_TIMEOUT,
         precheck_timeout=PRECHECK_TIMEOUT,
         _serial=True,
-        # A broker that was just started already runs with the new files.
-        _if=lambda: not started.did_change() and any(op.did_change() for op in changed),
     )
     operations.cluster_healthy(
         name="Cluster healthy: brokers registered, quorum caught up, no under-replicated partition",

@@ -140,14 +140,19 @@ class Health:
 
 
 @operation()
-def restarted(health: Health, timeout: int, precheck_timeout: int) -> Commands:
-    """Restart the broker, then wait until it is back in a healthy cluster. Called with `_if`
-    (the files it reads changed) and `_serial`, so brokers restart one after another. pyinfra
-    goes on to the next host even when this one failed, so each restart first checks that the
-    cluster is healthy: after a broker that did not come back, no other broker restarts."""
+def restarted(
+    health: Health, because: Sequence[str], timeout: int, precheck_timeout: int
+) -> Commands:
+    """Restart the broker when `because` names a change it reads, then wait until it is back
+    in a healthy cluster. Called with `_serial`, so brokers restart one after another.
+    pyinfra goes on to the next host even when this one failed, so each restart first checks
+    that the cluster is healthy: after a broker that did not come back, no other restarts."""
+    if not because:
+        host.noop("the broker runs with the current configuration and release")
+        return
     yield health.wait(precheck_timeout, "before its restart, so it was not restarted")
     yield StringCommand("systemctl", "restart", config.UNIT)
-    yield health.wait(timeout, "after its restart")
+    yield health.wait(timeout, f"after its restart for {', '.join(because)}")
 
 
 @operation()
