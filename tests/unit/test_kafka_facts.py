@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -25,15 +26,26 @@ def sh(command: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def test_archive_in_cache_reports_checksum_and_record(tmp_path: Path) -> None:
+def test_archive_in_cache_hashes_a_file_changed_since_its_record(tmp_path: Path) -> None:
     fact = ArchiveInCache()
     archive, record = tmp_path / "k.tgz", tmp_path / "k.tgz.sha512"
     command = fact.command(path=str(archive), record=str(record))
     assert fact.process(sh(command)) == CachedArchive(None, None)
-    archive.write_bytes(b"release")
     record.write_text("abc\n")
+    archive.write_bytes(b"release")
+    os.utime(record, (1_000_000, 1_000_000))  # the file is newer than its record
     expected = hashlib.sha512(b"release").hexdigest()
     assert fact.process(sh(command)) == CachedArchive(expected, "abc")
+
+
+def test_archive_in_cache_trusts_the_record_of_an_unchanged_file(tmp_path: Path) -> None:
+    fact = ArchiveInCache()
+    archive, record = tmp_path / "k.tgz", tmp_path / "k.tgz.sha512"
+    archive.write_bytes(b"release")
+    os.utime(archive, (1_000_000, 1_000_000))  # verified, then the record was written
+    record.write_text("abc\n")
+    command = fact.command(path=str(archive), record=str(record))
+    assert fact.process(sh(command)) == CachedArchive("abc", "abc")
 
 
 def test_installed_release_reads_the_marker(tmp_path: Path) -> None:
