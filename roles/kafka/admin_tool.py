@@ -8,7 +8,8 @@ kafka-topics.sh and kafka-configs.sh (see roles/kafka/topics.py, tool_commands).
     kafka_admin.py state    --bootstrap HOST:PORT --kafka-home DIR  metadata and the quorum
     kafka_admin.py wait     --bootstrap HOST:PORT --timeout S     until the broker answers
     kafka_admin.py health   --bootstrap HOST:PORT --kafka-home DIR --node-id N --voters 1,2,3
-                            [--name NAME] [--when TEXT] [--timeout S]   until healthy, else exit 1
+                            [--name NAME] [--when TEXT] [--timeout S] [--unless-down]
+                            until healthy (or, --unless-down, this broker down), else exit 1
 
 describe, metadata and wait use Debian's python3-confluent-kafka (librdkafka; no JVM, so a
 no-op deploy stays cheap and the host needs nothing from PyPI). health adds the quorum as
@@ -192,10 +193,25 @@ def wait(bootstrap: str, timeout: float) -> str | None:
     return last
 
 
+def is_down(state: Mapping[str, Any], node_id: int) -> bool:
+    """This broker answers no metadata request on its own listener, or is not registered."""
+    return "error" in state or node_id not in state.get("brokers", [])
+
+
 def wait_healthy(args: argparse.Namespace) -> list[str]:
-    """[] once healthy; else, after the timeout, what the last look saw."""
+    """[] once healthy; else, after the timeout, what the last look saw. With --unless-down,
+    [] at once when this broker is down already: restarting it takes no copy away (and is
+    how a broker with a bad configuration gets the fixed one)."""
     voters = [int(n) for n in args.voters.split(",")]
     deadline = time.monotonic() + args.timeout
+    if args.unless_down:
+        try:
+            local: dict[str, Any] = metadata_state(args.bootstrap)
+        except Exception as error:  # KafkaException: the local broker does not answer
+            local = {"error": str(error)}
+        if is_down(local, args.node_id):
+            print(f"{args.name} (node {args.node_id}) is down already: not waiting")
+            return []
     while True:
         state = cluster_state(args.bootstrap, args.kafka_home)
         if "error" in state:
@@ -217,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voters", default="")
     parser.add_argument("--name", default="this broker")
     parser.add_argument("--when", default="", help="health: when, e.g. after its restart")
+    parser.add_argument("--unless-down", action="store_true", help="health: pass if it is down")
     args = parser.parse_args(argv)
     if args.command == "describe":
         print(json.dumps(describe(args.bootstrap), sort_keys=True))

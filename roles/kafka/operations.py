@@ -117,7 +117,7 @@ class Health:
     node_id: int
     voters: tuple[int, ...]
 
-    def wait(self, timeout: int, when: str) -> StringCommand:
+    def wait(self, timeout: int, when: str, unless_down: bool = False) -> StringCommand:
         return StringCommand(
             "python3",
             config.ADMIN_SCRIPT,
@@ -136,6 +136,7 @@ class Health:
             shlex.quote(when),
             "--timeout",
             str(timeout),
+            *(["--unless-down"] if unless_down else []),
         )
 
 
@@ -146,11 +147,15 @@ def restarted(
     """Restart the broker when `because` names a change it reads, then wait until it is back
     in a healthy cluster. Called with `_serial`, so brokers restart one after another.
     pyinfra goes on to the next host even when this one failed, so each restart first checks
-    that the cluster is healthy: after a broker that did not come back, no other restarts."""
+    that the cluster is healthy: after a broker that did not come back, no running broker
+    restarts. A broker that is down already is restarted without that check: it takes no
+    copy away, and a fixed configuration must reach it."""
     if not because:
         host.noop("the broker runs with the current configuration and release")
         return
-    yield health.wait(precheck_timeout, "before its restart, so it was not restarted")
+    yield health.wait(
+        precheck_timeout, "before its restart, so it was not restarted", unless_down=True
+    )
     yield StringCommand("systemctl", "restart", config.UNIT)
     yield health.wait(timeout, f"after its restart for {', '.join(because)}")
 

@@ -83,3 +83,9 @@ def test_unreadable_quorum_is_a_problem_not_a_pass() -> None:
     assert admin_tool.health_problems(state, 1, [1, 2, 3]) == [
         "quorum not readable: no quorum table in: 'TimeoutException'"
     ]
+
+
+def test_a_broker_is_down_when_it_does_not_answer_or_is_not_registered() -> None:
+    assert not admin_tool.is_down(HEALTHY, 2)
+    assert admin_tool.is_down({**HEALTHY, "brokers": [1, 3]}, 2)
+    assert admin_tool.is_down({"error": "KafkaError{code=_TRANSPORT}"}, 2)
