@@ -111,7 +111,9 @@ def health_problems(
 def _admin(bootstrap: str) -> Any:
     from confluent_kafka.admin import AdminClient  # type: ignore[import-not-found]
 
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+    # librdkafka logs each refused connection to stderr; the errors it returns say enough.
+    config = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 2}
+    return AdminClient(config)
 
 
 def _source_number(source: Any) -> int:

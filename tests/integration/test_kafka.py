@@ -198,3 +198,26 @@ def test_storage_of_another_cluster_is_an_error_not_a_reformat(brokers: Brokers)
     finally:
         subprocess.run(["docker", "exec", "-i", container, "sh", "-c", f"cat > {meta}"],
                        input=original, text=True, check=True)  # fmt: skip
+
+
+def test_a_broker_that_does_not_come_back_stops_the_rolling_restart(
+    brokers: Brokers, restore: None
+) -> None:
+    """num.io.threads=0 keeps a broker from starting: the first restarted one never comes
+    back, the deploy says so after 300 s, and no other broker is restarted (each one's
+    check before its restart fails instead). The `restore` deploy restarts the broken broker
+    without that check (it is down) and so repairs the cluster."""
+    before = {c: started_at(c) for c in brokers.containers}
+    with variant(brokers, "broken", {"kafka": {"settings": {"num.io.threads": 0}}}) as path:
+        run = run_pyinfra(path)
+    assert run.returncode != 0
+    failed = re.findall(r"\[@docker/([^\]]+)\] @docker/\S+ \(node \d\) after its restart for "
+                        r"server.properties: cluster not healthy within 300s", run.output)  # fmt: skip
+    assert len(failed) == 1, run.output[-4000:]
+    others = [c for c in brokers.containers if c != failed[0]]
+    for container in others:
+        assert re.search(rf"@docker/{container} \(node \d\) before its restart, so it was not "
+                         r"restarted: cluster not healthy within 60s: brokers not registered",
+                         run.output), run.output[-4000:]  # fmt: skip
+        assert started_at(container) == before[container], f"{container} was restarted"
+    assert "Traceback" not in run.output
