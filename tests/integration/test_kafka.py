@@ -200,24 +200,32 @@ def test_storage_of_another_cluster_is_an_error_not_a_reformat(brokers: Brokers)
                        input=original, text=True, check=True)  # fmt: skip
 
 
-def test_a_broker_that_does_not_come_back_stops_the_rolling_restart(
-    brokers: Brokers, restore: None
-) -> None:
+def test_a_broker_that_does_not_come_back_stops_the_rolling_restart(brokers: Brokers) -> None:
     """num.io.threads=0 keeps a broker from starting: the first restarted one never comes
     back, the deploy says so after 300 s, and no other broker is restarted (each one's
-    check before its restart fails instead). The `restore` deploy restarts the broken broker
-    without that check (it is down) and so repairs the cluster."""
+    check before its restart fails instead). Deploying the target's data again restarts the
+    broken broker without that check (it is down); a running broker whose turn came first
+    refuses (the cluster still misses one), so a second deploy may be needed to finish."""
     before = {c: started_at(c) for c in brokers.containers}
-    with variant(brokers, "broken", {"kafka": {"settings": {"num.io.threads": 0}}}) as path:
-        run = run_pyinfra(path)
+    try:
+        with variant(brokers, "broken", {"kafka": {"settings": {"num.io.threads": 0}}}) as path:
+            run = run_pyinfra(path)
+        after = {c: started_at(c) for c in brokers.containers}
+    finally:
+        repaired = [run_pyinfra(brokers.inventory)]
+        if repaired[0].returncode != 0:
+            repaired.append(run_pyinfra(brokers.inventory))
+    assert repaired[-1].returncode == 0, repaired[-1].output[-3000:]
     assert run.returncode != 0
-    failed = re.findall(r"\[@docker/([^\]]+)\] @docker/\S+ \(node \d\) after its restart for "
-                        r"server.properties: cluster not healthy within 300s", run.output)  # fmt: skip
+    after_restart = r"\S*{} \(node \d\) after its restart for server.properties: cluster not "
+    failed = [c for c in brokers.containers if re.search(after_restart.format(c), run.output)]
     assert len(failed) == 1, run.output[-4000:]
-    others = [c for c in brokers.containers if c != failed[0]]
-    for container in others:
-        assert re.search(rf"@docker/{container} \(node \d\) before its restart, so it was not "
-                         r"restarted: cluster not healthy within 60s: brokers not registered",
-                         run.output), run.output[-4000:]  # fmt: skip
-        assert started_at(container) == before[container], f"{container} was restarted"
+    assert "healthy within 300s" in run.output
+    for container in (c for c in brokers.containers if c != failed[0]):
+        not_restarted = (
+            rf"\S*{container} \(node \d\) before its restart, so it was not restarted: "
+            r"cluster not healthy within 60s: brokers not registered"
+        )
+        assert re.search(not_restarted, run.output), run.output[-4000:]
+        assert after[container] == before[container], f"{container} was restarted"
     assert "Traceback" not in run.output
