@@ -40,6 +40,10 @@ HOSTS: tuple[LabHost, ...] = (
         # A limit below the VM's RAM, so cgroup-aware tuning is visible.
         memory_limit="4g",
     ),
-    LabHost("ts-kafka1", ("kafka",), ssh_port=12211),
+    # Three KRaft voters, as in inventory/prod.py. The role sizes the heap from the limit
+    # (a quarter, at least 1 GiB); 2 GiB leaves the page cache the rest.
+    LabHost("ts-kafka1", ("kafka",), ssh_port=12211, memory_limit="2g"),
+    LabHost("ts-kafka2", ("kafka",), ssh_port=12212, memory_limit="2g"),
+    LabHost("ts-kafka3", ("kafka",), ssh_port=12213, memory_limit="2g"),
     LabHost("ts-backup1", ("pgbackrest_repo",), ssh_port=12221),
 )

@@ -41,7 +41,7 @@ class KafkaTopic(SpecModel):
 
 
 class KafkaSpec(SpecModel):
-    version: KafkaVersion = Field("3.9.1", description="Kafka release")
+    version: KafkaVersion = Field("4.4.0", description="Kafka release (4.x: KRaft only, Java 17+)")
     scala_version: Literal["2.12", "2.13"] = Field("2.13", description="Scala build of the release")
     archive: str | None = Field(
         None,

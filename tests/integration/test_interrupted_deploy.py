@@ -1,6 +1,6 @@
 """A deploy cut off anywhere converges on the next run, and no secret leaks on the way.
 
-Three bare hosts (new containers from the lab image) get a full deploy that is killed three
+The lab's bare hosts (new containers from the lab image) get a full deploy that is killed three
 times, SIGKILL to pyinfra's whole process group, as a crash or a lost terminal would:
 early (the common role's base packages; the apt-get on the hosts runs on), during the
 PostgreSQL packages (dpkg mid-flight, then killed on the host too, as a dropped SSH session
@@ -11,12 +11,13 @@ runs first: no password, SCRAM verifier or TLS private key appears in any of it.
 converged hosts, every file that holds one of them must be private to its service user.
 
 It runs first of the integration tests (tests/integration/conftest.py) and replaces the
-lab's first full deploy: it recreates ts-db1, ts-kafka1 and ts-backup1 and leaves them
+lab's first full deploy: it recreates ts-db1, ts-kafka1..3 and ts-backup1 and leaves them
 deployed, so `first_deploy` then changes nothing. To develop without touching the shared
 lab, point it at containers of your own (created or recreated by the test, removed by you):
 `TIMESTACK_FRESH_TARGET=inventory/_dev_interrupt.py:tsdev-int-db1,tsdev-int-kafka1,
-tsdev-int-backup1 pytest tests/integration/test_interrupted_deploy.py` (the inventory holds
-the lab's host data for those names).
+tsdev-int-kafka2,tsdev-int-kafka3,tsdev-int-backup1 pytest
+tests/integration/test_interrupted_deploy.py` (the inventory holds the lab's host data for
+those names).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|jaas|private|key_e
 @dataclass(frozen=True)
 class Fresh:
     inventory: str
-    containers: tuple[str, ...]  # in the order of lab.HOSTS: database, Kafka, repository
+    containers: tuple[str, ...]  # in the order of lab.HOSTS: database, brokers, repository
 
     @property
     def db(self) -> str:
@@ -179,7 +180,7 @@ def _ledger_rows(db: DbHost) -> int:
 def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Story:
     fresh = fresh_target()
     if not os.environ.get(FRESH_ENV):
-        request.getfixturevalue("lab")  # builds the image and the Kafka stand-in if missing
+        request.getfixturevalue("lab")  # builds the image and the Kafka archive if missing
     # Every run's whole output, kept as it ends, for whoever has to read why one failed.
     keep = tmp_path_factory.mktemp("interrupted-deploy")
     print(f"pyinfra's output of each run: {keep}")

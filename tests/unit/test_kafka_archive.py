@@ -129,3 +129,11 @@ def test_unusable_published_checksum_stops_before_downloading(
     assert result.returncode == 1
     assert "no usable SHA-512 at" in result.stderr and "set kafka.archive_sha512" in result.stderr
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_sha512_of_a_rewritten_file_is_computed_again(tmp_path: Path) -> None:
+    path = tmp_path / "kafka.tgz"
+    path.write_bytes(b"first")
+    assert sha512_of(path) == hashlib.sha512(b"first").hexdigest()
+    path.write_bytes(b"second release")
+    assert sha512_of(path) == hashlib.sha512(b"second release").hexdigest()
