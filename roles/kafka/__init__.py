@@ -22,9 +22,6 @@ from roles.spec import HostSpec
 from roles.templating import rendered_file
 
 ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
-# A restarted JVM broker replays its logs and its followers catch up before the cluster is
-# healthy again; allow for a large one. A rolling restart stops when it takes longer.
-START_TIMEOUT = 300
 # Before each restart the cluster must already be healthy: a broker that did not come back
 # stops the rolling restart here instead of taking a second broker down with it.
 PRECHECK_TIMEOUT = 60
@@ -125,14 +122,14 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         name="Rolling restart for changed configuration or release",
         health=health,
         because=[] if started.will_change else because,
-        timeout=START_TIMEOUT,
+        timeout=spec.kafka.restart_timeout,
         precheck_timeout=PRECHECK_TIMEOUT,
         _serial=True,
     )
     operations.cluster_healthy(
         name="Cluster healthy: brokers registered, quorum caught up, no under-replicated partition",
         health=health,
-        timeout=START_TIMEOUT,
+        timeout=spec.kafka.restart_timeout,
     )
     if manages_topics(spec, cluster):
         operations.topics(

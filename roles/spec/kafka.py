@@ -63,6 +63,14 @@ class KafkaSpec(SpecModel):
     node_id: int | None = Field(
         None, description="KRaft node.id (default: derived from group order)", ge=0
     )
+    restart_timeout: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description="seconds a restarted broker has to be back in the quorum, caught up, with "
+        "no partition under-replicated, before the rolling restart stops naming it (a JVM "
+        "broker replays its logs and its followers catch up: allow for a large one)",
+    )
     cluster_id: KafkaClusterId | None = Field(
         None, description="KRaft cluster id (default: generated)"
     )
