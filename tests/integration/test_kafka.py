@@ -203,9 +203,10 @@ def test_storage_of_another_cluster_is_an_error_not_a_reformat(brokers: Brokers)
 def test_a_broker_that_does_not_come_back_stops_the_rolling_restart(brokers: Brokers) -> None:
     """num.io.threads=0 keeps a broker from starting: the first restarted one never comes
     back, the deploy says so after kafka.restart_timeout (60 s here), and no other broker is
-    restarted (each one's check before its restart fails instead). Deploying the target's data again restarts the
-    broken broker without that check (it is down); a running broker whose turn came first
-    refuses (the cluster still misses one), so a second deploy may be needed to finish."""
+    restarted (each one's check before its restart fails instead). Deploying the target's
+    data again restarts the broken broker without that check (it is down); a running broker
+    whose turn came first refuses (the cluster still misses one), so a second deploy may be
+    needed to finish."""
     before = {c: started_at(c) for c in brokers.containers}
     try:
         with variant(
