@@ -3,6 +3,7 @@ host data without the runbook's own --data keys, and commands whose output is ne
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -59,5 +60,6 @@ def backup_now(user: str, stanza: str, kind: str) -> None:
         f"{seconds:.0f} s, database {newest.size_bytes / 2**20:.1f} MiB, "
         f"added {newest.repo_bytes / 2**20:.1f} MiB to the repository\n"
         f"[{host.name}] {info.summary(state)}\n",
+        file=sys.stderr,  # beside pyinfra's own report: stdout may be its --json
         flush=True,
     )
