@@ -67,8 +67,7 @@ def resolve(kafka: KafkaSpec, cwd: Path) -> Archive:
         path = (cwd / Path(kafka.archive).expanduser()).resolve()
         if not path.is_file():
             raise ArchiveError(
-                f"kafka.archive: {path} is not a file on the machine running pyinfra; fix the "
-                "path (the lab's archive is assembled by `python -m lab up`)"
+                f"kafka.archive: {path} is not a file on the machine running pyinfra; fix the path"
             )
         actual = sha512_of(path)
         if kafka.archive_sha512 and kafka.archive_sha512 != actual:

@@ -48,8 +48,10 @@ def test_local_archive_must_match_a_given_checksum(release: Path) -> None:
     assert resolve(kafka(archive=str(release), archive_sha512=SHA.upper()), Path("/")).local
 
 
-def test_missing_local_archive_names_the_field_and_the_lab_build(tmp_path: Path) -> None:
-    with pytest.raises(ArchiveError, match=r"kafka.archive: .*python -m lab up"):
+def test_missing_local_archive_names_the_field_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(
+        ArchiveError, match=r"kafka.archive: .*gone.tgz is not a file .*fix the path"
+    ):
         resolve(kafka(archive=str(tmp_path / "gone.tgz")), tmp_path)
 
 
