@@ -522,9 +522,7 @@ def lab_state(lab: str, request: pytest.FixtureRequest) -> dict[str, Snapshot]:
         state = snapshot()
     with lab_variant("bad_inputs_valid", VALID) as inventory:
         specs = {target.short_name: target.spec for target in load_targets(ROOT / inventory)}
-    assert {name: spec.common.nofile for name, spec in specs.items()} == dict.fromkeys(
-        VALID, NOFILE
-    )
+    assert {name: specs[name].common.nofile for name in VALID} == dict.fromkeys(VALID, NOFILE)
     assert specs[DB].postgres.settings["work_mem"] == "5MB"
     assert specs[KAFKA].kafka.settings["num.io.threads"] == "9"
     assert specs[REPO].backup.retention_full == 3
