@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from lab import HOSTS
+from lab.access import DEPLOY_USER
 from lab.engine import client
 from lab.hosts import recreate
 from lab.image import ensure_host_image
@@ -390,9 +391,9 @@ def test_an_unprivileged_user_learns_no_secret_while_deploys_run(
 
 
 def test_nothing_is_staged_in_tmp_and_nothing_planted_there_is_used(story: Story) -> None:
-    deploy_uid = 1000  # the lab image's deploy user
+    deploy_uid = {c: int(docker_exec(c, "id", "-u", DEPLOY_USER).stdout) for c in story.watched}
     staged = {
-        c: sorted(path for path, uid in seen["seen"].items() if uid == deploy_uid)
+        c: sorted(path for path, uid in seen["seen"].items() if uid == deploy_uid[c])
         for c, seen in story.watched.items()
     }
     assert not any(staged.values()), f"files the deploy user created in /tmp: {staged}"
