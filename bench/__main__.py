@@ -134,12 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         for outcome in outcomes:
             print(outcome.line())
         return 0 if all(outcome.passed for outcome in outcomes) else 1
-    assert target.hostspec and target.defaults  # from_inventory always sets both
-    shell = HostShell(target.hostspec)
-    print(f"creating the stock cluster on {target.hostspec} ...")
+    # from_inventory always sets these
+    assert target.host and target.defaults and target.defaults_endpoint
+    shell = HostShell(target.host.hostspec, target.host.testinfra_host())
+    print(f"creating the stock cluster on {target.host.name} ...")
     target.defaults.create(shell)
     try:
-        figures = measure([target.tuned, target.defaults_endpoint()], plan, data, args.keep)
+        figures = measure([target.tuned, target.defaults_endpoint], plan, data, args.keep)
     finally:
         if not args.keep:
             target.defaults.drop(shell)

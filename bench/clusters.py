@@ -40,11 +40,9 @@ class HostCommandError(RuntimeError):
 class HostShell:
     """Runs shell commands on the database host; raises with stderr on failure."""
 
-    def __init__(self, hostspec: str) -> None:
-        import testinfra  # only needed when a defaults cluster is made
-
+    def __init__(self, hostspec: str, testinfra_host: Any) -> None:
         self.hostspec = hostspec
-        self._host: Any = testinfra.get_host(hostspec)
+        self._host = testinfra_host
 
     def run(self, command: str, stdin: str | None = None) -> str:
         if stdin is not None:  # Testinfra has no stdin: ship it inside the command

@@ -6,31 +6,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.clusters import BOUNCER_PORT, PORT, DefaultsCluster
 from bench.workload import Endpoint
 from roles.spec import HostSpec
 
+if TYPE_CHECKING:
+    from roles import targets
+
 
 @dataclass(frozen=True)
 class Target:
     tuned: Endpoint
-    hostspec: str | None  # Testinfra spec of the DB host: needed to make a defaults cluster
+    host: targets.Target | None  # the DB host as the verify suite reaches it: for a shell
     defaults: DefaultsCluster | None
-    address: str
+    defaults_endpoint: Endpoint | None  # the stock cluster and pgBouncer beside the tuned
     spec: HostSpec | None
-
-    def defaults_endpoint(self) -> Endpoint:
-        return Endpoint(
-            name="default",
-            direct=self.tuned.direct.replace(_port(self.tuned.direct), str(PORT)),
-            pgbouncer=self.tuned.pgbouncer.replace(_port(self.tuned.pgbouncer), str(BOUNCER_PORT)),
-            password=self.tuned.password,
-        )
-
-
-def _port(conninfo: str) -> str:
-    return next(p.split("=", 1)[1] for p in conninfo.split() if p.startswith("port="))
 
 
 def _password(spec: HostSpec, role_name: str) -> str | None:
@@ -51,19 +43,30 @@ def from_inventory(inventory: Path, host: str) -> Target:
     if host not in targets:
         raise SystemExit(f"{host}: not in {inventory} (hosts: {', '.join(sorted(targets))})")
     found = targets[host]
-    spec, address = found.spec, found.address
+    spec = found.spec
     database = spec.schema_.database
     owner = next(db.owner for db in spec.postgres.databases if db.name == database)
     password = _password(spec, owner)
     if password is None:
         raise SystemExit(f"{host}: no password for {owner} (set its password_env)")
-    base = f"host={address} dbname={database} user={owner} connect_timeout=10"
-    tuned = Endpoint(
-        name="tuned",
-        direct=f"{base} port={spec.postgres.port}",
-        pgbouncer=f"{base} port={spec.pgbouncer.listen_port}",
-        password=password,
+
+    def endpoint(
+        name: str, service: str, port: int, bouncer_service: str, bouncer: int
+    ) -> Endpoint:
+        """Services where host data `verify_endpoints` says this machine reaches them."""
+        base = f"dbname={database} user={owner} connect_timeout=10"
+        direct, bouncer_at = found.endpoint(service, port), found.endpoint(bouncer_service, bouncer)
+        return Endpoint(
+            name=name,
+            direct=f"host={direct[0]} port={direct[1]} {base}",
+            pgbouncer=f"host={bouncer_at[0]} port={bouncer_at[1]} {base}",
+            password=password,
+        )
+
+    tuned = endpoint(
+        "tuned", "postgres", spec.postgres.port, "pgbouncer", spec.pgbouncer.listen_port
     )
+    stock = endpoint("default", "bench_postgres", PORT, "bench_pgbouncer", BOUNCER_PORT)
     roles = [
         (role.name, secret)
         for role in spec.postgres.roles
@@ -81,10 +84,10 @@ def from_inventory(inventory: Path, host: str) -> Target:
         roles=roles,
         hba_addresses=addresses,
     )
-    return Target(tuned, found.hostspec, defaults, address, spec)
+    return Target(tuned, found, defaults, stock, spec)
 
 
 def from_dsns(direct: str, pgbouncer: str) -> Target:
     """Explicit conninfo strings (password from PGPASSWORD or ~/.pgpass, as libpq does);
     no shell on the host, so no defaults cluster: validation only."""
-    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, "", None)
+    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, None, None)

@@ -17,7 +17,7 @@ from lab.access import DEPLOY_USER as _DEPLOY_USER
 from lab.access import KNOWN_HOSTS as _KNOWN_HOSTS
 from lab.access import PRIVATE_KEY as _PRIVATE_KEY
 from lab.access import SSH_ADDRESS as _SSH_ADDRESS
-from lab.kafka_standin import archive_path as _standin_archive
+from lab.kafka_release import archive_path as _kafka_archive
 from lab.secrets import export_lab_secrets as _export_lab_secrets
 
 # Passwords come from environment variables (password_env), as in production; the lab's are
@@ -42,21 +42,25 @@ _LAB_DATA: dict[str, dict[str, object]] = {
         },
         # Reachable through the published port 127.0.0.1:16432 (and the 1000-client benchmark).
         "pgbouncer": {"listen_addr": "*"},
-        # Where the verify suite's clients reach the services from this machine.
-        "verify_endpoints": {"postgres": "127.0.0.1:15432", "pgbouncer": "127.0.0.1:16432"},
+        # Where clients on this machine (verify suite, benchmark) reach the services.
+        "verify_endpoints": {
+            "postgres": "127.0.0.1:15432",
+            "pgbouncer": "127.0.0.1:16432",
+            "bench_postgres": "127.0.0.1:15499",
+            "bench_pgbouncer": "127.0.0.1:16499",
+        },
     },
     "ts-backup1": {
         # Prometheus binds to this host's lab address, where the published port
         # 127.0.0.1:19090 arrives; Alertmanager stays on its loopback.
         "monitoring": {"prometheus": {"listen_address": "ts-backup1"}},
     },
-    "ts-kafka1": {
-        # STAND-IN, not Apache Kafka (which cannot be downloaded here): an archive with
-        # Kafka's layout that runs Tansu, built by `python -m lab up` (lab/kafka_standin.py).
-        # Local-archive mode: uploaded and SHA-512 checked like any air-gapped release.
-        "kafka": {"archive": str(_standin_archive())},
-    },
 }
+# Apache Kafka's release as an air-gapped site brings it: the official tarball's layout with
+# the release's jars from Maven Central, assembled by `python -m lab up` (lab/kafka_release.py)
+# and installed through the role's local-archive path (uploaded, SHA-512 checked, unpacked).
+for _name in ("ts-kafka1", "ts-kafka2", "ts-kafka3"):
+    _LAB_DATA[_name] = {"kafka": {"archive": str(_kafka_archive())}}
 
 
 def _ssh(port: int) -> dict[str, object]:
@@ -79,7 +83,6 @@ def _group(name: str) -> list[tuple[str, dict[str, object]]]:
     ]
 
 
-_GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo", "monitoring")
 timescaledb = _group("timescaledb")
 pgbouncer = _group("pgbouncer")
 kafka = _group("kafka")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NETWORK = "timestack-lab"
+# The inventory groups of inventory/prod.py, which the lab's hosts fill.
+GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo", "monitoring")
 # Fixed so pg_hba can name it: published ports arrive from the bridge's gateway address.
 SUBNET = "172.30.90.0/24"
 LABEL = "timestack.lab"
@@ -33,11 +35,16 @@ HOSTS: tuple[LabHost, ...] = (
         "ts-db1",
         ("timescaledb", "pgbouncer"),
         ssh_port=12201,
-        ports={5432: 15432, 6432: 16432},
+        # PostgreSQL, pgBouncer, and the benchmark's stock cluster and pgBouncer beside them
+        ports={5432: 15432, 6432: 16432, 5499: 15499, 6499: 16499},
         # A limit below the VM's RAM, so cgroup-aware tuning is visible.
         memory_limit="4g",
     ),
-    LabHost("ts-kafka1", ("kafka",), ssh_port=12211),
+    # Three KRaft voters, as in inventory/prod.py. The role sizes the heap from the limit
+    # (a quarter, at least 1 GiB); 2 GiB leaves the page cache the rest.
+    LabHost("ts-kafka1", ("kafka",), ssh_port=12211, memory_limit="2g"),
+    LabHost("ts-kafka2", ("kafka",), ssh_port=12212, memory_limit="2g"),
+    LabHost("ts-kafka3", ("kafka",), ssh_port=12213, memory_limit="2g"),
     # Monitoring shares the repository host: both are light, and both belong off the
     # database and broker hosts they watch or protect (one more systemd container on a
     # 2-core machine costs more than it shows).

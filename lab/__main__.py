@@ -20,14 +20,14 @@ from lab.hosts import (
     status_lines,
 )
 from lab.image import ensure_host_image
-from lab.kafka_standin import ensure_standin_archive
+from lab.kafka_release import ensure_kafka_archive
 
 
 def _prepared() -> tuple[docker.DockerClient, str]:
-    """The engine and the host image, with the network and the Kafka stand-in in place."""
+    """The engine and the host image, with the network and the Kafka release in place."""
     ensure_host_packages()
     ensure_key_pair()
-    ensure_standin_archive()  # before any container: pip needs PyPI, the lab does not
+    ensure_kafka_archive()  # before any container: Maven needs Maven Central, the lab does not
     engine = client()
     image = ensure_host_image(engine)
     ensure_network(engine)

@@ -13,9 +13,11 @@ from docker.errors import DockerException
 
 DOCKERD_LOG = Path("/var/log/timestack-dockerd.log")
 DOCKERD_PID = Path("/run/timestack-dockerd.pid")
+# mvn: the lab's Kafka release is assembled from Maven Central (lab/kafka_release.py).
 HOST_PACKAGES = {
     "dockerd": "docker.io",
     "debootstrap": "debootstrap",
+    "mvn": "maven",
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
 }

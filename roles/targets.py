@@ -42,6 +42,12 @@ class Target:
     def short_name(self) -> str:
         return self.name.rsplit("/", 1)[-1]
 
+    def testinfra_host(self) -> Any:
+        """The Testinfra host reaching this machine as pyinfra does."""
+        import testinfra  # the verify extra: deploying does not need it
+
+        return testinfra.get_host(self.hostspec, **self.backend_options)
+
     def endpoint(self, service: str, port: int) -> tuple[str, int]:
         """Where this machine reaches `service` (in-host `port`): host data
         `verify_endpoints[service]` ("address:port": behind NAT, a bastion or published

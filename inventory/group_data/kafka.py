@@ -1,6 +1,6 @@
 """Data for hosts in group `kafka`: Apache Kafka brokers in KRaft mode.
 
-Model defaults (roles/spec/kafka.py): Kafka 3.9.1 for Scala 2.13 from archive.apache.org
+Model defaults (roles/spec/kafka.py): Kafka 4.4.0 for Scala 2.13 from archive.apache.org
 (checked against the .sha512 Apache publishes; pin kafka.archive_sha512 to rely on your own
 record, or set kafka.archive to a local .tgz for air-gapped sites), unpacked under /opt with
 /opt/kafka pointing at it, broker port 9092, controller port 9093, data in
@@ -12,13 +12,17 @@ reasons; kafka.settings overrides any of it.
 
 kafka = {
     # One topic per source kind, not per device: partitions carry the scale-out.
-    # replication_factor stays 1 (the default) until group kafka has 3 or more brokers.
+    # Three copies of each partition, two of them in sync for an acks=all write: one broker
+    # may be down (or restarting) without refusing writes or losing acknowledged data. With
+    # fewer than 3 brokers (the single-box variant), lower both: the validator says so.
     "topics": [
         {
             "name": topic,
             "partitions": 10,
+            "replication_factor": 3,
             "configs": {
                 "compression.type": "snappy",
+                "min.insync.replicas": "2",
                 "retention.ms": str(7 * 24 * 3600 * 1000),  # 7 days
             },
         }

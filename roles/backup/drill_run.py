@@ -4,6 +4,7 @@ python.call, so every step runs now, in order, and its output decides the next).
 from __future__ import annotations
 
 import shlex
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -172,6 +173,7 @@ def restore_drill(spec: HostSpec, port: int, rows: int) -> None:
     }
     problems = outcome.problems()
     text = drill.report(outcome, facts, problems)
-    print(f"\nRestore drill\n{text}\n", flush=True)
+    # beside pyinfra's own report: stdout may be its --json
+    print(f"\nRestore drill\n{text}\n", file=sys.stderr, flush=True)
     if problems:
         raise RunbookError(f"{host.name}: restore drill found {len(problems)} differences")

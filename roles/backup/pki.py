@@ -1,7 +1,7 @@
 """The small certificate authority behind pgBackRest's TLS transport, on the control machine.
 
 Why TLS and not SSH: pgBackRest's TLS server (2.37+) needs no login shell between hosts and
-no sshd on them (the lab image runs none); trust is one CA, and each side authorizes the
+no SSH keys from host to host; trust is one CA, and each side authorizes the
 peer by certificate CN for named stanzas only (tls-server-auth), not a shell account.
 
 The CA key never leaves the machine running pyinfra: it lives in TIMESTACK_PKI_DIR (default

@@ -3,9 +3,12 @@ host data without the runbook's own --data keys, and commands whose output is ne
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import sys
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from pyinfra import host
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.inventory import Inventory
 
@@ -24,8 +27,11 @@ def specs(inventory: Inventory, runbook_keys: Collection[str]) -> dict[str, Host
 
 
 def run(command: str, what: str) -> str:
-    """Run on the current host now; stdout, or RunbookError with the output's tail."""
-    ok, output = host.run_shell_command(command=command)
+    """Run on the current host now, as the current operation would (its `_sudo` and other
+    connector arguments); stdout, or RunbookError with the output's tail."""
+    arguments: Mapping[str, Any] = host.current_op_global_arguments or {}
+    connector = {key: arguments[key] for key in CONNECTOR_ARGUMENT_KEYS if key in arguments}
+    ok, output = host.run_shell_command(command=command, **connector)
     if not ok:
         raise RunbookError(f"{host.name}: {what} failed:\n{output.output[-3000:]}")
     return output.stdout
@@ -54,5 +60,6 @@ def backup_now(user: str, stanza: str, kind: str) -> None:
         f"{seconds:.0f} s, database {newest.size_bytes / 2**20:.1f} MiB, "
         f"added {newest.repo_bytes / 2**20:.1f} MiB to the repository\n"
         f"[{host.name}] {info.summary(state)}\n",
+        file=sys.stderr,  # beside pyinfra's own report: stdout may be its --json
         flush=True,
     )

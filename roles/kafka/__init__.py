@@ -16,14 +16,15 @@ from pyinfra.operations import apt, files, server, systemd
 from roles.colocation import kafka_heap_bytes
 from roles.kafka import config, operations
 from roles.kafka.archive import ArchiveError, resolve
-from roles.kafka.cluster import brokers, manages_topics
+from roles.kafka.cluster import brokers, manages_topics, this_broker
 from roles.postgres.facts import Hardware
 from roles.spec import HostSpec
 from roles.templating import rendered_file
 
 ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
-# A restarted JVM broker replays its logs before it answers; allow for a large one.
-START_TIMEOUT = 300
+# Before each restart the cluster must already be healthy: a broker that did not come back
+# stops the rolling restart here instead of taking a second broker down with it.
+PRECHECK_TIMEOUT = 60
 
 
 class KafkaDeployError(PyinfraError):
@@ -43,6 +44,10 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
     home, release = config.home(kafka), config.release_dir(kafka)
     bootstrap = config.bootstrap(kafka)
+    health = operations.Health(
+        host.name, bootstrap, home, this_broker(spec, cluster).node_id,
+        tuple(broker.node_id for broker in cluster),
+    )  # fmt: skip
 
     apt.packages(name="Java runtime and the Kafka admin client", packages=packages)
     server.group(name="kafka group", group=config.USER, system=True)
@@ -107,19 +112,32 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
     systemd.service(name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True)
     started = systemd.service(name="Kafka running", service=config.UNIT, running=True)
-    changed = (properties, unit, unpacked, current)
+    # Decided now, from what the operations above will change on this host, so that `--dry`
+    # lists the restart exactly where a run restarts. A broker this run starts already runs
+    # with the new files.
+    changes = {"server.properties": properties, "the systemd unit": unit,
+               "the release": unpacked, f"the {home} link": current}  # fmt: skip
+    because = [what for what, op in changes.items() if op.will_change]
     operations.restarted(
         name="Rolling restart for changed configuration or release",
-        bootstrap=bootstrap,
-        timeout=START_TIMEOUT,
+        health=health,
+        because=[] if started.will_change else because,
+        timeout=spec.kafka.restart_timeout,
+        precheck_timeout=PRECHECK_TIMEOUT,
         _serial=True,
-        # A broker that was just started already runs with the new files.
-        _if=lambda: not started.did_change() and any(op.did_change() for op in changed),
     )
-    operations.broker_answers(name="Broker answers", bootstrap=bootstrap, timeout=START_TIMEOUT)
+    operations.cluster_healthy(
+        name="Cluster healthy: brokers registered, quorum caught up, no under-replicated partition",
+        health=health,
+        timeout=spec.kafka.restart_timeout,
+    )
     if manages_topics(spec, cluster):
         operations.topics(
-            name="Topics as declared", bootstrap=bootstrap, kafka_home=home, wanted=kafka.topics
+            name="Topics as declared",
+            bootstrap=bootstrap,
+            kafka_home=home,
+            log_dir=kafka.log_dir,
+            wanted=kafka.topics,
         )
 
 

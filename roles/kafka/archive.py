@@ -13,6 +13,7 @@ Pure (no pyinfra): the deploy calls `resolve`, the unit tests call everything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shlex
 from dataclasses import dataclass
@@ -46,8 +47,16 @@ class Archive:
 
 
 def sha512_of(path: Path) -> str:
+    """The file's SHA-512, computed once per run for each version of the file (the deploy
+    resolves the archive for every broker, and a release archive is some 50 MB)."""
+    stat = path.stat()
+    return _sha512(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha512(path: str, _size: int, _mtime_ns: int) -> str:
     digest = hashlib.sha512()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -58,8 +67,7 @@ def resolve(kafka: KafkaSpec, cwd: Path) -> Archive:
         path = (cwd / Path(kafka.archive).expanduser()).resolve()
         if not path.is_file():
             raise ArchiveError(
-                f"kafka.archive: {path} is not a file on the machine running pyinfra; fix the "
-                "path (the lab's stand-in archive is built by `python -m lab up`)"
+                f"kafka.archive: {path} is not a file on the machine running pyinfra; fix the path"
             )
         actual = sha512_of(path)
         if kafka.archive_sha512 and kafka.archive_sha512 != actual:

@@ -28,10 +28,8 @@ SERVER_PROPERTIES = f"{CONFIG_DIR}/server.properties"
 UNIT = "kafka.service"
 # Archives stay here after unpacking: their checksum is what makes the next run a no-op.
 ARCHIVE_CACHE = "/var/cache/timestack/kafka"
-# The on-host admin tool (roles/kafka/admin_tool.py) the topics fact and operation run.
+# The on-host admin tool (roles/kafka/admin_tool.py) the facts and health checks run.
 ADMIN_SCRIPT = "/usr/local/lib/timestack/kafka_admin.py"
-# Plans for the admin tool are uploaded here (root only) and removed after the run.
-PLAN_DIR = "/var/lib/timestack/kafka"
 # Written into the unpacked tree: the SHA-512 of the archive it came from.
 INSTALLED_MARKER = ".timestack-archive.sha512"
 # Debian's librdkafka binding: the admin tool needs nothing from PyPI on the host.

@@ -3,10 +3,9 @@ else host.noop — so `--dry` shows exactly what a run would change."""
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 from collections.abc import Generator, Sequence
-from io import StringIO
+from dataclasses import dataclass
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
@@ -16,12 +15,12 @@ from roles.kafka.archive import Archive, download_script, verify_and_move
 from roles.kafka.config import Storage
 from roles.kafka.facts import (
     ArchiveInCache,
-    BrokerAnswers,
+    ClusterMetadata,
     InstalledRelease,
     KafkaTopics,
     MetaProperties,
 )
-from roles.kafka.topics import RefusedChanges, plan
+from roles.kafka.topics import RefusedChanges, plan, tool_commands
 from roles.spec import KafkaTopic
 from roles.staging import staged_upload
 
@@ -107,39 +106,77 @@ def storage_formatted(
     )
 
 
-def _wait(bootstrap: str, timeout: int) -> StringCommand:
-    return StringCommand(
-        "python3",
-        config.ADMIN_SCRIPT,
-        "wait",
-        "--bootstrap",
-        shlex.quote(bootstrap),
-        "--timeout",
-        str(timeout),
-    )
+@dataclass(frozen=True)
+class Health:
+    """What `kafka_admin.py health` checks for one broker: it is registered, the quorum has
+    exactly `voters` with this node caught up, and no partition is under-replicated or
+    offline (see admin_tool.health_problems)."""
+
+    name: str  # the inventory name, in every message
+    bootstrap: str
+    kafka_home: str
+    node_id: int
+    voters: tuple[int, ...]
+
+    def wait(self, timeout: int, when: str, unless_down: bool = False) -> StringCommand:
+        return StringCommand(
+            "python3",
+            config.ADMIN_SCRIPT,
+            "health",
+            "--bootstrap",
+            shlex.quote(self.bootstrap),
+            "--kafka-home",
+            shlex.quote(self.kafka_home),
+            "--node-id",
+            str(self.node_id),
+            "--voters",
+            ",".join(map(str, self.voters)),
+            "--name",
+            shlex.quote(self.name),
+            "--when",
+            shlex.quote(when),
+            "--timeout",
+            str(timeout),
+            *(["--unless-down"] if unless_down else []),
+        )
 
 
 @operation()
-def restarted(bootstrap: str, timeout: int) -> Commands:
-    """Restart the broker and wait until it answers. Called with `_if` (the files it reads
-    changed) and `_serial`, so brokers restart one after another, never all at once."""
-    yield StringCommand("systemctl", "restart", config.UNIT)
-    yield _wait(bootstrap, timeout)
-
-
-@operation()
-def broker_answers(bootstrap: str, timeout: int) -> Commands:
-    """Wait until the broker answers a metadata request (after a start)."""
-    if host.get_fact(BrokerAnswers, bootstrap=bootstrap):
-        host.noop(f"Kafka answers at {bootstrap}")
+def restarted(
+    health: Health, because: Sequence[str], timeout: int, precheck_timeout: int
+) -> Commands:
+    """Restart the broker when `because` names a change it reads, then wait until it is back
+    in a healthy cluster. Called with `_serial`, so brokers restart one after another.
+    pyinfra goes on to the next host even when this one failed, so each restart first checks
+    that the cluster is healthy: after a broker that did not come back, no running broker
+    restarts. A broker that is down already is restarted without that check: it takes no
+    copy away, and a fixed configuration must reach it."""
+    if not because:
+        host.noop("the broker runs with the current configuration and release")
         return
-    yield _wait(bootstrap, timeout)
+    yield health.wait(
+        precheck_timeout, "before its restart, so it was not restarted", unless_down=True
+    )
+    yield StringCommand("systemctl", "restart", config.UNIT)
+    yield health.wait(timeout, f"after its restart for {', '.join(because)}")
 
 
 @operation()
-def topics(bootstrap: str, kafka_home: str, wanted: Sequence[KafkaTopic]) -> Commands:
-    """Create, reconfigure, grow and delete topics to match host data (see topics.plan)."""
-    described = host.get_fact(KafkaTopics, bootstrap=bootstrap, kafka_home=kafka_home)
+def cluster_healthy(health: Health, timeout: int) -> Commands:
+    """After a start: wait until the cluster is healthy (all brokers registered, so topics
+    get every replica). A cheap metadata request decides whether to wait at all."""
+    metadata = host.get_fact(ClusterMetadata, bootstrap=health.bootstrap)
+    if metadata.healthy(health.voters):
+        host.noop(f"brokers {list(metadata.brokers)} registered, no under-replicated partition")
+        return
+    yield health.wait(timeout, "after its start")
+
+
+@operation()
+def topics(bootstrap: str, kafka_home: str, log_dir: str, wanted: Sequence[KafkaTopic]) -> Commands:
+    """Create, reconfigure, grow and delete topics to match host data (see topics.plan), with
+    the release's kafka-topics.sh and kafka-configs.sh: a JVM starts only for a change."""
+    described = host.get_fact(KafkaTopics, bootstrap=bootstrap)
     if described.status == "unreachable":
         raise OperationError(
             f"{host.name}: Kafka at {bootstrap} did not answer ({described.error}); "
@@ -152,11 +189,5 @@ def topics(bootstrap: str, kafka_home: str, wanted: Sequence[KafkaTopic]) -> Com
     if pending.empty:
         host.noop(f"{len(wanted)} declared topics match")
         return
-    text = pending.to_json()
-    path = f"{config.PLAN_DIR}/topics-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
-    yield StringCommand("install", "-d", "-m", "0700", config.PLAN_DIR)
-    yield staged_upload(StringIO(text), path)
-    yield StringCommand(
-        f"python3 {config.ADMIN_SCRIPT} apply --bootstrap {shlex.quote(bootstrap)} {path}; "
-        f"rc=$?; rm -f {path}; exit $rc"
-    )
+    for command in tool_commands(pending, kafka_home, bootstrap):
+        yield StringCommand("env", f"LOG_DIR={shlex.quote(log_dir)}", *map(shlex.quote, command))

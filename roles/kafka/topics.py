@@ -2,14 +2,16 @@
 
 The topics fact (roles/kafka/facts.py) runs the on-host admin tool, whose JSON is parsed
 here; `plan` compares it with kafka.topics and either returns the actions that make them
-equal or refuses with every change Kafka cannot make in place. No pyinfra import.
+equal or refuses with every change Kafka cannot make in place; `tool_commands` spells the
+actions as the release's own kafka-topics.sh and kafka-configs.sh command lines. No pyinfra
+import.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from roles.spec import KafkaTopic
@@ -82,10 +84,6 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not (self.delete or self.create or self.alter or self.partitions)
-
-    def to_json(self) -> str:
-        """What the admin tool's `apply` reads (see admin_tool.read_plan)."""
-        return json.dumps(asdict(self), sort_keys=True)
 
     def summary(self) -> list[str]:
         lines = [f"delete topic {name}" for name in self.delete]
@@ -196,3 +194,33 @@ def differences(current: Mapping[str, TopicState], wanted: Sequence[KafkaTopic])
     except RefusedChanges as refused:
         return [r.message("broker") for r in refused.refusals]
     return pending.summary()
+
+
+def _config_list(configs: Mapping[str, str]) -> str:
+    """kafka-configs.sh --add-config syntax: k=v pairs joined by commas, a value that has a
+    comma itself in square brackets (cleanup.policy=[compact,delete])."""
+    return ",".join(f"{k}=[{v}]" if "," in v else f"{k}={v}" for k, v in sorted(configs.items()))
+
+
+def tool_commands(pending: Plan, kafka_home: str, bootstrap: str) -> list[list[str]]:
+    """The plan as argument lists of the release's tools, in order: delete, create, alter
+    configs (incrementally: only the keys that differ), add partitions."""
+    topics = [f"{kafka_home}/bin/kafka-topics.sh", "--bootstrap-server", bootstrap]
+    configs = [f"{kafka_home}/bin/kafka-configs.sh", "--bootstrap-server", bootstrap]
+    commands = [[*topics, "--delete", "--topic", name] for name in pending.delete]
+    for new in pending.create:
+        command = [*topics, "--create", "--topic", new.name, "--partitions", str(new.partitions)]
+        command += ["--replication-factor", str(new.replication_factor)]
+        for key, value in sorted(new.configs.items()):
+            command += ["--config", f"{key}={value}"]
+        commands.append(command)
+    for change in pending.alter:
+        command = [*configs, "--alter", "--entity-type", "topics", "--entity-name", change.name]
+        if change.set:
+            command += ["--add-config", _config_list(change.set)]
+        if change.delete:
+            command += ["--delete-config", ",".join(change.delete)]
+        commands.append(command)
+    for grow in pending.partitions:
+        commands.append([*topics, "--alter", "--topic", grow.name, "--partitions", str(grow.count)])
+    return commands

@@ -41,7 +41,7 @@ class KafkaTopic(SpecModel):
 
 
 class KafkaSpec(SpecModel):
-    version: KafkaVersion = Field("3.9.1", description="Kafka release")
+    version: KafkaVersion = Field("4.4.0", description="Kafka release (4.x: KRaft only, Java 17+)")
     scala_version: Literal["2.12", "2.13"] = Field("2.13", description="Scala build of the release")
     archive: str | None = Field(
         None,
@@ -62,6 +62,14 @@ class KafkaSpec(SpecModel):
     )
     node_id: int | None = Field(
         None, description="KRaft node.id (default: derived from group order)", ge=0
+    )
+    restart_timeout: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description="seconds a restarted broker has to be back in the quorum, caught up, with "
+        "no partition under-replicated, before the rolling restart stops naming it (a JVM "
+        "broker replays its logs and its followers catch up: allow for a large one)",
     )
     cluster_id: KafkaClusterId | None = Field(
         None, description="KRaft cluster id (default: generated)"

@@ -11,19 +11,20 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from inventory.lab import _GROUPS as GROUPS
+from lab import GROUPS
 from tests.integration.pyinfra_run import ROOT
 
 TEMPLATE = """\
 # Temporary lab variant written by {test}; removed when the test ends.
 from inventory import lab as _lab
+from lab import GROUPS as _GROUPS
 from roles.hostdata import deep_merge as _merge
 
 _OVERRIDES = {overrides}
 _JOINED = {joined}
 
 
-_EVERY_HOST = {{host: data for group in _lab._GROUPS for host, data in getattr(_lab, group)}}
+_EVERY_HOST = {{host: data for group in _GROUPS for host, data in getattr(_lab, group)}}
 
 
 def _group(name):

@@ -53,7 +53,7 @@ def schema_host(request: pytest.FixtureRequest) -> DbHost:
     else:
         request.getfixturevalue("first_deploy")
         inventory, container = "inventory/lab.py", "ts-db1"
-    target = next(t for t in load_targets(ROOT / inventory) if t.hostspec.endswith(container))
+    target = next(t for t in load_targets(ROOT / inventory) if t.short_name == container)
     spec = target.spec
     return DbHost(
         inventory, container, spec.postgres.version, spec.postgres.cluster, spec.schema_.database

@@ -6,14 +6,13 @@ The tuned-setting drift (ALTER SYSTEM) is in test_postgres.py.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from roles.kafka import config as kafka_config
+from lab import HOSTS
 from tests.integration.lab_access import LAB_INVENTORY, db_sql, run_verify
 from tests.integration.pyinfra_run import DeployRun, dry_run, run_pyinfra
 
@@ -36,13 +35,6 @@ class Drift:
     repaired_by: str  # the operation a deploy changes for it
 
 
-KAFKA_ALTER = {
-    "delete": [],
-    "create": [],
-    "alter": [{"name": "vehicle-telemetry", "set": {"retention.ms": "3600000"}, "delete": []}],
-    "partitions": [],
-}
-
 DRIFTS = (
     Drift(
         "pool size edited in pgbouncer.ini and reloaded",
@@ -59,9 +51,10 @@ DRIFTS = (
         "PostgreSQL + TimescaleDB | Client authentication (pg_hba.conf)",
     ),
     Drift(
-        "topic retention altered with the admin client",
-        ("ts-kafka1", f"cat > /tmp/drift.json && python3 {kafka_config.ADMIN_SCRIPT} apply "
-         "--bootstrap 127.0.0.1:9092 /tmp/drift.json && rm /tmp/drift.json"),
+        "topic retention altered with kafka-configs.sh",
+        ("ts-kafka1", "/opt/kafka/bin/kafka-configs.sh --bootstrap-server 127.0.0.1:9092 "
+         "--alter --entity-type topics --entity-name vehicle-telemetry "
+         "--add-config retention.ms=3600000"),
         "topic vehicle-telemetry: set retention.ms=604800000",
         "Kafka (KRaft) | Topics as declared",
     ),
@@ -86,7 +79,7 @@ def test_drift_in_every_role_is_named_by_verify_and_repaired_exactly(
 ) -> None:
     for drift in DRIFTS:
         container, script = drift.make
-        on(container, script, json.dumps(KAFKA_ALTER) if "drift.json" in script else None)
+        on(container, script)
 
     verify = run_verify()
     assert verify.returncode == 1
@@ -134,6 +127,6 @@ def test_undeclared_listener_on_every_address_fails_verify(stray_listener: int) 
     assert verify.returncode == 1
     assert f"0.0.0.0:{stray_listener} (python3)" in verify.stdout
     assert "common.exposed_ports" in verify.stdout
-    # the declared listeners of the other two hosts (PostgreSQL, pgBouncer, pgBackRest TLS
-    # on every address by host data) pass
-    assert "1 failed, 2 passed" in verify.stdout
+    # the declared listeners of the other hosts (PostgreSQL, pgBouncer, pgBackRest TLS, the
+    # Kafka listeners on every address by host data) pass
+    assert f"1 failed, {len(HOSTS) - 1} passed" in verify.stdout

@@ -1,6 +1,6 @@
 """A deploy cut off anywhere converges on the next run, and no secret leaks on the way.
 
-Three bare hosts (new containers from the lab image) get a full deploy that is killed three
+The lab's bare hosts (new containers from the lab image) get a full deploy that is killed three
 times, SIGKILL to pyinfra's whole process group, as a crash or a lost terminal would:
 early (the common role's base packages; the apt-get on the hosts runs on), during the
 PostgreSQL packages (dpkg mid-flight, then killed on the host too, as a dropped SSH session
@@ -11,12 +11,13 @@ runs first: no password, SCRAM verifier or TLS private key appears in any of it.
 converged hosts, every file that holds one of them must be private to its service user.
 
 It runs first of the integration tests (tests/integration/conftest.py) and replaces the
-lab's first full deploy: it recreates ts-db1, ts-kafka1 and ts-backup1 and leaves them
+lab's first full deploy: it recreates ts-db1, ts-kafka1..3 and ts-backup1 and leaves them
 deployed, so `first_deploy` then changes nothing. To develop without touching the shared
 lab, point it at containers of your own (created or recreated by the test, removed by you):
 `TIMESTACK_FRESH_TARGET=inventory/_dev_interrupt.py:tsdev-int-db1,tsdev-int-kafka1,
-tsdev-int-backup1 pytest tests/integration/test_interrupted_deploy.py` (the inventory holds
-the lab's host data for those names).
+tsdev-int-kafka2,tsdev-int-kafka3,tsdev-int-backup1 pytest
+tests/integration/test_interrupted_deploy.py` (the inventory holds the lab's host data for
+those names).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 
 from lab import HOSTS
+from lab.access import DEPLOY_USER
 from lab.engine import client
 from lab.hosts import recreate
 from lab.image import ensure_host_image
@@ -75,7 +77,7 @@ SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|jaas|private|key_e
 @dataclass(frozen=True)
 class Fresh:
     inventory: str
-    containers: tuple[str, ...]  # in the order of lab.HOSTS: database, Kafka, repository
+    containers: tuple[str, ...]  # in the order of lab.HOSTS: database, brokers, repository
 
     @property
     def db(self) -> str:
@@ -179,7 +181,7 @@ def _ledger_rows(db: DbHost) -> int:
 def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Story:
     fresh = fresh_target()
     if not os.environ.get(FRESH_ENV):
-        request.getfixturevalue("lab")  # builds the image and the Kafka stand-in if missing
+        request.getfixturevalue("lab")  # builds the image and the Kafka archive if missing
     # Every run's whole output, kept as it ends, for whoever has to read why one failed.
     keep = tmp_path_factory.mktemp("interrupted-deploy")
     print(f"pyinfra's output of each run: {keep}")
@@ -389,9 +391,9 @@ def test_an_unprivileged_user_learns_no_secret_while_deploys_run(
 
 
 def test_nothing_is_staged_in_tmp_and_nothing_planted_there_is_used(story: Story) -> None:
-    deploy_uid = 1000  # the lab image's deploy user
+    deploy_uid = {c: int(docker_exec(c, "id", "-u", DEPLOY_USER).stdout) for c in story.watched}
     staged = {
-        c: sorted(path for path, uid in seen["seen"].items() if uid == deploy_uid)
+        c: sorted(path for path, uid in seen["seen"].items() if uid == deploy_uid[c])
         for c, seen in story.watched.items()
     }
     assert not any(staged.values()), f"files the deploy user created in /tmp: {staged}"

@@ -1,157 +1,234 @@
-"""The kafka role on the lab. The lab's broker is a STAND-IN (Tansu in Kafka's layout, see
-lab/kafka_standin.py) installed through the role's production path; it has no
-CreatePartitions, so growing partitions is covered by tests/unit/test_kafka_topics.py.
+"""The kafka role on three Apache Kafka brokers (ts-kafka1..3, or TIMESTACK_KAFKA_TARGET:
+see tests/integration/kafka_lab.py): the quorum, replicated topics, a no-op redeploy, a
+configuration change that rolls the brokers one by one, topic changes and their refusals.
 
-Topic changes use a temporary inventory of ts-kafka1 alone (inventory/_*.py, ignored by
-git) whose host data overrides kafka.topics; the lab's own data is deployed back after.
+Variants are Kafka-only inventories over the target's group kafka; each test that deploys
+one deploys the target's own data back afterwards.
 """
 
 from __future__ import annotations
 
-import copy
-import runpy
+import os
+import re
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from roles.kafka import config
-from roles.kafka.topics import TopicState, parse_described
-from tests.integration.pyinfra_run import ROOT, DeployRun, dry_run, run_pyinfra
+from roles.kafka import admin_tool
+from roles.kafka.topics import TopicState
+from roles.spec import KafkaSpec
+from tests.integration.kafka_lab import (
+    DEPLOY,
+    GROUP_TOPICS,
+    PROPERTIES_OP,
+    RESTART_OP,
+    TARGET_ENV,
+    TOPICS_OP,
+    Brokers,
+    cluster_state,
+    describe,
+    on,
+    target,
+    topics_with,
+    variant,
+)
+from tests.integration.pyinfra_run import DeployRun, dry_run, run_pyinfra
 
-HOST = "ts-kafka1"
-DEPLOY = "Kafka (KRaft)"
-TOPICS_OP = f"{DEPLOY} | Topics as declared"
-GROUP_TOPICS: list[dict[str, Any]] = runpy.run_path(
-    str(ROOT / "inventory" / "group_data" / "kafka.py")
-)["kafka"]["topics"]
-
-INVENTORY = """
-from inventory.lab import kafka as _lab
-
-_name, _data = _lab[0]
-kafka = [(_name, {{**_data, "kafka": {{**_data["kafka"], "topics": {topics!r}}}}})]
-"""
+VERSION = KafkaSpec.model_fields["version"].default
+SCRATCH = "timestack-test-grow"
 
 
-def describe() -> dict[str, TopicState]:
-    output = subprocess.run(
-        ["docker", "exec", HOST, "python3", config.ADMIN_SCRIPT, "describe",
-         "--bootstrap", "127.0.0.1:9092", "--kafka-home", "/opt/kafka"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    described = parse_described(output)
-    assert described.status == "ok", described.error
-    return described.topics
+@pytest.fixture(scope="module")
+def brokers(request: pytest.FixtureRequest) -> Brokers:
+    """The three brokers, deployed: the lab's after `first_deploy`, or TIMESTACK_KAFKA_TARGET."""
+    if not os.environ.get(TARGET_ENV):
+        request.getfixturevalue("first_deploy")
+    return target()
+
+
+@pytest.fixture
+def restore(brokers: Brokers) -> Iterator[None]:
+    """The target's own host data deployed again after the test (rolls back a setting)."""
+    yield
+    restored = run_pyinfra(brokers.inventory)
+    assert restored.returncode == 0, restored.output[-3000:]
 
 
 def kafka_changes(run: DeployRun) -> dict[str, int]:
     return {name: n for name, n in run.changed.items() if name.startswith(DEPLOY)}
 
 
-@pytest.fixture
-def kafka_only(first_deploy: DeployRun) -> Iterator[Path]:
-    """A temporary inventory of ts-kafka1 alone; deployed back to group data afterwards."""
-    path = ROOT / "inventory" / "_kafka_topics_test.py"
-    yield path
-    path.write_text(INVENTORY.format(topics=GROUP_TOPICS))
-    try:
-        restored = run_pyinfra(path.relative_to(ROOT))
-    finally:
-        path.unlink()
-    assert restored.returncode == 0, restored.output[-3000:]
+def serial_order(output: str, operation: str) -> list[str]:
+    """The hosts in the order pyinfra reported them for a serial operation."""
+    section = output.split(f"Starting serial operation: {operation}", 1)[1]
+    section = section.split("--> Starting", 1)[0]
+    return re.findall(r"\[([^\]]+)\] (?:Success|No changes|Error)", section)
 
 
-def with_topic(path: Path, name: str, **changes: Any) -> Path:
-    topics = copy.deepcopy(GROUP_TOPICS)
-    for topic in topics:
-        if topic["name"] == name:
-            topic.update(changes)
-    path.write_text(INVENTORY.format(topics=topics))
-    return path.relative_to(ROOT)
+def started_at(container: str) -> int:
+    """When kafka.service last became active (CLOCK_MONOTONIC, shared by the containers)."""
+    shown = on(container, "systemctl", "show", "kafka.service",
+               "--property", "ActiveEnterTimestampMonotonic")  # fmt: skip
+    return int(shown.strip().split("=", 1)[1])
 
 
-def test_standin_broker_has_the_group_data_topics_with_10_partitions_and_snappy(
-    first_deploy: DeployRun,
-) -> None:
-    topics = describe()
+def test_three_apache_kafka_brokers_form_one_caught_up_quorum(brokers: Brokers) -> None:
+    for container in brokers.containers:
+        version = on(container, "/opt/kafka/bin/kafka-topics.sh", "--version").strip()
+        assert version.startswith(VERSION), f"{container}: {version}"
+    state = cluster_state(brokers.containers[0])
+    assert state["brokers"] == [1, 2, 3]
+    for node in (1, 2, 3):
+        assert admin_tool.health_problems(state, node, [1, 2, 3]) == [], state
+    status = on(brokers.containers[0], "/opt/kafka/bin/kafka-metadata-quorum.sh",
+                "--bootstrap-server", "127.0.0.1:9092", "describe", "--status")  # fmt: skip
+    assert re.search(r"CurrentVoters:\s+\[.*\"id\": 1.*\"id\": 2.*\"id\": 3", status), status
+
+
+def test_group_data_topics_have_3_replicas_and_none_is_under_replicated(brokers: Brokers) -> None:
+    topics = describe(brokers.containers[0])
     for wanted in GROUP_TOPICS:
         found = topics.get(wanted["name"])
-        assert found is not None, f"{wanted['name']} missing: {sorted(topics)}"
-        assert found.partitions == 10
-        assert found.configs.get("compression.type") == "snappy"
-        assert found.configs == wanted["configs"]
+        assert found == TopicState(10, 3, wanted["configs"]), f"{wanted['name']}: {found}"
+    assert wanted["configs"]["min.insync.replicas"] == "2"
+    state = cluster_state(brokers.containers[1])
+    assert (state["under_replicated"], state["offline"]) == ([], [])
 
 
-def test_standin_second_deploy_changes_no_kafka_operation(
-    first_deploy: DeployRun, lab: str
-) -> None:
-    assert any(name.startswith(DEPLOY) for name in first_deploy.operations)
-    second = run_pyinfra(lab)
+def test_second_deploy_changes_no_kafka_operation(brokers: Brokers) -> None:
+    second = run_pyinfra(brokers.inventory)
     assert second.returncode == 0, second.output[-4000:]
     assert kafka_changes(second) == {}
 
 
-def test_standin_topic_config_change_is_predicted_and_applied_alone(kafka_only: Path) -> None:
-    day = str(24 * 3600 * 1000)
-    configs = {**GROUP_TOPICS[0]["configs"], "retention.ms": day}
-    inventory = with_topic(kafka_only, GROUP_TOPICS[0]["name"], configs=configs)
-    before = describe()
-    predicted = dry_run(inventory)
-    assert predicted.returncode == 0, predicted.output[-3000:]
-    assert predicted.changed == {TOPICS_OP: 1}
-    applied = run_pyinfra(inventory)
+def test_configuration_change_is_predicted_then_rolls_the_brokers_one_by_one(
+    brokers: Brokers, restore: None
+) -> None:
+    with variant(brokers, "setting", {"kafka": {"settings": {"log.cleaner.threads": 2}}}) as path:
+        predicted = dry_run(path)
+        assert predicted.returncode == 0, predicted.output[-3000:]
+        assert kafka_changes(predicted) == {PROPERTIES_OP: 3, RESTART_OP: 3}
+        before = {c: started_at(c) for c in brokers.containers}
+        applied = run_pyinfra(path)
+    assert applied.returncode == 0, applied.output[-4000:]
+    assert kafka_changes(applied) == {PROPERTIES_OP: 3, RESTART_OP: 3}
+    # pyinfra picks the order of a serial operation's hosts; each one finished (its broker back
+    # in a healthy cluster) before the next began.
+    order = [name.rsplit("/", 1)[-1] for name in serial_order(applied.output, RESTART_OP)]
+    assert sorted(order) == sorted(brokers.containers), order
+    after = {c: started_at(c) for c in brokers.containers}
+    assert all(after[c] > before[c] for c in brokers.containers), "a broker was not restarted"
+    assert sorted(order, key=after.__getitem__) == order, f"started {after}, reported {order}"
+    for container in brokers.containers:
+        assert "log.cleaner.threads=2" in on(container, "cat", "/etc/kafka/server.properties")
+    state = cluster_state(brokers.containers[0])
+    assert (state["under_replicated"], state["offline"]) == ([], [])
+
+
+def test_topic_config_change_is_predicted_and_applied_alone(
+    brokers: Brokers, restore: None
+) -> None:
+    name = GROUP_TOPICS[0]["name"]
+    configs = {**GROUP_TOPICS[0]["configs"], "retention.ms": str(24 * 3600 * 1000)}
+    before = describe(brokers.containers[0])
+    overrides = {"kafka": {"topics": topics_with(name, configs=configs)}}
+    with variant(brokers, "topic_config", overrides) as path:
+        predicted = dry_run(path)
+        assert predicted.returncode == 0, predicted.output[-3000:]
+        assert kafka_changes(predicted) == {TOPICS_OP: 1}
+        applied = run_pyinfra(path)
     assert applied.returncode == 0, applied.output[-3000:]
-    assert applied.changed == predicted.changed
-    after = describe()
-    assert after[GROUP_TOPICS[0]["name"]].configs == configs
-    assert {n: t for n, t in after.items() if n != GROUP_TOPICS[0]["name"]} == {
-        n: t for n, t in before.items() if n != GROUP_TOPICS[0]["name"]
+    assert kafka_changes(applied) == {TOPICS_OP: 1}
+    after = describe(brokers.containers[0])
+    assert after[name].configs == configs
+    assert {n: t for n, t in after.items() if n != name} == {
+        n: t for n, t in before.items() if n != name
     }
 
 
-def test_standin_partition_decrease_fails_clearly_and_changes_nothing(
-    kafka_only: Path,
+def test_partitions_grow_and_a_topic_is_deleted_only_when_absent(
+    brokers: Brokers, restore: None
+) -> None:
+    def deploy(partitions: int, state: str = "present") -> dict[str, TopicState]:
+        scratch = {"name": SCRATCH, "partitions": partitions, "replication_factor": 3,
+                   "configs": {"min.insync.replicas": "2"}, "state": state}  # fmt: skip
+        topics: list[Any] = [*GROUP_TOPICS, scratch]
+        with variant(brokers, "grow", {"kafka": {"topics": topics}}) as path:
+            run = run_pyinfra(path)
+        assert run.returncode == 0, run.output[-3000:]
+        assert kafka_changes(run) == {TOPICS_OP: 1}
+        return describe(brokers.containers[0])
+
+    assert deploy(3)[SCRATCH] == TopicState(3, 3, {"min.insync.replicas": "2"})
+    assert deploy(6)[SCRATCH].partitions == 6
+    assert SCRATCH not in deploy(6, "absent")
+
+
+def test_partition_decrease_and_replication_change_fail_clearly_and_change_nothing(
+    brokers: Brokers,
 ) -> None:
     name = GROUP_TOPICS[0]["name"]
-    inventory = with_topic(kafka_only, name, partitions=5, configs={"compression.type": "gzip"})
-    before = describe()
-    run = run_pyinfra(inventory)
+    changed = topics_with(name, partitions=5, replication_factor=2,
+                          configs={"compression.type": "gzip"})  # fmt: skip
+    before = describe(brokers.containers[0])
+    with variant(brokers, "decrease", {"kafka": {"topics": changed}}) as path:
+        run = run_pyinfra(path)
     assert run.returncode != 0
-    assert (
-        f"{HOST}: kafka.topics[{name}].partitions: current 10, wanted 5; "
-        "Kafka cannot remove partitions"
-    ) in run.output, run.output[-3000:]
+    assert f"kafka.topics[{name}].partitions: current 10, wanted 5; Kafka cannot remove " in (
+        run.output
+    ), run.output[-3000:]
+    assert f"kafka.topics[{name}].replication_factor: current 3, wanted 2" in run.output
     assert "Traceback" not in run.output
-    assert describe() == before  # the config change in the same data was not applied either
+    assert describe(brokers.containers[0]) == before  # the config change was not applied either
 
 
-def test_standin_storage_of_another_cluster_is_an_error_not_a_reformat(
-    kafka_only: Path,
-) -> None:
-    meta = "/var/lib/kafka/data/meta.properties"
-
-    def read() -> str:
-        return subprocess.run(
-            ["docker", "exec", HOST, "cat", meta], capture_output=True, text=True, check=True
-        ).stdout
-
-    original = read()
+def test_storage_of_another_cluster_is_an_error_not_a_reformat(brokers: Brokers) -> None:
+    meta, container = "/var/lib/kafka/data/meta.properties", brokers.containers[0]
+    original = on(container, "cat", meta)
     foreign = "AAAAAAAAAAAAAAAAAAAAAQ"
-    subprocess.run(
-        ["docker", "exec", HOST, "sed", "-i", f"s/^cluster.id=.*/cluster.id={foreign}/", meta],
-        check=True,
-    )
+    on(container, "sed", "-i", f"s/^cluster.id=.*/cluster.id={foreign}/", meta)
     try:
-        run = run_pyinfra(with_topic(kafka_only, GROUP_TOPICS[0]["name"]))
+        run = run_pyinfra(brokers.inventory)
         assert run.returncode != 0
         assert f"kafka.cluster_id: {meta} has cluster.id {foreign}" in run.output
         assert "never reformats" in run.output
-        assert f"cluster.id={foreign}" in read()  # untouched
+        assert f"cluster.id={foreign}" in on(container, "cat", meta)  # untouched
     finally:
-        subprocess.run(
-            ["docker", "exec", "-i", HOST, "sh", "-c", f"cat > {meta}"],
-            input=original, text=True, check=True,
-        )  # fmt: skip
+        subprocess.run(["docker", "exec", "-i", container, "sh", "-c", f"cat > {meta}"],
+                       input=original, text=True, check=True)  # fmt: skip
+
+
+def test_a_broker_that_does_not_come_back_stops_the_rolling_restart(brokers: Brokers) -> None:
+    """num.io.threads=0 keeps a broker from starting: the first restarted one never comes
+    back, the deploy says so after kafka.restart_timeout (60 s here), and no other broker is
+    restarted (each one's check before its restart fails instead). Deploying the target's
+    data again restarts the broken broker without that check (it is down); a running broker
+    whose turn came first refuses (the cluster still misses one), so a second deploy may be
+    needed to finish."""
+    before = {c: started_at(c) for c in brokers.containers}
+    try:
+        with variant(
+            brokers, "broken", {"kafka": {"settings": {"num.io.threads": 0}, "restart_timeout": 60}}
+        ) as path:
+            run = run_pyinfra(path)
+        after = {c: started_at(c) for c in brokers.containers}
+    finally:
+        repaired = [run_pyinfra(brokers.inventory)]
+        if repaired[0].returncode != 0:
+            repaired.append(run_pyinfra(brokers.inventory))
+    assert repaired[-1].returncode == 0, repaired[-1].output[-3000:]
+    assert run.returncode != 0
+    after_restart = r"\S*{} \(node \d\) after its restart for server.properties: cluster not "
+    failed = [c for c in brokers.containers if re.search(after_restart.format(c), run.output)]
+    assert len(failed) == 1, run.output[-4000:]
+    assert "healthy within 60s" in run.output
+    for container in (c for c in brokers.containers if c != failed[0]):
+        not_restarted = (
+            rf"\S*{container} \(node \d\) before its restart, so it was not restarted: "
+            r"cluster not healthy within 60s: brokers not registered"
+        )
+        assert re.search(not_restarted, run.output), run.output[-4000:]
+        assert after[container] == before[container], f"{container} was restarted"
+    assert "Traceback" not in run.output

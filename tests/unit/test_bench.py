@@ -208,3 +208,14 @@ def test_factory_rollup_chain_is_rendered_over_the_bench_tables() -> None:
     )  # a level is filled before the one built on it
     assert f"FROM {schema.METRIC_1HOUR}" in workload.QUERIES["factory_agg_rollup"]
     assert f"FROM {schema.METRICS}" in workload.QUERIES["factory_agg_raw"]
+
+
+def test_noop_benchmark_counts_only_operations_that_changed_a_host() -> None:
+    from bench.noop import changed_operations
+
+    payload = (
+        '{"plan": [], "results": {"operations": ['
+        '{"name": "Common | Timezone", "success": [], "error": [], "no_change": ["db1"]},'
+        '{"name": "pgBouncer | ini", "success": ["db1"], "error": [], "no_change": []}]}}'
+    )
+    assert changed_operations(payload) == ["pgBouncer | ini"]

@@ -48,8 +48,10 @@ def test_local_archive_must_match_a_given_checksum(release: Path) -> None:
     assert resolve(kafka(archive=str(release), archive_sha512=SHA.upper()), Path("/")).local
 
 
-def test_missing_local_archive_names_the_field_and_the_lab_build(tmp_path: Path) -> None:
-    with pytest.raises(ArchiveError, match=r"kafka.archive: .*python -m lab up"):
+def test_missing_local_archive_names_the_field_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(
+        ArchiveError, match=r"kafka.archive: .*gone.tgz is not a file .*fix the path"
+    ):
         resolve(kafka(archive=str(tmp_path / "gone.tgz")), tmp_path)
 
 
@@ -129,3 +131,11 @@ def test_unusable_published_checksum_stops_before_downloading(
     assert result.returncode == 1
     assert "no usable SHA-512 at" in result.stderr and "set kafka.archive_sha512" in result.stderr
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_sha512_of_a_rewritten_file_is_computed_again(tmp_path: Path) -> None:
+    path = tmp_path / "kafka.tgz"
+    path.write_bytes(b"first")
+    assert sha512_of(path) == hashlib.sha512(b"first").hexdigest()
+    path.write_bytes(b"second release")
+    assert sha512_of(path) == hashlib.sha512(b"second release").hexdigest()

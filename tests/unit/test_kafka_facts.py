@@ -1,24 +1,23 @@
-"""The kafka role's facts, run here for real with bash on temporary files, together with
-the lab stand-in's kafka-storage.sh (lab/standin/) whose meta.properties they read."""
+"""The kafka role's facts, run here for real with bash on temporary files."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from roles.kafka.facts import (
     ArchiveInCache,
     CachedArchive,
+    ClusterMetadata,
     InstalledRelease,
     KafkaTopics,
+    Metadata,
     MetaProperties,
 )
 
-STANDIN = Path(__file__).resolve().parents[2] / "lab" / "standin"
 CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qg"
 
 
@@ -27,36 +26,26 @@ def sh(command: str) -> list[str]:
     return result.stdout.splitlines()
 
 
-def storage(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(STANDIN / "kafka-storage.sh"), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-@pytest.fixture
-def properties(tmp_path: Path) -> Path:
-    config = tmp_path / "server.properties"
-    dirs = f"{tmp_path}/data-a,{tmp_path}/data-b"
-    config.write_text(
-        f"node.id=3\nlog.dirs={dirs}\ncontroller.listener.names=CONTROLLER\n"
-        "listeners=PLAINTEXT://:9092,CONTROLLER://:9093\n"
-        "advertised.listeners=PLAINTEXT://kafka1:9092\n"
-    )
-    return config
-
-
-def test_archive_in_cache_reports_checksum_and_record(tmp_path: Path) -> None:
+def test_archive_in_cache_hashes_a_file_changed_since_its_record(tmp_path: Path) -> None:
     fact = ArchiveInCache()
     archive, record = tmp_path / "k.tgz", tmp_path / "k.tgz.sha512"
     command = fact.command(path=str(archive), record=str(record))
     assert fact.process(sh(command)) == CachedArchive(None, None)
-    archive.write_bytes(b"release")
     record.write_text("abc\n")
+    archive.write_bytes(b"release")
+    os.utime(record, (1_000_000, 1_000_000))  # the file is newer than its record
     expected = hashlib.sha512(b"release").hexdigest()
     assert fact.process(sh(command)) == CachedArchive(expected, "abc")
+
+
+def test_archive_in_cache_trusts_the_record_of_an_unchanged_file(tmp_path: Path) -> None:
+    fact = ArchiveInCache()
+    archive, record = tmp_path / "k.tgz", tmp_path / "k.tgz.sha512"
+    archive.write_bytes(b"release")
+    os.utime(archive, (1_000_000, 1_000_000))  # verified, then the record was written
+    record.write_text("abc\n")
+    command = fact.command(path=str(archive), record=str(record))
+    assert fact.process(sh(command)) == CachedArchive("abc", "abc")
 
 
 def test_installed_release_reads_the_marker(tmp_path: Path) -> None:
@@ -67,49 +56,49 @@ def test_installed_release_reads_the_marker(tmp_path: Path) -> None:
     assert fact.process(sh(fact.command(directory=str(tmp_path / "kafka")))) == "f00d"
 
 
-def test_stand_in_format_writes_meta_properties_the_fact_reads(
-    tmp_path: Path, properties: Path
-) -> None:
+# What Kafka 4.x's `kafka-storage.sh format` writes into every log dir.
+META = """#
+#Tue Dec 01 15:40:02 UTC 2026
+node.id=3
+directory.id=Vq1Jb3wDT1mSJaP3xQmU0w
+version=1
+cluster.id={cluster}
+"""
+
+
+def test_meta_properties_fact_reads_each_formatted_directory(tmp_path: Path) -> None:
     fact = MetaProperties()
     dirs = [str(tmp_path / "data-a"), str(tmp_path / "data-b")]
     assert fact.process(sh(fact.command(directories=dirs))) == {d: None for d in dirs}
-    result = storage("format", "--cluster-id", CLUSTER_ID, "--config", str(properties))
-    assert result.returncode == 0, result.stderr
+    (tmp_path / "data-a").mkdir()
+    (tmp_path / "data-a" / "meta.properties").write_text(META.format(cluster=CLUSTER_ID))
     found = fact.process(sh(fact.command(directories=dirs)))
-    for directory in dirs:
-        meta = found[directory]
-        assert meta is not None
-        assert (meta["cluster.id"], meta["node.id"], meta["version"]) == (CLUSTER_ID, "3", "1")
-        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", meta["directory.id"])
+    assert found[dirs[1]] is None
+    meta = found[dirs[0]]
+    assert meta is not None
+    assert (meta["cluster.id"], meta["node.id"], meta["version"]) == (CLUSTER_ID, "3", "1")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", meta["directory.id"])
 
 
-def test_stand_in_format_refuses_a_formatted_directory_unless_told(properties: Path) -> None:
-    assert storage("format", "-t", CLUSTER_ID, "-c", str(properties)).returncode == 0
-    again = storage("format", "-t", "AAAAAAAAAAAAAAAAAAAAAA", "-c", str(properties))
-    assert again.returncode == 1
-    assert "already formatted" in again.stderr
-    skipped = storage("format", "-t", "AAAAAAAAAAAAAAAAAAAAAA", "-c", str(properties), "-g")
-    assert skipped.returncode == 0
-    assert (
-        f"cluster.id={CLUSTER_ID}" in (properties.parent / "data-a" / "meta.properties").read_text()
+def test_cluster_metadata_fact_reads_the_admin_tool_answer() -> None:
+    fact = ClusterMetadata()
+    answer = '{"brokers": [1, 2, 3], "offline": [], "under_replicated": ["t/4"]}'
+    metadata = fact.process([answer])
+    assert metadata == Metadata(True, (1, 2, 3), ("t/4",), ())
+    assert not metadata.healthy([1, 2, 3])
+    assert fact.process(['{"brokers": [1, 2, 3], "offline": [], "under_replicated": []}']).healthy(
+        [1, 2, 3]
     )
 
 
-def test_stand_in_random_uuid_has_kafkas_form() -> None:
-    result = storage("random-uuid")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{22}\n", result.stdout)
-
-
-def test_stand_in_broker_refuses_to_start_unformatted(properties: Path) -> None:
-    """Like Kafka: no meta.properties, no broker (it exits before running Tansu)."""
-    result = subprocess.run(
-        ["bash", str(STANDIN / "kafka-server-start.sh"), str(properties)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "No meta.properties found" in result.stderr
+def test_cluster_metadata_is_unhealthy_when_a_broker_is_missing_or_nobody_answers() -> None:
+    fact = ClusterMetadata()
+    two = fact.process(['{"brokers": [1, 3], "offline": [], "under_replicated": []}'])
+    assert two.healthy([1, 3]) and not two.healthy([1, 2, 3])
+    assert not fact.process(["timestack:absent"]).healthy([1])
+    failed = fact.process(['{"error": "KafkaError{code=_TRANSPORT}"}'])
+    assert (failed.answered, failed.error) == (False, "KafkaError{code=_TRANSPORT}")
+    assert not fact.process(["Traceback (most recent call last):"]).answered
 
 
 def test_topics_fact_before_the_admin_tool_is_installed() -> None:

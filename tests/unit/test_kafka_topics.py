@@ -18,6 +18,7 @@ from roles.kafka.topics import (
     differences,
     parse_described,
     plan,
+    tool_commands,
 )
 from roles.spec import KafkaTopic
 
@@ -60,15 +61,14 @@ def test_undeclared_config_goes_back_to_the_broker_default() -> None:
     assert "cleanup.policy back to the default" in pending.summary()[0]
 
 
-def test_partitions_grow() -> None:
-    """Unit-tested only: the lab's stand-in broker (Tansu) has no CreatePartitions, so the
-    lab cannot run this; the admin tool sends it with confluent-kafka's create_partitions."""
+def test_partitions_grow_with_kafka_topics_alter() -> None:
     pending = plan({"vehicle-telemetry": state(partitions=10)}, [topic(partitions=20)])
     assert pending == Plan(partitions=[AddPartitions("vehicle-telemetry", 20)])
     assert pending.summary() == ["topic vehicle-telemetry: grow to 20 partitions"]
-    assert json.loads(pending.to_json())["partitions"] == [
-        {"name": "vehicle-telemetry", "count": 20}
-    ]
+    assert tool_commands(pending, "/opt/kafka", "127.0.0.1:9092") == [
+        ["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "127.0.0.1:9092", "--alter",
+         "--topic", "vehicle-telemetry", "--partitions", "20"],
+    ]  # fmt: skip
 
 
 def test_partition_decrease_is_refused_naming_host_topic_field_and_values() -> None:
@@ -117,30 +117,39 @@ def test_differences_report_refusals_and_pending_actions() -> None:
     ]
 
 
-def test_plan_json_is_what_the_admin_tool_reads() -> None:
+def test_plan_becomes_release_tool_commands_in_order() -> None:
     pending = Plan(
         delete=["old"],
-        create=[CreateTopic("new", 3, 1, {"cleanup.policy": "compact"})],
-        alter=[AlterConfigs("t", {"retention.ms": "1"}, ["segment.ms"])],
+        create=[CreateTopic("new", 3, 3, {"cleanup.policy": "compact,delete", "segment.ms": "9"})],
+        alter=[AlterConfigs("t", {"retention.ms": "1", "cleanup.policy": "compact,delete"},
+                            ["segment.ms", "flush.ms"])],
         partitions=[AddPartitions("t", 12)],
-    )
-    read = admin_tool.read_plan(pending.to_json())
-    assert read["delete"] == ["old"]
-    assert read["create"] == [
-        {
-            "name": "new",
-            "partitions": 3,
-            "replication_factor": 1,
-            "configs": {"cleanup.policy": "compact"},
-        }
-    ]
-    assert read["alter"] == [{"name": "t", "set": {"retention.ms": "1"}, "delete": ["segment.ms"]}]
-    assert read["partitions"] == [{"name": "t", "count": 12}]
+    )  # fmt: skip
+    topics = ["/k/bin/kafka-topics.sh", "--bootstrap-server", "b:1"]
+    assert tool_commands(pending, "/k", "b:1") == [
+        [*topics, "--delete", "--topic", "old"],
+        [*topics, "--create", "--topic", "new", "--partitions", "3", "--replication-factor", "3",
+         "--config", "cleanup.policy=compact,delete", "--config", "segment.ms=9"],
+        ["/k/bin/kafka-configs.sh", "--bootstrap-server", "b:1", "--alter", "--entity-type",
+         "topics", "--entity-name", "t",
+         # a value with a comma goes in brackets, as kafka-configs.sh reads lists
+         "--add-config", "cleanup.policy=[compact,delete],retention.ms=1",
+         "--delete-config", "segment.ms,flush.ms"],
+        [*topics, "--alter", "--topic", "t", "--partitions", "12"],
+    ]  # fmt: skip
 
 
-def test_admin_tool_refuses_a_plan_without_its_lists() -> None:
-    with pytest.raises(ValueError, match="'alter' must be a list"):
-        admin_tool.read_plan(json.dumps({"delete": [], "create": [], "partitions": []}))
+def test_config_change_sets_or_deletes_only_what_it_must() -> None:
+    only_delete = Plan(alter=[AlterConfigs("t", {}, ["segment.ms"])])
+    (command,) = tool_commands(only_delete, "/k", "b:1")
+    assert "--add-config" not in command and command[-2:] == ["--delete-config", "segment.ms"]
+    only_set = Plan(alter=[AlterConfigs("t", {"retention.ms": "5"}, [])])
+    (command,) = tool_commands(only_set, "/k", "b:1")
+    assert "--delete-config" not in command and command[-2:] == ["--add-config", "retention.ms=5"]
+
+
+def test_empty_plan_runs_no_tool() -> None:
+    assert tool_commands(Plan(), "/k", "b:1") == []
 
 
 ENTRIES = [
@@ -153,13 +162,7 @@ ENTRIES = [
 
 
 def test_apache_kafka_configs_are_filtered_by_source() -> None:
-    assert admin_tool.configs_that_are_set(ENTRIES, only_set_reported=False) == SNAPPY_7D
-
-
-def test_stand_in_reports_only_set_configs_all_labelled_default() -> None:
-    tansu = [("compression.type", "snappy", 5), ("retention.ms", "604800000", 5)]
-    assert admin_tool.configs_that_are_set(tansu, only_set_reported=True) == SNAPPY_7D
-    assert admin_tool.configs_that_are_set(tansu, only_set_reported=False) == {}
+    assert admin_tool.configs_that_are_set(ENTRIES) == SNAPPY_7D
 
 
 def test_replication_factor_is_the_largest_replica_count() -> None:

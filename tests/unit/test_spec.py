@@ -575,7 +575,7 @@ def test_defaults_fill_every_section() -> None:
     assert (spec.pgbouncer.pool_mode, spec.pgbouncer.max_client_conn) == ("transaction", 1000)
     assert (spec.pgbouncer.default_pool_size, spec.pgbouncer.reserve_pool_size) == (50, 10)
     assert spec.kafka.archive_url == (
-        "https://archive.apache.org/dist/kafka/3.9.1/kafka_2.13-3.9.1.tgz"
+        "https://archive.apache.org/dist/kafka/4.4.0/kafka_2.13-4.4.0.tgz"
     )
     assert spec.backup.schedule.full == "Sun *-*-* 01:00:00"
     assert spec.schema_.database == "telemetry"
@@ -650,7 +650,7 @@ def test_group_data_defaults_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     specs = validate_inventory(
         [
             host("@docker/ts-db1", "timescaledb", "pgbouncer"),
-            host("@docker/ts-kafka1", "kafka"),
+            *(host(f"@docker/ts-kafka{n}", "kafka") for n in (1, 2, 3)),
             host("@docker/ts-backup1", "pgbackrest_repo"),
         ]
     )
@@ -659,7 +659,9 @@ def test_group_data_defaults_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     assert db.backup.repo_host == "@docker/ts-backup1"
     assert [t.name for t in kafka.kafka.topics] == ["vehicle-telemetry", "factory-metrics"]
     assert {t.partitions for t in kafka.kafka.topics} == {10}
+    assert {t.replication_factor for t in kafka.kafka.topics} == {3}
     assert kafka.kafka.topics[0].configs["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert kafka.kafka.topics[0].configs["min.insync.replicas"] == "2"
     assert db.postgres.roles[0].secret() == "test-TIMESTACK_PG_OWNER_PASSWORD"
 
 

@@ -92,3 +92,14 @@ def test_lab_inventory_reaches_hosts_over_ssh_with_pinned_keys(passwords: None) 
     assert targets["ts-kafka1"].groups >= {"kafka"}
     assert targets["ts-backup1"].groups >= {"pgbackrest_repo"}
     assert targets["ts-db1"].spec.postgres.source == "debian"
+
+
+def test_testinfra_hosts_option_selects_inventory_hosts_by_name(passwords: None) -> None:
+    from tests.verify.conftest import selected_targets
+
+    targets = load_targets("inventory/prod.py")
+    chosen = selected_targets(targets, "kafka2.telemetry.example.net")
+    assert [t.short_name for t in chosen] == ["kafka2.telemetry.example.net"]
+    assert selected_targets(targets, None) == targets
+    with pytest.raises(pytest.UsageError, match="--hosts: nosuch not in the inventory"):
+        selected_targets(targets, "nosuch")

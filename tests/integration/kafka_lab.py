@@ -1,0 +1,115 @@
+"""The lab's three Kafka brokers as the Kafka integration tests reach them.
+
+By default: ts-kafka1..3 of inventory/lab.py, deployed by the session's `first_deploy`.
+`TIMESTACK_KAFKA_TARGET=<inventory>:<container>,<container>,<container>` points the tests
+at brokers of your own instead (an inventory whose group kafka is those containers, already
+deployed once); then the lab is not touched.
+
+Variants of the host data (a setting, a topic's partitions) are written as a Kafka-only
+inventory (inventory/_kafka_*.py, ignored by git) over the target inventory's group kafka:
+deploying it runs the common and kafka roles on the brokers only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roles.kafka import config
+from roles.kafka.topics import TopicState, parse_described
+from tests.integration.pyinfra_run import ROOT
+
+TARGET_ENV = "TIMESTACK_KAFKA_TARGET"
+DEPLOY = "Kafka (KRaft)"
+RESTART_OP = f"{DEPLOY} | Rolling restart for changed configuration or release"
+TOPICS_OP = f"{DEPLOY} | Topics as declared"
+PROPERTIES_OP = f"{DEPLOY} | server.properties"
+GROUP_TOPICS: list[dict[str, Any]] = runpy.run_path(
+    str(ROOT / "inventory" / "group_data" / "kafka.py")
+)["kafka"]["topics"]
+VARIANT = """\
+# Temporary Kafka-only variant written by {test}; removed when the test ends.
+from {module} import kafka as _kafka
+from roles.hostdata import deep_merge as _merge
+
+kafka = [(_name, _merge(_data, {overrides!r})) for _name, _data in _kafka]
+"""
+
+
+@dataclass(frozen=True)
+class Brokers:
+    inventory: str  # relative to ROOT
+    containers: tuple[str, ...]
+
+    @property
+    def bootstrap(self) -> str:
+        """Every broker by the name it advertises (the container name)."""
+        return ",".join(f"{name}:9092" for name in self.containers)
+
+    @property
+    def module(self) -> str:
+        return self.inventory.removesuffix(".py").replace("/", ".")
+
+
+def target() -> Brokers:
+    configured = os.environ.get(TARGET_ENV)
+    if not configured:
+        return Brokers("inventory/lab.py", ("ts-kafka1", "ts-kafka2", "ts-kafka3"))
+    inventory, _, names = configured.partition(":")
+    containers = tuple(name for name in names.split(",") if name)
+    assert len(containers) == 3, f"{TARGET_ENV}: expected <inventory>:<3 container names>"
+    return Brokers(inventory, containers)
+
+
+def on(container: str, *command: str, stdin: str | None = None) -> str:
+    """Run a command in a broker container; its stdout (a failure raises with stderr)."""
+    result = subprocess.run(
+        ["docker", "exec", "-i", container, *command],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"{container}: {command}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def admin(container: str, *args: str) -> Any:
+    """The role's admin tool on a broker, its JSON answer."""
+    output = on(container, "python3", config.ADMIN_SCRIPT, *args, "--bootstrap", "127.0.0.1:9092")
+    return json.loads(output)
+
+
+def describe(container: str) -> dict[str, TopicState]:
+    described = parse_described(json.dumps(admin(container, "describe")))
+    assert described.status == "ok", described.error
+    return described.topics
+
+
+def cluster_state(container: str) -> dict[str, Any]:
+    state: dict[str, Any] = admin(container, "state", "--kafka-home", "/opt/kafka")
+    return state
+
+
+@contextmanager
+def variant(brokers: Brokers, test: str, overrides: Mapping[str, Any]) -> Iterator[Path]:
+    """inventory/_kafka_<test>.py: the target's group kafka with `overrides` deep-merged into
+    every broker's host data, e.g. {"kafka": {"settings": {...}}}."""
+    path = ROOT / "inventory" / f"_kafka_{test}.py"
+    path.write_text(VARIANT.format(test=test, module=brokers.module, overrides=dict(overrides)))
+    try:
+        yield path.relative_to(ROOT)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def topics_with(name: str, **changes: Any) -> list[dict[str, Any]]:
+    """The group data's topics with `changes` applied to topic `name`."""
+    return [{**topic, **changes} if topic["name"] == name else topic for topic in GROUP_TOPICS]
