@@ -18,6 +18,7 @@ from lab.access import KNOWN_HOSTS as _KNOWN_HOSTS
 from lab.access import PRIVATE_KEY as _PRIVATE_KEY
 from lab.access import SSH_ADDRESS as _SSH_ADDRESS
 from lab.kafka_release import archive_path as _kafka_archive
+from lab.kafka_release import jmx_agent_path as _jmx_agent
 from lab.secrets import export_lab_secrets as _export_lab_secrets
 
 # Passwords come from environment variables (password_env), as in production; the lab's are
@@ -59,8 +60,12 @@ _LAB_DATA: dict[str, dict[str, object]] = {
 # Apache Kafka's release as an air-gapped site brings it: the official tarball's layout with
 # the release's jars from Maven Central, assembled by `python -m lab up` (lab/kafka_release.py)
 # and installed through the role's local-archive path (uploaded, SHA-512 checked, unpacked).
+# The JMX exporter's agent likewise: the jar from Maven Central, fetched by `python -m lab up`
+# and uploaded through the role's local-file path.
 for _name in ("ts-kafka1", "ts-kafka2", "ts-kafka3"):
-    _LAB_DATA[_name] = {"kafka": {"archive": str(_kafka_archive())}}
+    _LAB_DATA[_name] = {
+        "kafka": {"archive": str(_kafka_archive()), "jmx_exporter": {"jar": str(_jmx_agent())}}
+    }
 
 
 def _ssh(port: int) -> dict[str, object]:

@@ -46,6 +46,14 @@ EXPORTERS: tuple[Exporter, ...] = (
     Exporter("pgbackrest", "prometheus-pgbackrest-exporter", 9854, frozenset({"timescaledb"})),
 )
 PROMETHEUS = Exporter("prometheus", "prometheus", 9090, frozenset({MONITORING_GROUP}))
+# The JMX exporter's agent inside the broker's JVM, installed and loaded by the kafka role
+# (kafka.service); its port is host data (kafka.jmx_exporter.port, default 7071).
+KAFKA_JMX = Exporter("kafka", "kafka", 7071, frozenset({"kafka"}))
+# Node exporter's textfile collector directory, the default of Debian's build (its own
+# collectors' timers write there too): the Kafka lag timer writes there.
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+KAFKA_LAG_SCRIPT = "/usr/local/lib/timestack/kafka_lag.py"
+KAFKA_LAG_UNIT = "timestack-kafka-lag"
 
 
 def address(spec: HostSpec) -> str:
@@ -54,10 +62,21 @@ def address(spec: HostSpec) -> str:
     return spec.monitoring.address or host_address(spec.name)
 
 
-def exporters(groups: Iterable[str]) -> tuple[Exporter, ...]:
-    """The exporters a host in `groups` runs."""
-    wanted = set(groups)
-    return tuple(e for e in EXPORTERS if not e.groups or e.groups & wanted)
+def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple[Exporter, ...]:
+    """The Debian-packaged exporters a host in `groups` runs (`only`: monitoring.exporters,
+    the ones host data keeps)."""
+    wanted, kept = set(groups), None if only is None else set(only)
+    return tuple(
+        e
+        for e in EXPORTERS
+        if (not e.groups or e.groups & wanted) and (kept is None or e.job in kept)
+    )
+
+
+def runs_kafka_agent(spec: HostSpec) -> bool:
+    """Whether this broker serves the JMX exporter (when the inventory is monitored)."""
+    only = spec.monitoring.exporters
+    return "kafka" in spec.groups and (only is None or "kafka" in only)
 
 
 def seconds(duration: str) -> int:
@@ -156,7 +175,7 @@ def scrape_configs(specs: Iterable[HostSpec]) -> list[dict[str, Any]]:
     labelled with its inventory name (`host`)."""
     hosts = list(specs)
     jobs: list[dict[str, Any]] = []
-    for exporter in (PROMETHEUS, *EXPORTERS):
+    for exporter in (PROMETHEUS, *EXPORTERS, KAFKA_JMX):
         runs = _runners(exporter, hosts)
         if not runs:
             continue
@@ -165,7 +184,7 @@ def scrape_configs(specs: Iterable[HostSpec]) -> list[dict[str, Any]]:
                 "job_name": exporter.job,
                 "static_configs": [
                     {
-                        "targets": [f"{_target_address(exporter, h)}:{exporter.port}"],
+                        "targets": [f"{_target_address(exporter, h)}:{port(exporter, h)}"],
                         "labels": {"host": host_address(h.name)},
                     }
                     for h in runs
@@ -175,10 +194,25 @@ def scrape_configs(specs: Iterable[HostSpec]) -> list[dict[str, Any]]:
     return jobs
 
 
+def port(exporter: Exporter, spec: HostSpec) -> int:
+    """Where `exporter` listens on this host: the package's default, the agent's host data."""
+    return spec.kafka.jmx_exporter.port if exporter is KAFKA_JMX else exporter.port
+
+
+def exporter_ports(spec: HostSpec) -> dict[int, str]:
+    """Port -> job of every exporter this host serves (what binds to `address(spec)`)."""
+    ports = {e.port: e.job for e in exporters(spec.groups, spec.monitoring.exporters)}
+    if runs_kafka_agent(spec):
+        ports[port(KAFKA_JMX, spec)] = KAFKA_JMX.job
+    return ports
+
+
 def _runners(exporter: Exporter, hosts: list[HostSpec]) -> list[HostSpec]:
     if exporter is PROMETHEUS:
         return [h for h in hosts if MONITORING_GROUP in h.groups]
-    return [h for h in hosts if exporter in exporters(h.groups)]
+    if exporter is KAFKA_JMX:
+        return [h for h in hosts if runs_kafka_agent(h)]
+    return [h for h in hosts if exporter in exporters(h.groups, h.monitoring.exporters)]
 
 
 def _target_address(exporter: Exporter, spec: HostSpec) -> str:

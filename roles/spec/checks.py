@@ -18,7 +18,7 @@ from roles.spec.backup import BackupSpec
 from roles.spec.bench import BenchSpec
 from roles.spec.common import CommonSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
-from roles.spec.monitoring import MonitoringSpec, postgres_exporter_problems
+from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
 from roles.spec.pgbouncer import PgbouncerSpec
 from roles.spec.postgres import PostgresSpec
 from roles.spec.schema import SchemaSpec
@@ -131,6 +131,8 @@ def host_problems(
             )
     if pg and host.monitoring and "timescaledb" in groups and inventory.hosts_in("monitoring"):
         problems += postgres_exporter_problems(host.monitoring, pg)
+    if host.monitoring:
+        problems += exporter_problems(host.monitoring, groups)
     for rule in rules:
         problems += rule(host)
     return problems
@@ -275,6 +277,21 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
             "kafka.archive_sha512",
             "nothing",
             "the archive's SHA-512 (128 hex characters) whenever archive is a URL",
+        )
+    jmx = kafka.jmx_exporter
+    if not jmx.jar_is_local and jmx.pinned_sha512 is None:
+        yield (
+            "kafka.jmx_exporter.jar_sha512",
+            "nothing",
+            f"the SHA-512 of jmx_prometheus_javaagent-{jmx.version}.jar (only the default "
+            "version's is built in), or a local path in kafka.jmx_exporter.jar",
+        )
+    if jmx.port in (kafka.port, kafka.controller_port):
+        yield (
+            "kafka.jmx_exporter.port",
+            str(jmx.port),
+            f"a port other than kafka.port and kafka.controller_port ({kafka.port}, "
+            f"{kafka.controller_port})",
         )
     if kafka.controller_port == kafka.port:
         yield (

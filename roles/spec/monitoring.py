@@ -9,6 +9,7 @@ each host's own data.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 from pydantic import Field
 
@@ -57,6 +58,12 @@ class Thresholds(SpecModel):
     replication_lag: PgDuration = Field(
         "60s", description="standby replay lag (beyond it a failover loses data)"
     )
+    wal_archive_failure_window: PgDuration = Field(
+        "5min",
+        description="a failed archive attempt within this window counts (PostgreSQL retries "
+        "a failing archive_command about once a minute); the alert clears this long after "
+        "the last failure",
+    )
     wal_ready_files: int = Field(
         16,
         ge=1,
@@ -89,6 +96,35 @@ class Thresholds(SpecModel):
     compression_min_age: PgDuration = Field(
         "7d", description="only chunks whose range ended this long ago count"
     )
+    kafka_under_replicated_partitions: int = Field(
+        0,
+        ge=0,
+        description="partitions a broker leads with fewer in-sync replicas than replicas "
+        "(any: one more failure loses acknowledged writes)",
+    )
+    kafka_offline_partitions: int = Field(
+        0, ge=0, description="partitions without a leader (any: their producers fail)"
+    )
+    kafka_consumer_lag: int = Field(
+        10000,
+        ge=1,
+        le=10**12,
+        description="messages a consumer group trails a topic's end by (seed 001: Kafka lag; "
+        "about a minute of the telemetry stream); set it from the group's own rate",
+    )
+
+
+# Every alert Timestack deploys (roles/monitoring/rules.py; a unit test keeps them equal).
+AlertName = Literal[
+    "TargetDown", "PostgresDown", "PgbouncerClientsWaiting", "PgbouncerPoolSaturated",
+    "ReplicationLag", "WalArchivingFailing", "WalArchivingBehind", "CacheHitRatioLow",
+    "CheckpointsRequested", "TimestackJobFailing", "CompressionSavingLow", "FullBackupTooOld",
+    "BackupTooOld", "DiskFreeLow", "KafkaBrokerDown", "KafkaUnderReplicatedPartitions",
+    "KafkaOfflinePartitions", "KafkaNoActiveController", "KafkaConsumerGroupLag",
+    "KafkaLagUnknown",
+]  # fmt: skip
+# The scrape targets a host can have; each needs the group its service runs in.
+ExporterName = Literal["node", "postgres", "pgbouncer", "pgbackrest", "kafka"]
 
 
 class MonitoringSpec(SpecModel):
@@ -110,6 +146,22 @@ class MonitoringSpec(SpecModel):
         "queries read it); declared in postgres.databases",
     )
     thresholds: Thresholds = Field(Thresholds(), description="alert thresholds")
+    alert_for: dict[AlertName, PgDuration] = Field(
+        {},
+        description="monitoring host only: how long an alert's condition must hold before it "
+        "fires (Prometheus `for:`), by alert name, where the default in "
+        "roles/monitoring/rules.py does not suit",
+    )
+    exporters: list[ExporterName] | None = Field(
+        None,
+        description="the exporters this host runs (default: every one its groups have: node "
+        "everywhere, postgres and pgbackrest with timescaledb, pgbouncer, kafka's JMX agent)",
+    )
+    kafka_lag_interval: PgDuration = Field(
+        "1min",
+        description="kafka hosts: how often consumer group lag is collected for node "
+        "exporter's textfile collector (a short client run, no JVM)",
+    )
 
 
 def postgres_exporter_problems(
@@ -140,3 +192,28 @@ def postgres_exporter_problems(
             repr(monitoring.postgres_database),
             f"a database declared in postgres.databases: {', '.join(databases) or 'none'}",
         )
+
+
+# The group each exporter's service runs in (None: every host).
+EXPORTER_GROUPS: dict[str, str | None] = {
+    "node": None,
+    "postgres": "timescaledb",
+    "pgbackrest": "timescaledb",
+    "pgbouncer": "pgbouncer",
+    "kafka": "kafka",
+}
+
+
+def exporter_problems(
+    monitoring: MonitoringSpec, groups: frozenset[str]
+) -> Iterator[tuple[str, str, str]]:
+    """An exporter named in monitoring.exporters whose service the host does not run."""
+    for name in monitoring.exporters or ():
+        group = EXPORTER_GROUPS[name]
+        if group is not None and group not in groups:
+            yield (
+                "monitoring.exporters",
+                repr(name),
+                f"an exporter of a service this host runs: {name} needs group {group}; "
+                "remove it from the list",
+            )
