@@ -3,17 +3,23 @@ Alertmanager and the rules on a monitoring host."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import yaml
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files, server, systemd
 
+from roles.kafka.config import UNIT as KAFKA_UNIT
+from roles.kafka.config import bootstrap as kafka_bootstrap
 from roles.monitoring import config, operations, rules
 from roles.spec import HostSpec
 from roles.templating import rendered_file
+
+KAFKA_LAG = Path(__file__).resolve().with_name("kafka_lag.py")
 
 
 def _put(
@@ -76,7 +82,7 @@ def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
 
 
 def exporters(spec: HostSpec) -> None:
-    chosen = config.exporters(spec.groups)
+    chosen = config.exporters(spec.groups, spec.monitoring.exporters)
     apt.packages(name="Install the exporters", packages=[e.package for e in chosen])
     for exporter in chosen:
         changed: list[OperationMeta] = [
@@ -85,6 +91,52 @@ def exporters(spec: HostSpec) -> None:
         if exporter.job == "postgres":
             changed += _postgres_exporter_files(spec)
         _service(exporter.package, config.address(spec), exporter.port, changed)
+    if "kafka" in spec.groups and any(e.job == "node" for e in chosen):
+        _kafka_lag(spec)
+
+
+def _kafka_lag(spec: HostSpec) -> None:
+    """Consumer group lag into node exporter's textfile directory, every kafka_lag_interval
+    (roles/monitoring/kafka_lag.py; broker JMX does not carry it). Every broker collects, so
+    lag stays known while one is down; the alert takes the largest figure."""
+    files.directory(
+        name="Timestack's on-host scripts", path=posixpath.dirname(config.KAFKA_LAG_SCRIPT)
+    )
+    files.put(
+        name="Kafka lag collector", src=str(KAFKA_LAG), dest=config.KAFKA_LAG_SCRIPT, mode="0755"
+    )
+    unit = config.KAFKA_LAG_UNIT
+    service = _put(
+        f"{unit}.service",
+        f"/etc/systemd/system/{unit}.service",
+        "monitoring/kafka-lag.service.j2",
+        script=config.KAFKA_LAG_SCRIPT,
+        kafka_unit=KAFKA_UNIT,
+        bootstrap=kafka_bootstrap(spec.kafka),
+        output=f"{config.TEXTFILE_DIR}/kafka_lag.prom",
+        textfile_dir=config.TEXTFILE_DIR,
+    )
+    timer = _put(
+        f"{unit}.timer",
+        f"/etc/systemd/system/{unit}.timer",
+        "monitoring/kafka-lag.timer.j2",
+        interval=f"{config.seconds(spec.monitoring.kafka_lag_interval)}s",
+    )
+    systemd.daemon_reload(
+        name="Load the changed lag units", _if=lambda: service.did_change() or timer.did_change()
+    )
+    systemd.service(
+        name=f"{unit}.timer enabled and running",
+        service=f"{unit}.timer",
+        running=True,
+        enabled=True,
+    )
+    systemd.service(
+        name=f"Restart {unit}.timer for its changed interval",
+        service=f"{unit}.timer",
+        restarted=True,
+        _if=timer.did_change,
+    )
 
 
 def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
@@ -97,7 +149,7 @@ def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
         "Alert rules",
         config.RULES_FILE,
         "monitoring/alerts.yml.j2",
-        groups=rules.groups(spec.monitoring.thresholds, specs.values()),
+        groups=rules.groups(spec.monitoring.thresholds, specs.values(), spec.monitoring.alert_for),
     )
     prometheus_yml = _generated(
         "prometheus.yml", config.PROMETHEUS_YML, config.prometheus_config(spec, specs.values())

@@ -8,29 +8,15 @@ monitoring list (pool usage, WAL and checkpoint frequency, cache hit ratio, disk
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from roles.monitoring.config import seconds
+from roles.monitoring.config import prometheus_duration, seconds
+from roles.monitoring.kafka_rules import kafka_group
+from roles.monitoring.rules_model import Alert, Group
 from roles.spec import HostSpec, host_address
 from roles.spec.monitoring import Thresholds
-
-
-@dataclass(frozen=True)
-class Alert:
-    name: str
-    expr: str
-    for_: str  # Prometheus duration: how long the condition must hold
-    severity: str  # "critical" pages, "warning" waits for working hours
-    summary: str  # annotation; may use {{ $labels.x }} and {{ $value }}
-    source: str  # where the threshold comes from
-    threshold: str  # the figure in words, for the comment above the rule
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    alerts: tuple[Alert, ...]
 
 
 def _pool_saturation(t: Thresholds, bouncers: list[HostSpec]) -> str:
@@ -44,16 +30,37 @@ def _pool_saturation(t: Thresholds, bouncers: list[HostSpec]) -> str:
     return " or ".join(parts) if parts else "vector(0) > 1"
 
 
-def groups(t: Thresholds, specs: Iterable[HostSpec]) -> tuple[Group, ...]:
+def groups(
+    t: Thresholds, specs: Iterable[HostSpec], alert_for: Mapping[Any, str] | None = None
+) -> tuple[Group, ...]:
+    """Every group, each alert's `for:` replaced where monitoring.alert_for names it."""
+    hosts = list(specs)
+    overrides = alert_for or {}
+    return tuple(
+        Group(
+            group.name,
+            tuple(
+                dataclasses.replace(a, for_=prometheus_duration(overrides[a.name]))
+                if a.name in overrides
+                else a
+                for a in group.alerts
+            ),
+        )
+        for group in (*_groups(t, hosts), kafka_group(t, hosts))
+    )
+
+
+def _groups(t: Thresholds, specs: list[HostSpec]) -> tuple[Group, ...]:
     bouncers = [s for s in specs if "pgbouncer" in s.groups]
     pct = f"{t.cache_hit_ratio:.0%}"
+    window = prometheus_duration(t.wal_archive_failure_window)
     return (
         Group(
             "timestack-targets",
             (
                 Alert(
                     "TargetDown",
-                    "up == 0",
+                    'up{job!="kafka"} == 0',  # a broker: KafkaBrokerDown
                     "2m",
                     "critical",
                     "{{ $labels.job }} on {{ $labels.host }} is not answering scrapes",
@@ -113,13 +120,14 @@ def groups(t: Thresholds, specs: Iterable[HostSpec]) -> tuple[Group, ...]:
                 ),
                 Alert(
                     "WalArchivingFailing",
-                    "increase(pg_stat_archiver_failed_count[5m]) > 0",
+                    f"increase(pg_stat_archiver_failed_count[{window}]) > 0",
                     "2m",
                     "critical",
                     "archive_command fails on {{ $labels.host }}: point-in-time recovery "
                     "stops at the last archived segment",
                     "seed 001: WAL archiving, 7-30 days of archives",
-                    "any failed archive attempt in 5 minutes, for 2 minutes",
+                    f"any failed archive attempt in {t.wal_archive_failure_window}, for 2 minutes "
+                    "(monitoring.thresholds.wal_archive_failure_window)",
                 ),
                 Alert(
                     "WalArchivingBehind",

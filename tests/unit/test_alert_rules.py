@@ -40,7 +40,12 @@ def _db(name: str) -> HostInput:
 @pytest.fixture(scope="module")
 def rule_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     specs = validate_inventory(
-        [_db("db1"), _db("db2"), HostInput("@docker/backup1", frozenset({"pgbackrest_repo"}), {})]
+        [
+            _db("db1"),
+            _db("db2"),
+            *(HostInput(f"@docker/kafka{n}", frozenset({"kafka"}), {}) for n in (1, 2, 3)),
+            HostInput("@docker/backup1", frozenset({"pgbackrest_repo"}), {}),
+        ]
     )
     monitor = specs["@docker/backup1"]
     directory = tmp_path_factory.mktemp("rules")
