@@ -52,9 +52,16 @@ _LAB_DATA: dict[str, dict[str, object]] = {
         },
     },
     "ts-backup1": {
-        # Prometheus binds to this host's lab address, where the published port
-        # 127.0.0.1:19090 arrives; Alertmanager stays on its loopback.
-        "monitoring": {"prometheus": {"listen_address": "ts-backup1"}},
+        "monitoring": {
+            # Prometheus binds to this host's lab address, where the published port
+            # 127.0.0.1:19090 arrives; Alertmanager stays on its loopback.
+            "prometheus": {"listen_address": "ts-backup1", "scrape_interval": "10s"},
+            # Short windows, so the induced faults of tests/integration/test_monitoring.py
+            # fire and clear in about a minute each (defaults: 15s scrapes, a 5-minute
+            # archive failure window, 2 and 1 minute `for:`).
+            "thresholds": {"wal_archive_failure_window": "1min"},
+            "alert_for": {"WalArchivingFailing": "30s", "KafkaBrokerDown": "30s"},
+        },
     },
 }
 # Apache Kafka's release as an air-gapped site brings it: the official tarball's layout with
