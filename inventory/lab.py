@@ -68,10 +68,14 @@ _LAB_DATA: dict[str, dict[str, object]] = {
 # the release's jars from Maven Central, assembled by `python -m lab up` (lab/kafka_release.py)
 # and installed through the role's local-archive path (uploaded, SHA-512 checked, unpacked).
 # The JMX exporter's agent likewise: the jar from Maven Central, fetched by `python -m lab up`
-# and uploaded through the role's local-file path.
+# and uploaded through the role's local-file path; enabled, so that a deploy of the brokers
+# alone (the Kafka tests' variants) keeps it instead of restarting them without it.
 for _name in ("ts-kafka1", "ts-kafka2", "ts-kafka3"):
     _LAB_DATA[_name] = {
-        "kafka": {"archive": str(_kafka_archive()), "jmx_exporter": {"jar": str(_jmx_agent())}}
+        "kafka": {
+            "archive": str(_kafka_archive()),
+            "jmx_exporter": {"jar": str(_jmx_agent()), "enabled": True},
+        }
     }
 
 

@@ -41,8 +41,8 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     cluster = brokers(inventory_specs.values())
     codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
     # The JMX exporter's agent wherever a Prometheus scrapes (deploy.py: a monitoring group).
-    monitored = runs_kafka_agent(spec) and any(
-        MONITORING_GROUP in other.groups for other in inventory_specs.values()
+    monitored = runs_kafka_agent(
+        spec, any(MONITORING_GROUP in other.groups for other in inventory_specs.values())
     )
     try:
         archive = resolve(kafka, Path.cwd())

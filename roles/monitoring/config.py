@@ -73,10 +73,13 @@ def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple
     )
 
 
-def runs_kafka_agent(spec: HostSpec) -> bool:
-    """Whether this broker serves the JMX exporter (when the inventory is monitored)."""
+def runs_kafka_agent(spec: HostSpec, monitored: bool = True) -> bool:
+    """Whether this broker serves the JMX exporter: kafka.jmx_exporter.enabled, else when the
+    inventory is `monitored`; never when monitoring.exporters leaves it out."""
     only = spec.monitoring.exporters
-    return "kafka" in spec.groups and (only is None or "kafka" in only)
+    enabled = spec.kafka.jmx_exporter.enabled
+    wanted = monitored if enabled is None else enabled
+    return wanted and "kafka" in spec.groups and (only is None or "kafka" in only)
 
 
 def seconds(duration: str) -> int:

@@ -53,8 +53,14 @@ JMX_AGENT_SHA512 = (
 
 class JmxExporterSpec(SpecModel):
     """The Prometheus JMX exporter's Java agent in the broker's JVM: installed and loaded
-    (KAFKA_OPTS in the unit) when the inventory has a `monitoring` group."""
+    (KAFKA_OPTS in the unit) when the inventory has a `monitoring` group, or `enabled`."""
 
+    enabled: bool | None = Field(
+        None,
+        description="load the agent; None: when the inventory has a monitoring group (the "
+        "Prometheus that scrapes it). True keeps it in an inventory of brokers alone, so a "
+        "deploy from one does not take it out (a rolling restart each way)",
+    )
     version: ReleaseVersion = Field(JMX_AGENT_VERSION, description="agent release")
     jar: str | None = Field(
         None,

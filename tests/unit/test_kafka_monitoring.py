@@ -182,3 +182,15 @@ def test_a_failed_collection_keeps_the_last_timestamp(tmp_path: Path) -> None:
     assert "timestack_kafka_lag_success 0" in text
     assert text.count("timestack_kafka_lag_collected_timestamp_seconds 1700000000") == 1
     assert list(tmp_path.iterdir()) == [out]  # no partial file left
+
+
+def test_agent_follows_the_monitoring_group_unless_host_data_decides() -> None:
+    default = KafkaSpec().jmx_exporter
+    assert default.enabled is None
+    broker = inventory()["@docker/kafka1"]
+    assert config.runs_kafka_agent(broker, monitored=True)
+    assert not config.runs_kafka_agent(broker, monitored=False)
+    pinned = inventory(kafka={"kafka": {"jmx_exporter": {"enabled": True}}})["@docker/kafka1"]
+    assert config.runs_kafka_agent(pinned, monitored=False)
+    off = inventory(kafka={"kafka": {"jmx_exporter": {"enabled": False}}})
+    assert "kafka" not in {job["job_name"] for job in config.scrape_configs(off.values())}
