@@ -56,4 +56,5 @@ monitoring = [pgbackrest_repo[0]]
 # pgbouncer = [_BOX]
 # kafka = [_BOX]
 # pgbackrest_repo = []
-# monitoring = [_BOX]
+# monitoring = [_BOX]   # with {"monitoring": {"alertmanager": {"port": 9095}}} in its data:
+#                       # Kafka's controller listener has 9093, Alertmanager's default

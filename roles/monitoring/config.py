@@ -24,7 +24,6 @@ RULES_FILE = f"{RULES_DIR}/timestack.yml"
 PG_QUERIES = f"{CONF_DIR}/postgres-exporter-queries.yml"
 PG_PASSWORD_FILE = f"{CONF_DIR}/postgres-exporter.password"
 PROMETHEUS_USER = "prometheus"  # Debian's prometheus-* units run as this user
-ALERTMANAGER_LISTEN = "127.0.0.1:9093"  # only Prometheus, on the same host, posts to it
 MONITORING_GROUP = "monitoring"
 
 
@@ -159,14 +158,19 @@ def prometheus_defaults(spec: HostSpec) -> str:
     )
 
 
-def alertmanager_defaults() -> str:
+def alertmanager_listen(monitor: HostSpec) -> str:
+    """Loopback only: only Prometheus, on the same host, posts to Alertmanager."""
+    return f"127.0.0.1:{monitor.monitoring.alertmanager.port}"
+
+
+def alertmanager_defaults(monitor: HostSpec) -> str:
     # An empty cluster address turns off the gossip listener Debian's default opens on
     # every address (:9094): one Alertmanager, no peers.
     return _env_file(
         {
             "ARGS": _args(
                 f"--config.file={ALERTMANAGER_YML}",
-                f"--web.listen-address={ALERTMANAGER_LISTEN}",
+                f"--web.listen-address={alertmanager_listen(monitor)}",
                 "--cluster.listen-address=",
             )
         }
@@ -230,7 +234,9 @@ def prometheus_config(monitor: HostSpec, specs: Iterable[HostSpec]) -> dict[str,
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [f"{RULES_DIR}/*.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [ALERTMANAGER_LISTEN]}]}]},
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [alertmanager_listen(monitor)]}]}]
+        },
         "scrape_configs": scrape_configs(specs),
     }
 

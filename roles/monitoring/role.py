@@ -165,9 +165,14 @@ def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
         _if=lambda: alerts.did_change() or prometheus_yml.did_change(),
     )
     prometheus_args = _defaults("prometheus", config.prometheus_defaults(spec))
-    alertmanager_args = _defaults("prometheus-alertmanager", config.alertmanager_defaults())
+    alertmanager_args = _defaults("prometheus-alertmanager", config.alertmanager_defaults(spec))
     listen = spec.monitoring.prometheus.listen_address
-    _service("prometheus-alertmanager", "127.0.0.1", 9093, [alertmanager_args, alertmanager_yml])
+    _service(
+        "prometheus-alertmanager",
+        "127.0.0.1",
+        spec.monitoring.alertmanager.port,
+        [alertmanager_args, alertmanager_yml],
+    )
     _service("prometheus", listen, config.PROMETHEUS.port, [prometheus_args])
     systemd.service(
         name="Reload Prometheus for its changed configuration or rules",

@@ -133,6 +133,7 @@ def host_problems(
         problems += postgres_exporter_problems(host.monitoring, pg)
     if host.monitoring:
         problems += exporter_problems(host.monitoring, groups)
+    problems += _port_clashes(host, bool(inventory.hosts_in("monitoring")))
     for rule in rules:
         problems += rule(host)
     return problems
@@ -173,6 +174,43 @@ def inventory_problems(hosts: Iterable[Parsed]) -> list[tuple[str, str, str, str
             )
         )
     return problems
+
+
+# Prometheus's port on a monitoring host (Debian's default; the role does not move it).
+PROMETHEUS_PORT = 9090
+
+
+def _listeners(host: Parsed, monitored: bool) -> list[tuple[str, int]]:
+    """(field, port) of every TCP port host data puts a service of this host on."""
+    groups, found = host.groups, []
+    if host.postgres and "timescaledb" in groups:
+        found.append(("postgres.port", host.postgres.port))
+    if host.pgbouncer and "pgbouncer" in groups:
+        found.append(("pgbouncer.listen_port", host.pgbouncer.listen_port))
+    if host.kafka and "kafka" in groups:
+        kafka, jmx = host.kafka, host.kafka.jmx_exporter
+        found += [("kafka.port", kafka.port), ("kafka.controller_port", kafka.controller_port)]
+        if jmx.enabled or (jmx.enabled is None and monitored):
+            found.append(("kafka.jmx_exporter.port", jmx.port))
+    if host.monitoring and "monitoring" in groups:
+        found += [
+            ("Prometheus's port", PROMETHEUS_PORT),
+            ("monitoring.alertmanager.port", host.monitoring.alertmanager.port),
+        ]
+    return found
+
+
+def _port_clashes(host: Parsed, monitored: bool) -> Iterator[Problem]:
+    """Two services of one host on one port: the second would not start."""
+    owners: dict[int, str] = {}
+    for name, port in _listeners(host, monitored):
+        first = owners.setdefault(port, name)
+        if first != name and name != "kafka.controller_port":  # reported by _kafka already
+            yield (
+                name,
+                str(port),
+                f"a port no other service of this host uses ({first} is {port} here)",
+            )
 
 
 def _names(names: Iterable[str], empty: str = "(none declared)") -> str:
@@ -285,13 +323,6 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
             "nothing",
             f"the SHA-512 of jmx_prometheus_javaagent-{jmx.version}.jar (only the default "
             "version's is built in), or a local path in kafka.jmx_exporter.jar",
-        )
-    if jmx.port in (kafka.port, kafka.controller_port):
-        yield (
-            "kafka.jmx_exporter.port",
-            str(jmx.port),
-            f"a port other than kafka.port and kafka.controller_port ({kafka.port}, "
-            f"{kafka.controller_port})",
         )
     if kafka.controller_port == kafka.port:
         yield (

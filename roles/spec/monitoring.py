@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from roles.spec.postgres import PostgresSpec
-from roles.spec.types import Hostname, PgDuration, PgIdent, SpecModel
+from roles.spec.types import Hostname, PgDuration, PgIdent, Port, SpecModel
 
 
 class PrometheusSpec(SpecModel):
@@ -35,7 +35,13 @@ class AlertmanagerSpec(SpecModel):
     webhook_url: str | None = Field(
         None,
         description="where Alertmanager posts alerts (a webhook receiver); None: alerts are "
-        "only shown in Alertmanager's UI on 127.0.0.1:9093 of the monitoring host",
+        "only shown in Alertmanager's UI on 127.0.0.1:<port> of the monitoring host",
+    )
+    port: Port = Field(
+        9093,
+        description="Alertmanager's port on the monitoring host's loopback (its default); a "
+        "monitoring host that is also a Kafka broker needs another one (9093 is "
+        "kafka.controller_port's default)",
     )
 
 

@@ -194,3 +194,18 @@ def test_agent_follows_the_monitoring_group_unless_host_data_decides() -> None:
     assert config.runs_kafka_agent(pinned, monitored=False)
     off = inventory(kafka={"kafka": {"jmx_exporter": {"enabled": False}}})
     assert "kafka" not in {job["job_name"] for job in config.scrape_configs(off.values())}
+
+
+def test_a_broker_that_is_the_monitoring_host_moves_alertmanager_off_9093() -> None:
+    both = frozenset({"kafka", "monitoring"})
+    with pytest.raises(SpecError) as error:
+        validate_inventory([HostInput("@docker/box1", both, {})])
+    assert (
+        "@docker/box1: monitoring.alertmanager.port: got 9093; expected a port no other service "
+        "of this host uses (kafka.controller_port is 9093 here)"
+    ) in str(error.value)
+    moved = {"monitoring": {"alertmanager": {"port": 9095}}}
+    box = validate_inventory([HostInput("@docker/box1", both, moved)])["@docker/box1"]
+    assert config.alertmanager_listen(box) == "127.0.0.1:9095"
+    alerting = config.prometheus_config(box, [box])["alerting"]
+    assert alerting["alertmanagers"][0]["static_configs"][0]["targets"] == ["127.0.0.1:9095"]

@@ -68,7 +68,9 @@ def test_postgres_exporter_defaults_name_the_password_file_not_the_password() ->
 
 
 def test_alertmanager_opens_no_cluster_listener() -> None:
-    assert "--cluster.listen-address= " in config.alertmanager_defaults().replace("'", " ")
+    assert "--cluster.listen-address= " in config.alertmanager_defaults(inventory()[2]).replace(
+        "'", " "
+    )
 
 
 @pytest.mark.parametrize(

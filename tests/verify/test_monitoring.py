@@ -61,6 +61,7 @@ def test_every_rule_file_loaded_without_error(host: Any, spec: Any) -> None:
 
 def test_alertmanager_reachable_from_prometheus(host: Any, spec: Any) -> None:
     active = _api(host, spec, "alertmanagers")["activeAlertmanagers"]
-    assert [a["url"] for a in active] == [f"http://{config.ALERTMANAGER_LISTEN}/api/v2/alerts"]
-    ready = host.run(f"curl -fsS --max-time 5 http://{config.ALERTMANAGER_LISTEN}/-/ready")
-    assert ready.rc == 0, f"Alertmanager does not answer on {config.ALERTMANAGER_LISTEN}"
+    listen = config.alertmanager_listen(spec)
+    assert [a["url"] for a in active] == [f"http://{listen}/api/v2/alerts"]
+    ready = host.run(f"curl -fsS --max-time 5 http://{listen}/-/ready")
+    assert ready.rc == 0, f"Alertmanager does not answer on {listen}"
