@@ -181,23 +181,30 @@ PROMETHEUS_PORT = 9090
 
 
 def _listeners(host: Parsed, monitored: bool) -> list[tuple[str, int]]:
-    """(field, port) of every TCP port host data puts a service of this host on."""
-    groups, found = host.groups, []
+    """(field, port) of every TCP port host data puts a service of this host on: the fixed
+    one first, then the services', then the monitoring ports, which are the cheapest to move
+    (a clash names the later one)."""
+    groups = host.groups
+    fixed = [("Prometheus's port", PROMETHEUS_PORT)] if "monitoring" in groups else []
+    services, movable = [], []
     if host.postgres and "timescaledb" in groups:
-        found.append(("postgres.port", host.postgres.port))
+        services.append(("postgres.port", host.postgres.port))
     if host.pgbouncer and "pgbouncer" in groups:
-        found.append(("pgbouncer.listen_port", host.pgbouncer.listen_port))
+        services.append(("pgbouncer.listen_port", host.pgbouncer.listen_port))
     if host.kafka and "kafka" in groups:
         kafka, jmx = host.kafka, host.kafka.jmx_exporter
-        found += [("kafka.port", kafka.port), ("kafka.controller_port", kafka.controller_port)]
+        services += [("kafka.port", kafka.port), ("kafka.controller_port", kafka.controller_port)]
         if jmx.enabled or (jmx.enabled is None and monitored):
-            found.append(("kafka.jmx_exporter.port", jmx.port))
+            movable.append(("kafka.jmx_exporter.port", jmx.port))
     if host.monitoring and "monitoring" in groups:
-        found += [
-            ("Prometheus's port", PROMETHEUS_PORT),
-            ("monitoring.alertmanager.port", host.monitoring.alertmanager.port),
-        ]
-    return found
+        movable.append(("monitoring.alertmanager.port", host.monitoring.alertmanager.port))
+    return fixed + services + movable
+
+
+# Clashes the section checks (_kafka, _pooling) already report in their own words.
+_REPORTED = frozenset(
+    {("kafka.port", "kafka.controller_port"), ("postgres.port", "pgbouncer.listen_port")}
+)
 
 
 def _port_clashes(host: Parsed, monitored: bool) -> Iterator[Problem]:
@@ -205,7 +212,7 @@ def _port_clashes(host: Parsed, monitored: bool) -> Iterator[Problem]:
     owners: dict[int, str] = {}
     for name, port in _listeners(host, monitored):
         first = owners.setdefault(port, name)
-        if first != name and name != "kafka.controller_port":  # reported by _kafka already
+        if first != name and (first, name) not in _REPORTED:
             yield (
                 name,
                 str(port),
