@@ -8,8 +8,9 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.hardware import Cpus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
+from roles import managed_files
 from roles.backup import config, operations, pki
 from roles.backup.config import Layout
 from roles.spec import HostSpec
@@ -65,7 +66,7 @@ def _directories(spec: HostSpec, lay: Layout) -> None:
     if lay.tls_server:
         owned[config.TLS_DIR] = "TLS key and certificates"
     for path, what in owned.items():
-        files.directory(
+        managed_files.directory(
             name=f"pgBackRest {what} directory", path=path, user=user, group=user, mode="0750"
         )
 
@@ -109,8 +110,10 @@ def _tls_server(spec: HostSpec, lay: Layout, changed: list[OperationMeta]) -> No
                 mode=mode,
             )
         )
-    files.directory(name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0])
-    drop_in = files.put(
+    managed_files.directory(
+        name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0]
+    )
+    drop_in = managed_files.put(
         name="pgBackRest server runs as its owner",
         dest=DROP_IN,
         src=rendered_file("backup/server.conf.j2", user=user, owns=_owns(lay)),
@@ -141,7 +144,7 @@ def _timers(spec: HostSpec, lay: Layout) -> None:
     for timer in wanted:
         for kind in ("service", "timer"):
             units.append(
-                files.put(
+                managed_files.put(
                     name=f"Unit {timer.unit}.{kind}",
                     dest=f"{UNIT_DIR}/{timer.unit}.{kind}",
                     src=rendered_file(
@@ -164,8 +167,8 @@ def _timers(spec: HostSpec, lay: Layout) -> None:
         )
         for kind in ("service", "timer"):
             units.append(
-                files.file(
-                    name=f"No unit {unit}.{kind}", path=f"{UNIT_DIR}/{unit}.{kind}", present=False
+                managed_files.absent(
+                    name=f"No unit {unit}.{kind}", path=f"{UNIT_DIR}/{unit}.{kind}"
                 )
             )
     systemd.daemon_reload(

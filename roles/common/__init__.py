@@ -6,8 +6,9 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
+from roles import managed_files
 from roles.common.facts import TransparentHugepages
 from roles.common.operations import kernel_settings, package_runs_finished
 from roles.spec import HostSpec
@@ -34,28 +35,27 @@ def apply(spec: HostSpec) -> None:
     )
     apt.packages(name="Install base packages", packages=sorted(common.base_packages))
 
-    files.link(
-        name="Timezone",
-        path="/etc/localtime",
-        target=f"/usr/share/zoneinfo/{common.timezone}",
-        force=True,
+    managed_files.link(
+        name="Timezone", path="/etc/localtime", target=f"/usr/share/zoneinfo/{common.timezone}"
     )
-    files.put(name="Timezone name", src=_text(f"{common.timezone}\n"), dest="/etc/timezone")
+    managed_files.put(name="Timezone name", src=_text(f"{common.timezone}\n"), dest="/etc/timezone")
 
-    files.put(
+    managed_files.put(
         name="Persist kernel settings",
         dest=SYSCTL_FILE,
         src=rendered_file("common/sysctl.conf.j2", sysctl=common.sysctl),
     )
     kernel_settings(name="Apply kernel settings", settings=common.sysctl)
 
-    files.put(
+    managed_files.put(
         name="Open-file limits for sessions",
         dest=LIMITS_FILE,
         src=rendered_file("common/limits.conf.j2", nofile=common.nofile),
     )
-    files.directory(name="systemd manager drop-in directory", path="/etc/systemd/system.conf.d")
-    manager_limits = files.put(
+    managed_files.directory(
+        name="systemd manager drop-in directory", path="/etc/systemd/system.conf.d"
+    )
+    manager_limits = managed_files.put(
         name="Open-file limit for services",
         dest=SYSTEMD_LIMITS_FILE,
         src=rendered_file("common/system-limits.conf.j2", nofile=common.nofile),
@@ -66,7 +66,7 @@ def apply(spec: HostSpec) -> None:
         _if=manager_limits.did_change,
     )
 
-    thp_unit = files.put(
+    thp_unit = managed_files.put(
         name="Transparent huge pages unit",
         dest=f"/etc/systemd/system/{THP_UNIT}",
         src=rendered_file("common/thp.service.j2", mode=common.transparent_hugepages),

@@ -11,8 +11,9 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
+from roles import managed_files
 from roles.colocation import kafka_heap_bytes
 from roles.kafka import config, operations
 from roles.kafka.archive import ArchiveError, resolve
@@ -69,15 +70,15 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         ("Install directory", kafka.install_dir),
         ("Admin tool directory", posixpath.dirname(config.ADMIN_SCRIPT)),
     ):
-        files.directory(name=name, path=path, mode="0755")
+        managed_files.directory(name=name, path=path, mode="0755")
 
     operations.archive_in_cache(name="Release archive, checksum verified", archive=archive)
     unpacked = operations.release_unpacked(
         name="Release unpacked", archive=archive.cached_path, directory=release
     )
-    current = files.link(name=f"{home} points at this release", path=home, target=release)
+    current = managed_files.link(name=f"{home} points at this release", path=home, target=release)
 
-    properties = files.put(
+    properties = managed_files.put(
         name="server.properties",
         dest=config.SERVER_PROPERTIES,
         src=rendered_file(
@@ -94,9 +95,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         data_dirs=kafka.data_dirs,
         storage=config.storage(spec, cluster),
     )
-    files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
+    managed_files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
 
-    unit = files.put(
+    unit = managed_files.put(
         name="systemd unit",
         dest=f"/etc/systemd/system/{config.UNIT}",
         src=rendered_file(
@@ -142,4 +143,4 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
 
 
 def _directory(name: str, path: str, owner: str) -> None:
-    files.directory(name=name, path=path, user=owner, group=config.USER, mode="0750")
+    managed_files.directory(name=name, path=path, user=owner, group=config.USER, mode="0750")
