@@ -21,21 +21,25 @@ from dataclasses import dataclass
 from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Literal
-from weakref import WeakKeyDictionary
 
 from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, OperationError, StringCommand, operation
-from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.context import ctx_host
 from pyinfra.operations.util.files import chmod, chown
 from typing_extensions import override
 
-from roles.once import read_once
+from roles.once import managed, read_once
+from roles.paths import SECRET_DIR, STATE_DIR
 from roles.staging import staged_upload
 
 Kind = Literal["file", "directory", "link", "other"]
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
+# `stat -c %F` -> kind
+_KINDS: dict[str, Kind] = {
+    "regular file": "file",
+    "regular empty file": "file",
+    "directory": "directory",
+}
 
 
 @dataclass(frozen=True)
@@ -76,23 +80,12 @@ class PathStates(FactBase[dict[str, PathState]]):
                 continue
             mode, user, group = rest[0].split("|")
             sha1 = rest[1] if rest[1] != "-" else None
-            name: Kind = {"regular file": "file", "regular empty file": "file"}.get(
-                kind, "directory" if kind == "directory" else "other"
-            )  # type: ignore[assignment]
-            found[path] = PathState(name, int(mode, 8), user, group, sha1)
+            found[path] = PathState(_KINDS.get(kind, "other"), int(mode, 8), user, group, sha1)
         return found
 
 
-# Paths each role (by its @deploy name) manages on each host, registered as the role's
-# operations are called; read together when the first of them runs.
-_managed: WeakKeyDictionary[Host, dict[str, list[str]]] = WeakKeyDictionary()
-
-
 def _register(*paths: str) -> list[str]:
-    role = host.current_deploy_name or ""
-    managed = _managed.setdefault(ctx_host.get(), {}).setdefault(role, [])
-    managed.extend(p for p in paths if p not in managed)
-    return managed
+    return managed("paths", *paths)
 
 
 def _state(path: str, managed: list[str]) -> PathState | None:
@@ -119,37 +112,51 @@ def _put(
     user: str | None,
     group: str | None,
     mode: int | None,
+    secret: bool,
     managed: list[str],
 ) -> Commands:
     found = _state(dest, managed)
     if found is not None and found.kind != "file":
         raise OperationError(f"{dest} is a {found.kind}, not a file: remove it and deploy again")
-    if found is None or found.sha1 != hashlib.sha1(content, usedforsecurity=False).hexdigest():
-        parent = posixpath.dirname(dest)
-        if _state(parent, managed) is None:
-            yield StringCommand("mkdir", "-p", shlex.quote(parent))
-        yield staged_upload(BytesIO(content), dest)
-        if user or group:
-            yield chown(dest, user, group)
-        if mode is not None:
-            yield chmod(dest, f"{mode:o}")
+    if found is not None and found.sha1 == hashlib.sha1(content, usedforsecurity=False).hexdigest():
+        changes = list(_ownership(dest, found, user, group, mode))
+        if not changes:
+            host.noop(f"{dest} is as managed")
+        yield from changes
         return
-    changes = list(_ownership(dest, found, user, group, mode))
-    if not changes:
-        host.noop(f"{dest} is as managed")
-    yield from changes
+    parent = posixpath.dirname(dest)
+    if _state(parent, managed) is None:
+        yield StringCommand("mkdir", "-p", shlex.quote(parent))
+    # A secret gets its owner and mode in a root-only directory before it is moved into
+    # place: a new file copied in directly is readable with the SSH user's umask until chmod.
+    staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}" if secret else dest
+    if secret:
+        yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
+    yield staged_upload(BytesIO(content), staged)
+    if user or group:
+        yield chown(staged, user, group)
+    if mode is not None:
+        yield chmod(staged, f"{mode:o}")
+    if secret:
+        yield StringCommand("mv", "-f", staged, shlex.quote(dest))
 
 
 def put(
     dest: str,
-    src: StringIO | str,
+    src: StringIO | BytesIO | str,
     user: str | None = None,
     group: str | None = None,
     mode: str | None = None,
+    secret: bool = False,
     **arguments: Any,
 ) -> OperationMeta:
-    """files.put: `src` is a StringIO (rendered text) or a local file path."""
-    content = src.getvalue().encode() if isinstance(src, StringIO) else Path(src).read_bytes()
+    """files.put: `src` is rendered text, bytes or a local file path. A `secret` file (keys,
+    passwords) is never shown as a diff and is moved into place with its owner and mode."""
+    if isinstance(src, str):
+        content = Path(src).read_bytes()
+    else:
+        value = src.getvalue()
+        content = value.encode() if isinstance(value, str) else value
     managed = _register(dest, posixpath.dirname(dest))
     meta: OperationMeta = _put(
         dest=dest,
@@ -157,6 +164,7 @@ def put(
         user=user,
         group=group,
         mode=_mode(mode),
+        secret=secret,
         managed=managed,
         **arguments,
     )

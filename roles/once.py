@@ -9,6 +9,9 @@ a `--dry` run read while preparing is not reused when executing.
 Only for facts whose value no operation of the run depends on having re-read: each
 operation deciding from a shared fact owns the part it changes (its unit's ledger row, its
 own file).
+
+`managed` collects what one role (a `@deploy`) manages on a host as its operations are
+called, so its first operation to run reads the state of all of them in one fact.
 """
 
 from __future__ import annotations
@@ -41,3 +44,15 @@ def read_once(fact: type[FactBase[T]], **arguments: Hashable) -> T:
         values[key] = host.get_fact(fact, **arguments)
     value: T = values[key]
     return value
+
+
+_managed: WeakKeyDictionary[Host, dict[tuple[str, str], list[str]]] = WeakKeyDictionary()
+
+
+def managed(kind: str, *keys: str) -> list[str]:
+    """Add `keys` (paths, units) to what the current role manages of `kind` on this host;
+    the list it returns is complete once the role's operations have all been called."""
+    role = host.current_deploy_name or ""
+    found = _managed.setdefault(ctx_host.get(), {}).setdefault((kind, role), [])
+    found.extend(key for key in keys if key not in found)
+    return found

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, server, systemd
 
-from roles import managed_files
-from roles.common.facts import TransparentHugepages
+from roles import managed_files, managed_units
+from roles.common.facts import platform
 from roles.common.operations import kernel_settings, package_runs_finished
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -73,14 +72,14 @@ def apply(spec: HostSpec) -> None:
     )
     systemd.daemon_reload(name="Load the changed unit", _if=thp_unit.did_change)
     # Where sysfs is read-only (containers) the unit's condition skips it: nothing to run.
-    thp_writable = bool(host.get_fact(TransparentHugepages)["writable"])
-    systemd.service(
+    thp_writable = platform().thp_writable
+    managed_units.service(
         name="Transparent huge pages off at every boot",
         service=THP_UNIT,
         enabled=True,
         running=thp_writable,
     )
-    systemd.service(
+    managed_units.service(
         name="Apply a changed huge pages mode now",
         service=THP_UNIT,
         restarted=True,

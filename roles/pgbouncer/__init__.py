@@ -8,7 +8,7 @@ from io import StringIO
 from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 
-from roles import managed_files
+from roles import managed_files, managed_units
 from roles.pgbouncer import config, operations
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -70,10 +70,10 @@ def apply(spec: HostSpec) -> None:
         src=rendered_file("pgbouncer/limits.conf.j2", nofile=config.open_files_limit(bouncer)),
     )
     systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
-    systemd.service(
+    managed_units.service(
         name="pgBouncer running and enabled", service=config.SERVICE, running=True, enabled=True
     )
-    systemd.service(
+    managed_units.service(
         name="Restart pgBouncer for its new open-file limit",
         service=config.SERVICE,
         restarted=True,
@@ -85,7 +85,7 @@ def apply(spec: HostSpec) -> None:
     )
     # [databases] and the auth files are not in SHOW CONFIG; one reload covers them unless
     # the settings operation already reloaded or restarted.
-    systemd.service(
+    managed_units.service(
         name="Reload for changed databases or client authentication",
         service=config.SERVICE,
         reloaded=True,

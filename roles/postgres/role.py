@@ -8,10 +8,10 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files
 
-from roles import managed_files
+from roles import managed_files, managed_units
+from roles.common.facts import platform
 from roles.postgres import config, operations
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
@@ -146,7 +146,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
     )
 
     service = config.service_name(pg)
-    systemd.service(
+    managed_units.service(
         name="PostgreSQL running and enabled", service=service, running=True, enabled=True
     )
     operations.settings_in_effect(
@@ -156,7 +156,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         service=service,
         wanted=desired.effective(),
     )
-    systemd.service(
+    managed_units.service(
         name="Reload for changed client authentication",
         service=service,
         reloaded=True,
@@ -197,7 +197,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
 
 
 def _package_sources(spec: HostSpec) -> None:
-    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
+    codename = platform().codename
     sources = config.apt_sources(spec.postgres, codename)
     if not sources:
         return

@@ -17,7 +17,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server, systemd
 
-from roles import managed_files
+from roles import managed_files, managed_units
 from roles.schema import operations
 from roles.schema.edition import choose
 from roles.schema.facts import TimescaleEdition
@@ -134,7 +134,7 @@ def _apache_jobs(
 
     systemd.daemon_reload(name="Load the changed job units", _if=any_changed)
     for unit in jobs:
-        systemd.service(
+        managed_units.service(
             name=f"{unit}.timer enabled and active",
             service=f"{unit}.timer",
             running=True,
