@@ -56,6 +56,11 @@ class PathStates(FactBase[dict[str, PathState]]):
     """What is at each of `paths` now; a path that does not exist is absent from the result."""
 
     @override
+    @staticmethod
+    def default() -> dict[str, PathState]:
+        return {}  # no output: none of the paths exists
+
+    @override
     def command(self, paths: Sequence[str]) -> str:
         quoted = " ".join(shlex.quote(path) for path in paths)
         # One tab-separated line per existing path: kind, path, then the link's target or

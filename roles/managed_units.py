@@ -38,6 +38,11 @@ class UnitStates(FactBase[dict[str, UnitState]]):
     """Running and enabled, per unit (a unit systemd does not know is neither)."""
 
     @override
+    @staticmethod
+    def default() -> dict[str, UnitState]:
+        return {}  # before systemctl answers (requires_command): no unit known
+
+    @override
     def requires_command(self, units: Sequence[str]) -> str:
         return "systemctl"
 

@@ -29,6 +29,11 @@ class SystemAccount(FactBase[Account]):
     """Whether `group` and `user` exist, and the user's primary group, home and shell."""
 
     @override
+    @staticmethod
+    def default() -> Account:
+        return Account(group_exists=False, user_exists=False)  # no output: neither exists
+
+    @override
     def command(self, user: str, group: str) -> str:
         return (
             f"getent group {shlex.quote(group)} | sed 's/^/group:/'; "

@@ -22,9 +22,12 @@ from roles.paths import SECRET_DIR
 from roles.system_accounts import Account, SystemAccount, system_account
 
 
-def _run(command: str) -> list[str]:
+def _read(fact: Any, **arguments: Any) -> Any:
+    """What pyinfra makes of the fact's command run here: no output is the fact's default."""
+    command = fact.command(**arguments)
     result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
-    return result.stdout.splitlines()
+    output = result.stdout.splitlines()
+    return fact.process(output) if output else fact.default()
 
 
 def test_path_states_reports_each_existing_path_in_one_command(tmp_path: Path) -> None:
@@ -37,7 +40,7 @@ def test_path_states_reports_each_existing_path_in_one_command(tmp_path: Path) -
     user = subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
     group = subprocess.run(["id", "-gn"], capture_output=True, text=True).stdout.strip()
 
-    found = PathStates().process(_run(PathStates().command(paths)))
+    found = _read(PathStates(), paths=paths)
 
     assert found[paths[0]] == PathState(
         "file", 0o640, user, group, hashlib.sha1(b"x = 1\n", usedforsecurity=False).hexdigest()
@@ -47,6 +50,7 @@ def test_path_states_reports_each_existing_path_in_one_command(tmp_path: Path) -
     assert found[paths[2]] == PathState("directory", 0o750, user, group)
     assert found[paths[3]] == PathState("link", target="/usr/share/zoneinfo/UTC")
     assert paths[4] not in found
+    assert _read(PathStates(), paths=[paths[4]]) == {}  # nothing exists yet: no output
 
 
 SYSTEMCTL_SHOW = """\
@@ -73,11 +77,11 @@ def test_unit_states_parses_one_block_per_unit() -> None:
 
 
 def test_system_account_reads_an_existing_user_and_a_missing_one() -> None:
-    root = SystemAccount().process(_run(SystemAccount().command(user="root", group="root")))
+    root = _read(SystemAccount(), user="root", group="root")
     assert root.user_exists and root.group_exists
     assert (root.primary_group, root.home) == ("root", "/root")
     missing = "timestack-no-such-user"
-    absent = SystemAccount().process(_run(SystemAccount().command(user=missing, group=missing)))
+    absent = _read(SystemAccount(), user=missing, group=missing)
     assert absent == Account(group_exists=False, user_exists=False)
 
 
