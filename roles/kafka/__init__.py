@@ -12,10 +12,11 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, systemd
 
+from roles import managed_files, managed_units
 from roles.colocation import kafka_heap_bytes
+from roles.common.facts import platform
 from roles.kafka import config, operations
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
 from roles.kafka.cluster import brokers, manages_topics, this_broker
@@ -23,6 +24,7 @@ from roles.monitoring.config import MONITORING_GROUP, runs_kafka_agent
 from roles.monitoring.config import address as monitoring_address
 from roles.postgres.facts import Hardware
 from roles.spec import HostSpec
+from roles.system_accounts import system_account
 from roles.templating import rendered_file
 
 ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
@@ -39,7 +41,7 @@ class KafkaDeployError(PyinfraError):
 def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     kafka = spec.kafka
     cluster = brokers(inventory_specs.values())
-    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
+    codename = platform().codename
     # The JMX exporter's agent wherever a Prometheus scrapes (deploy.py: a monitoring group).
     monitored = runs_kafka_agent(
         spec, any(MONITORING_GROUP in other.groups for other in inventory_specs.values())
@@ -59,15 +61,8 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     )  # fmt: skip
 
     apt.packages(name="Java runtime and the Kafka admin client", packages=packages)
-    server.group(name="kafka group", group=config.USER, system=True)
-    server.user(
-        name="kafka system user",
-        user=config.USER,
-        group=config.USER,
-        system=True,
-        home="/nonexistent",
-        shell="/usr/sbin/nologin",
-        create_home=False,
+    system_account(
+        name="kafka system user and group", user=config.USER, group=config.USER, home="/nonexistent"
     )
     for directory in kafka.data_dirs:
         _directory(f"Data directory {directory}", directory, owner=config.USER)
@@ -78,16 +73,16 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         ("Install directory", kafka.install_dir),
         ("Admin tool directory", posixpath.dirname(config.ADMIN_SCRIPT)),
     ):
-        files.directory(name=name, path=path, mode="0755")
+        managed_files.directory(name=name, path=path, mode="0755")
 
     operations.archive_in_cache(name="Release archive, checksum verified", archive=archive)
     jmx = _jmx_agent(spec, agent)
     unpacked = operations.release_unpacked(
         name="Release unpacked", archive=archive.cached_path, directory=release
     )
-    current = files.link(name=f"{home} points at this release", path=home, target=release)
+    current = managed_files.link(name=f"{home} points at this release", path=home, target=release)
 
-    properties = files.put(
+    properties = managed_files.put(
         name="server.properties",
         dest=config.SERVER_PROPERTIES,
         src=rendered_file(
@@ -104,9 +99,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         data_dirs=kafka.data_dirs,
         storage=config.storage(spec, cluster),
     )
-    files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
+    managed_files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
 
-    unit = files.put(
+    unit = managed_files.put(
         name="systemd unit",
         dest=f"/etc/systemd/system/{config.UNIT}",
         src=rendered_file(
@@ -121,8 +116,10 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         ),
     )
     systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
-    systemd.service(name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True)
-    started = systemd.service(name="Kafka running", service=config.UNIT, running=True)
+    managed_units.service(
+        name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True
+    )
+    started = managed_units.service(name="Kafka running", service=config.UNIT, running=True)
     # Decided now, from what the operations above will change on this host, so that `--dry`
     # lists the restart exactly where a run restarts. A broker this run starts already runs
     # with the new files.
@@ -130,7 +127,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
                "the release": unpacked, f"the {home} link": current,
                "the JMX exporter agent": jmx.jar}  # fmt: skip
     because = [what for what, op in changes.items() if op is not None and op.will_change]
-    operations.restarted(
+    restart = operations.restarted(
         name="Rolling restart for changed configuration or release",
         health=health,
         because=[] if started.will_change else because,
@@ -138,10 +135,13 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         precheck_timeout=PRECHECK_TIMEOUT,
         _serial=True,
     )
+    # Only where this run started or restarted the broker: a run that changed nothing
+    # leaves cluster health to the verify suite, as it costs a metadata request per broker.
     operations.cluster_healthy(
         name="Cluster healthy: brokers registered, quorum caught up, no under-replicated partition",
         health=health,
         timeout=spec.kafka.restart_timeout,
+        _if=lambda: started.did_change() or restart.did_change(),
     )
     if manages_topics(spec, cluster):
         operations.topics(
@@ -163,9 +163,9 @@ def _jmx_agent(spec: HostSpec, agent: Archive | None) -> _Agent:
     """The JMX exporter's jar in the archive cache (checksum verified like the release) and
     its rules; the unit loads it. Its rules are re-read by the agent: no restart for them."""
     if agent is None:
-        files.file(name="No JMX exporter rules", path=config.JMX_EXPORTER_CONFIG, present=False)
+        managed_files.absent(name="No JMX exporter rules", path=config.JMX_EXPORTER_CONFIG)
         return _Agent("", None)
-    files.put(
+    managed_files.put(
         name="JMX exporter rules",
         dest=config.JMX_EXPORTER_CONFIG,
         src=rendered_file("kafka/jmx-exporter.yml.j2"),
@@ -181,4 +181,4 @@ def _jmx_agent(spec: HostSpec, agent: Archive | None) -> _Agent:
 
 
 def _directory(name: str, path: str, owner: str) -> None:
-    files.directory(name=name, path=path, user=owner, group=config.USER, mode="0750")
+    managed_files.directory(name=name, path=path, user=owner, group=config.USER, mode="0750")

@@ -11,8 +11,9 @@ from typing import Any
 
 import yaml
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
+from roles import managed_files, managed_units
 from roles.kafka.config import UNIT as KAFKA_UNIT
 from roles.kafka.config import bootstrap as kafka_bootstrap
 from roles.monitoring import config, operations, rules
@@ -26,7 +27,7 @@ def _put(
     name: str, dest: str, template: str, private: bool = False, **context: Any
 ) -> OperationMeta:
     """A rendered file; `private`: 0640 root:prometheus (what the services read, nobody else)."""
-    return files.put(
+    return managed_files.put(
         name=name,
         dest=dest,
         user="root",
@@ -49,11 +50,11 @@ def _defaults(package: str, body: str) -> OperationMeta:
 
 def _service(package: str, address: str, port: int, changed: list[OperationMeta]) -> None:
     """Enabled and running, on `address`:`port`; restarted when its files changed."""
-    systemd.service(name=f"{package} enabled", service=package, running=True, enabled=True)
+    managed_units.service(name=f"{package} enabled", service=package, running=True, enabled=True)
     bound = operations.listening(
         name=f"{package} listening on {address}:{port}", service=package, address=address, port=port
     )
-    systemd.service(
+    managed_units.service(
         name=f"Restart {package} for its changed configuration",
         service=package,
         restarted=True,
@@ -63,13 +64,14 @@ def _service(package: str, address: str, port: int, changed: list[OperationMeta]
 
 def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
     role = next(r for r in spec.postgres.roles if r.name == spec.monitoring.postgres_role)
-    password = files.put(
+    password = managed_files.put(
         name="PostgreSQL exporter password (0640 root:prometheus)",
         dest=config.PG_PASSWORD_FILE,
         user="root",
         group=config.PROMETHEUS_USER,
         mode="0640",
         src=StringIO(role.secret() or ""),
+        secret=True,
     )
     queries = _put(
         "PostgreSQL exporter queries",
@@ -99,10 +101,10 @@ def _kafka_lag(spec: HostSpec) -> None:
     """Consumer group lag into node exporter's textfile directory, every kafka_lag_interval
     (roles/monitoring/kafka_lag.py; broker JMX does not carry it). Every broker collects, so
     lag stays known while one is down; the alert takes the largest figure."""
-    files.directory(
+    managed_files.directory(
         name="Timestack's on-host scripts", path=posixpath.dirname(config.KAFKA_LAG_SCRIPT)
     )
-    files.put(
+    managed_files.put(
         name="Kafka lag collector", src=str(KAFKA_LAG), dest=config.KAFKA_LAG_SCRIPT, mode="0755"
     )
     unit = config.KAFKA_LAG_UNIT
@@ -125,13 +127,13 @@ def _kafka_lag(spec: HostSpec) -> None:
     systemd.daemon_reload(
         name="Load the changed lag units", _if=lambda: service.did_change() or timer.did_change()
     )
-    systemd.service(
+    managed_units.service(
         name=f"{unit}.timer enabled and running",
         service=f"{unit}.timer",
         running=True,
         enabled=True,
     )
-    systemd.service(
+    managed_units.service(
         name=f"Restart {unit}.timer for its changed interval",
         service=f"{unit}.timer",
         restarted=True,
@@ -144,7 +146,7 @@ def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
         name="Install Prometheus and Alertmanager",
         packages=["prometheus", "prometheus-alertmanager"],
     )
-    files.directory(name="Rule directory", path=config.RULES_DIR)
+    managed_files.directory(name="Rule directory", path=config.RULES_DIR)
     alerts = _put(
         "Alert rules",
         config.RULES_FILE,
@@ -174,7 +176,7 @@ def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
         [alertmanager_args, alertmanager_yml],
     )
     _service("prometheus", listen, config.PROMETHEUS.port, [prometheus_args])
-    systemd.service(
+    managed_units.service(
         name="Reload Prometheus for its changed configuration or rules",
         service="prometheus",
         reloaded=True,

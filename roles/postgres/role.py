@@ -8,9 +8,10 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files
 
+from roles import managed_files, managed_units
+from roles.common.facts import platform
 from roles.postgres import config, operations
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
@@ -66,10 +67,10 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
     pg = spec.postgres
     existing = existing_cluster(spec)
     _package_sources(spec)
-    files.directory(
+    managed_files.directory(
         name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"
     )
-    files.put(
+    managed_files.put(
         name="Do not let the package create a cluster",
         dest="/etc/postgresql-common/createcluster.d/50-timestack.conf",
         src=rendered_file("postgres/createcluster.conf.j2"),
@@ -91,7 +92,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
     except InvalidHardware as error:
         raise Refusal(config.refusal(host.name, error)) from None
     conf_d = f"{config.conf_dir(pg)}/conf.d"
-    files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
+    managed_files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
     _conf_file(
         "Base settings",
         f"{conf_d}/40-timestack-base.conf",
@@ -125,7 +126,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
             [Setting(k, v, "") for k, v in desired.overrides.items()],
         ),
     )
-    hba = files.put(
+    hba = managed_files.put(
         name="Client authentication (pg_hba.conf)",
         dest=f"{config.conf_dir(pg)}/pg_hba.conf",
         user="postgres",
@@ -135,7 +136,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
             "postgres/pg_hba.conf.j2", rules=pg.hba, maps=config.peer_maps(spec, groups)
         ),
     )
-    ident = files.put(
+    ident = managed_files.put(
         name="OS user to role maps (pg_ident.conf)",
         dest=f"{config.conf_dir(pg)}/pg_ident.conf",
         user="postgres",
@@ -145,7 +146,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
     )
 
     service = config.service_name(pg)
-    systemd.service(
+    managed_units.service(
         name="PostgreSQL running and enabled", service=service, running=True, enabled=True
     )
     operations.settings_in_effect(
@@ -155,7 +156,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         service=service,
         wanted=desired.effective(),
     )
-    systemd.service(
+    managed_units.service(
         name="Reload for changed client authentication",
         service=service,
         reloaded=True,
@@ -196,11 +197,11 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
 
 
 def _package_sources(spec: HostSpec) -> None:
-    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
+    codename = platform().codename
     sources = config.apt_sources(spec.postgres, codename)
     if not sources:
         return
-    files.directory(name="apt keyring directory", path=config.KEYRING_DIR, mode="0755")
+    managed_files.directory(name="apt keyring directory", path=config.KEYRING_DIR, mode="0755")
     changed = []
     for source in sources:
         changed.append(
@@ -212,7 +213,7 @@ def _package_sources(spec: HostSpec) -> None:
             )
         )
         changed.append(
-            files.put(
+            managed_files.put(
                 name=f"apt source {source.name}",
                 dest=f"/etc/apt/sources.list.d/{source.name}.sources",
                 src=rendered_file("postgres/apt.sources.j2", source=source),
@@ -224,7 +225,7 @@ def _package_sources(spec: HostSpec) -> None:
 
 
 def _conf_file(name: str, dest: str, src: StringIO) -> None:
-    files.put(name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644")
+    managed_files.put(name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644")
 
 
 def _settings_file(title: str, settings: list[Setting], preamble: Collection[str] = ()) -> StringIO:
