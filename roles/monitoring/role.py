@@ -50,6 +50,14 @@ def _defaults(package: str, body: str) -> OperationMeta:
 
 def _service(package: str, address: str, port: int, changed: list[OperationMeta]) -> None:
     """Enabled and running, on `address`:`port`; restarted when its files changed."""
+    # Debian starts a package's service as it is installed, with the package's own defaults:
+    # one that cannot bind there (Alertmanager's 9093 on a Kafka broker) fails until systemd
+    # refuses to start it again. Its new files make it startable: clear that state first.
+    server.shell(
+        name=f"{package}: forget failed starts before its new configuration",
+        commands=[f"systemctl reset-failed {package}"],
+        _if=lambda: any(op.did_change() for op in changed),
+    )
     managed_units.service(name=f"{package} enabled", service=package, running=True, enabled=True)
     bound = operations.listening(
         name=f"{package} listening on {address}:{port}", service=package, address=address, port=port
