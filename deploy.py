@@ -4,13 +4,24 @@ Every host's data is validated before any operation is added; one report names e
 field of every host. Then every host must have been reached and, with `_sudo`, have
 passwordless sudo (config.py, read by pyinfra first, keeps greenlet tracebacks out).
 Roles then run by group, in order:
-common → postgres → pgbouncer → kafka → backup → schema.
+common → postgres → pgbouncer → kafka → backup → schema → monitoring (when the inventory has a
+`monitoring` group: exporters on every host, Prometheus and Alertmanager on that group).
 """
 
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import PyinfraError
 
-from roles import backup, common, kafka, pgbouncer, postgres, preflight, schema, staging
+from roles import (
+    backup,
+    common,
+    kafka,
+    monitoring,
+    pgbouncer,
+    postgres,
+    preflight,
+    schema,
+    staging,
+)
 from roles.hostdata import validated_specs
 from roles.spec import SpecError
 
@@ -38,3 +49,5 @@ if {"timescaledb", "pgbackrest_repo"} & set(host.groups):
     backup.apply(spec=spec, inventory_specs=validated_specs(inventory))
 if "timescaledb" in host.groups:  # last: the schema needs the database and its roles
     schema.apply(spec=spec)
+if inventory.get_group("monitoring", None):  # exporters only where a Prometheus scrapes them
+    monitoring.apply(spec=spec, inventory_specs=validated_specs(inventory))

@@ -18,6 +18,7 @@ from lab.access import KNOWN_HOSTS as _KNOWN_HOSTS
 from lab.access import PRIVATE_KEY as _PRIVATE_KEY
 from lab.access import SSH_ADDRESS as _SSH_ADDRESS
 from lab.kafka_release import archive_path as _kafka_archive
+from lab.kafka_release import jmx_agent_path as _jmx_agent
 from lab.secrets import export_lab_secrets as _export_lab_secrets
 
 # Passwords come from environment variables (password_env), as in production; the lab's are
@@ -50,12 +51,32 @@ _LAB_DATA: dict[str, dict[str, object]] = {
             "bench_pgbouncer": "127.0.0.1:16499",
         },
     },
+    "ts-backup1": {
+        "monitoring": {
+            # Prometheus binds to this host's lab address, where the published port
+            # 127.0.0.1:19090 arrives; Alertmanager stays on its loopback.
+            "prometheus": {"listen_address": "ts-backup1", "scrape_interval": "10s"},
+            # Short windows, so the induced faults of tests/integration/test_monitoring.py
+            # fire and clear in about a minute each (defaults: 15s scrapes, a 5-minute
+            # archive failure window, 2 and 1 minute `for:`).
+            "thresholds": {"wal_archive_failure_window": "1min"},
+            "alert_for": {"WalArchivingFailing": "30s", "KafkaBrokerDown": "30s"},
+        },
+    },
 }
 # Apache Kafka's release as an air-gapped site brings it: the official tarball's layout with
 # the release's jars from Maven Central, assembled by `python -m lab up` (lab/kafka_release.py)
 # and installed through the role's local-archive path (uploaded, SHA-512 checked, unpacked).
+# The JMX exporter's agent likewise: the jar from Maven Central, fetched by `python -m lab up`
+# and uploaded through the role's local-file path; enabled, so that a deploy of the brokers
+# alone (the Kafka tests' variants) keeps it instead of restarting them without it.
 for _name in ("ts-kafka1", "ts-kafka2", "ts-kafka3"):
-    _LAB_DATA[_name] = {"kafka": {"archive": str(_kafka_archive())}}
+    _LAB_DATA[_name] = {
+        "kafka": {
+            "archive": str(_kafka_archive()),
+            "jmx_exporter": {"jar": str(_jmx_agent()), "enabled": True},
+        }
+    }
 
 
 def _ssh(port: int) -> dict[str, object]:
@@ -82,3 +103,4 @@ timescaledb = _group("timescaledb")
 pgbouncer = _group("pgbouncer")
 kafka = _group("kafka")
 pgbackrest_repo = _group("pgbackrest_repo")
+monitoring = _group("monitoring")

@@ -8,8 +8,8 @@ Groups decide what each host runs: timescaledb (PostgreSQL + TimescaleDB), pgbou
 pgbackrest_repo (the backup repository, on another machine than the database).
 Defaults live in inventory/group_data/*.py; a host's own dict sets only what differs.
 Passwords are never written here: export the variables named by password_env
-(TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD) on the
-machine that runs pyinfra.
+(TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD,
+TIMESTACK_PG_MONITOR_PASSWORD) on the machine that runs pyinfra.
 """
 
 # Connection data shared by every host: a deploy user with passwordless sudo and a key.
@@ -44,6 +44,10 @@ kafka = [
 
 pgbackrest_repo = [("backup1.telemetry.example.net", _SSH)]
 
+# Prometheus and Alertmanager (roles/monitoring) on the repository host: off the machines they
+# watch. Its UI listens on 127.0.0.1:9090 there (ssh -L 9090:127.0.0.1:9090 backup1...).
+monitoring = [pgbackrest_repo[0]]
+
 # Single-box variant (everything on one machine; backups then stay on the same host —
 # set backup = {"repo_type": "posix_local"} and accept that they are not off-host):
 #
@@ -52,3 +56,5 @@ pgbackrest_repo = [("backup1.telemetry.example.net", _SSH)]
 # pgbouncer = [_BOX]
 # kafka = [_BOX]
 # pgbackrest_repo = []
+# monitoring = [_BOX]   # with {"monitoring": {"alertmanager": {"port": 9095}}} in its data:
+#                       # Kafka's controller listener has 9093, Alertmanager's default

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 NETWORK = "timestack-lab"
 # The inventory groups of inventory/prod.py, which the lab's hosts fill.
-GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo")
+GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo", "monitoring")
 # Fixed so pg_hba can name it: published ports arrive from the bridge's gateway address.
 SUBNET = "172.30.90.0/24"
 LABEL = "timestack.lab"
@@ -45,5 +45,8 @@ HOSTS: tuple[LabHost, ...] = (
     LabHost("ts-kafka1", ("kafka",), ssh_port=12211, memory_limit="2g"),
     LabHost("ts-kafka2", ("kafka",), ssh_port=12212, memory_limit="2g"),
     LabHost("ts-kafka3", ("kafka",), ssh_port=12213, memory_limit="2g"),
-    LabHost("ts-backup1", ("pgbackrest_repo",), ssh_port=12221),
+    # Monitoring shares the repository host: both are light, and both belong off the
+    # database and broker hosts they watch or protect (one more systemd container on a
+    # 2-core machine costs more than it shows).
+    LabHost("ts-backup1", ("pgbackrest_repo", "monitoring"), ssh_port=12221, ports={9090: 19090}),
 )

@@ -20,7 +20,7 @@ from lab.hosts import (
     status_lines,
 )
 from lab.image import ensure_host_image
-from lab.kafka_release import ensure_kafka_archive
+from lab.kafka_release import ensure_jmx_agent, ensure_kafka_archive
 
 
 def _prepared() -> tuple[docker.DockerClient, str]:
@@ -28,6 +28,7 @@ def _prepared() -> tuple[docker.DockerClient, str]:
     ensure_host_packages()
     ensure_key_pair()
     ensure_kafka_archive()  # before any container: Maven needs Maven Central, the lab does not
+    ensure_jmx_agent()
     engine = client()
     image = ensure_host_image(engine)
     ensure_network(engine)

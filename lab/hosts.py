@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import docker
 from docker.errors import NotFound
@@ -35,11 +36,25 @@ def ensure_network(engine: docker.DockerClient) -> None:
     engine.networks.create(NETWORK, driver="bridge", ipam=ipam, labels={LABEL: "1"})
 
 
+def published_ports(attrs: dict[str, Any]) -> dict[int, int]:
+    """Container port -> host port, from a container's inspect data (its PortBindings)."""
+    bindings = (attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    return {
+        int(inner.split("/", 1)[0]): int(outer[0]["HostPort"])
+        for inner, outer in bindings.items()
+        if outer
+    }
+
+
 def ensure_host(engine: docker.DockerClient, host: LabHost, image: str) -> Container:
     """A running container for `host` from `image`; a stale or foreign-image one is replaced."""
     container = _get(engine, host.name)
     if container is not None and container.image.tags and image not in container.image.tags:
         print(f"lab: {host.name} runs an older image; recreating it")
+        container.remove(force=True)
+        container = None
+    if container is not None and published_ports(container.attrs) != host.published:
+        print(f"lab: {host.name} publishes other ports than {host.published}; recreating it")
         container.remove(force=True)
         container = None
     if container is None:

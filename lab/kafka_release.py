@@ -37,7 +37,9 @@ from pathlib import Path
 
 from lab.engine import LabError
 from lab.secrets import STATE_DIR
+from roles.kafka.archive import sha512_of
 from roles.spec import KafkaSpec
+from roles.spec.kafka import JMX_AGENT_SHA512, JMX_AGENT_VERSION
 
 RECIPE_DIR = Path(__file__).resolve().parent / "kafka_dist"
 VERSION: str = KafkaSpec.model_fields["version"].default
@@ -176,8 +178,40 @@ def ensure_kafka_archive() -> Path:
     return target
 
 
+JMX_AGENT = f"io.prometheus.jmx:jmx_prometheus_javaagent:{JMX_AGENT_VERSION}"
+
+
+def jmx_agent_path() -> Path:
+    """The Prometheus JMX exporter's agent jar: what inventory/lab.py sets
+    kafka.jmx_exporter.jar to (uploaded and checked like the release archive)."""
+    return KAFKA_STATE / "jmx" / f"jmx_prometheus_javaagent-{JMX_AGENT_VERSION}.jar"
+
+
+def ensure_jmx_agent() -> Path:
+    """The agent jar, copied from Maven Central once, and refused unless it has the SHA-512
+    the kafka role pins for the default version (production downloads the same file)."""
+    target = jmx_agent_path()
+    if not target.is_file():
+        work = KAFKA_STATE / "maven-jmx"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        (work / "pom.xml").write_text(pom(()))
+        print(f"lab: fetching {JMX_AGENT} from Maven Central")
+        _maven(work, "dependency:copy", f"-Dartifact={JMX_AGENT}", f"-DoutputDirectory={work}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (work / target.name).replace(target)
+        shutil.rmtree(work)
+    if sha512_of(target) != JMX_AGENT_SHA512:
+        raise LabError(
+            f"{target} has SHA-512 {sha512_of(target)}, not the one roles/spec/kafka.py pins "
+            f"for {JMX_AGENT}; remove it to fetch it again"
+        )
+    return target
+
+
 if __name__ == "__main__":
     try:
+        ensure_jmx_agent()
         path = ensure_kafka_archive()
     except LabError as error:
         print(f"lab: error: {error}", file=sys.stderr)

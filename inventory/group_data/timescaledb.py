@@ -18,6 +18,13 @@ postgres = {
         {"name": "telemetry_app", "password_env": "TIMESTACK_PG_APP_PASSWORD"},
         # Dashboards and ad-hoc analysis; its SELECT grants come from the schema SQL.
         {"name": "telemetry_ro", "password_env": "TIMESTACK_PG_RO_PASSWORD"},
+        # The PostgreSQL exporter (roles/monitoring): statistics views through pg_monitor,
+        # Timestack's job-health views through telemetry_ro; never a superuser.
+        {
+            "name": "timestack_monitor",
+            "password_env": "TIMESTACK_PG_MONITOR_PASSWORD",
+            "member_of": ["pg_monitor", "telemetry_ro"],
+        },
     ],
     "databases": [
         {

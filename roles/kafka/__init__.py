@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, systemd
 
 from roles import managed_files, managed_units
 from roles.colocation import kafka_heap_bytes
 from roles.common.facts import platform
 from roles.kafka import config, operations
-from roles.kafka.archive import ArchiveError, resolve
+from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
 from roles.kafka.cluster import brokers, manages_topics, this_broker
+from roles.monitoring.config import MONITORING_GROUP, runs_kafka_agent
+from roles.monitoring.config import address as monitoring_address
 from roles.postgres.facts import Hardware
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
@@ -38,8 +42,13 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     kafka = spec.kafka
     cluster = brokers(inventory_specs.values())
     codename = platform().codename
+    # The JMX exporter's agent wherever a Prometheus scrapes (deploy.py: a monitoring group).
+    monitored = runs_kafka_agent(
+        spec, any(MONITORING_GROUP in other.groups for other in inventory_specs.values())
+    )
     try:
         archive = resolve(kafka, Path.cwd())
+        agent = resolve_jmx_agent(kafka, Path.cwd()) if monitored else None
         packages = config.packages(kafka, codename)
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
@@ -67,6 +76,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         managed_files.directory(name=name, path=path, mode="0755")
 
     operations.archive_in_cache(name="Release archive, checksum verified", archive=archive)
+    jmx = _jmx_agent(spec, agent)
     unpacked = operations.release_unpacked(
         name="Release unpacked", archive=archive.cached_path, directory=release
     )
@@ -102,6 +112,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             home=home,
             properties=config.SERVER_PROPERTIES,
             nofile=kafka.nofile,
+            kafka_opts=jmx.option,
         ),
     )
     systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
@@ -113,8 +124,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     # lists the restart exactly where a run restarts. A broker this run starts already runs
     # with the new files.
     changes = {"server.properties": properties, "the systemd unit": unit,
-               "the release": unpacked, f"the {home} link": current}  # fmt: skip
-    because = [what for what, op in changes.items() if op.will_change]
+               "the release": unpacked, f"the {home} link": current,
+               "the JMX exporter agent": jmx.jar}  # fmt: skip
+    because = [what for what, op in changes.items() if op is not None and op.will_change]
     restart = operations.restarted(
         name="Rolling restart for changed configuration or release",
         health=health,
@@ -139,6 +151,33 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             log_dir=kafka.log_dir,
             wanted=kafka.topics,
         )
+
+
+@dataclass(frozen=True)
+class _Agent:
+    option: str  # KAFKA_OPTS of the unit: the -javaagent option, or "" (not monitored)
+    jar: OperationMeta | None  # the cached jar; a changed one restarts the broker
+
+
+def _jmx_agent(spec: HostSpec, agent: Archive | None) -> _Agent:
+    """The JMX exporter's jar in the archive cache (checksum verified like the release) and
+    its rules; the unit loads it. Its rules are re-read by the agent: no restart for them."""
+    if agent is None:
+        managed_files.absent(name="No JMX exporter rules", path=config.JMX_EXPORTER_CONFIG)
+        return _Agent("", None)
+    managed_files.put(
+        name="JMX exporter rules",
+        dest=config.JMX_EXPORTER_CONFIG,
+        src=rendered_file("kafka/jmx-exporter.yml.j2"),
+        user="root",
+        group=config.USER,
+        mode="0640",
+    )
+    jar = operations.archive_in_cache(name="JMX exporter agent, checksum verified", archive=agent)
+    address = monitoring_address(spec)
+    return _Agent(
+        config.jmx_agent_option(agent.cached_path, address, spec.kafka.jmx_exporter.port), jar
+    )
 
 
 def _directory(name: str, path: str, owner: str) -> None:

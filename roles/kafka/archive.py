@@ -35,6 +35,7 @@ class Archive:
     sha512: str | None  # None: take the checksum Apache publishes at checksum_url
     checksum_url: str | None = None
     cache_dir: str = ARCHIVE_CACHE
+    field: str = "kafka.archive"  # the host data field a checksum failure names
 
     @property
     def cached_path(self) -> str:
@@ -62,23 +63,33 @@ def _sha512(path: str, _size: int, _mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+def _local_file(path_text: str, sha512: str | None, field: str, cwd: Path) -> Archive:
+    """A file on the machine running pyinfra: its SHA-512 computed here, and compared with
+    the one host data pins (`field`_sha512) when there is one."""
+    path = (cwd / Path(path_text).expanduser()).resolve()
+    if not path.is_file():
+        raise ArchiveError(
+            f"{field}: {path} is not a file on the machine running pyinfra; fix the path"
+        )
+    actual = sha512_of(path)
+    if sha512 and sha512 != actual:
+        raise ArchiveError(
+            f"{field}_sha512: {path} has SHA-512 {actual}, host data says {sha512}; the file "
+            "changed or the checksum is stale: check where the file came from, then update one "
+            "of them"
+        )
+    return Archive(str(path), True, path.name, actual, field=field)
+
+
+def _file_name(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def resolve(kafka: KafkaSpec, cwd: Path) -> Archive:
     if kafka.archive is not None and kafka.archive_is_local:
-        path = (cwd / Path(kafka.archive).expanduser()).resolve()
-        if not path.is_file():
-            raise ArchiveError(
-                f"kafka.archive: {path} is not a file on the machine running pyinfra; fix the path"
-            )
-        actual = sha512_of(path)
-        if kafka.archive_sha512 and kafka.archive_sha512 != actual:
-            raise ArchiveError(
-                f"kafka.archive_sha512: {path} has SHA-512 {actual}, host data says "
-                f"{kafka.archive_sha512}; the file changed or the checksum is stale: check "
-                "where the file came from, then update one of them"
-            )
-        return Archive(str(path), True, path.name, actual)
+        return _local_file(kafka.archive, kafka.archive_sha512, "kafka.archive", cwd)
     url = kafka.archive_url
-    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    name = _file_name(url)
     if kafka.archive_sha512:
         return Archive(url, False, name, kafka.archive_sha512)
     if kafka.archive is None:
@@ -87,6 +98,20 @@ def resolve(kafka: KafkaSpec, cwd: Path) -> Archive:
         "kafka.archive_sha512: the archive's SHA-512 (128 hex characters) whenever "
         "kafka.archive is a URL"
     )
+
+
+def resolve_jmx_agent(kafka: KafkaSpec, cwd: Path) -> Archive:
+    """The JMX exporter's agent jar, cached beside the release archive: a local file, or a
+    URL (Maven Central by default) with a pinned SHA-512 — the default version's is built in.
+    No published-checksum mode: Maven Central's own checksums are SHA-1 and MD5."""
+    jmx, field = kafka.jmx_exporter, "kafka.jmx_exporter.jar"
+    if jmx.jar is not None and jmx.jar_is_local:
+        return _local_file(jmx.jar, jmx.jar_sha512, field, cwd)
+    if jmx.pinned_sha512 is None:
+        raise ArchiveError(
+            f"{field}_sha512: the jar's SHA-512 (128 hex characters) for version {jmx.version}"
+        )
+    return Archive(jmx.jar_url, False, _file_name(jmx.jar_url), jmx.pinned_sha512, field=field)
 
 
 # Apache publishes either `sha512sum` output ("<hex>  <file>") or gpg --print-md output
@@ -107,7 +132,7 @@ def download_script(archive: Archive) -> str:
         want = (
             f"want=$(curl -fsSL --retry 3 {q(archive.checksum_url)} | {_PUBLISHED_SUM}) && "
             f'case "$want" in *[!0-9a-f]*|"") false;; esac && [ ${{#want}} -eq 128 ] || '
-            f"{{ printf 'no usable SHA-512 at %s; set kafka.archive_sha512\\n' "
+            f"{{ printf 'no usable SHA-512 at %s; set {archive.field}_sha512\\n' "
             f"{q(archive.checksum_url)} >&2; exit 1; }}"
         )
     return f"{want} && curl -fsSL --retry 3 -o {q(part)} {q(archive.source)} && " + verify_and_move(
@@ -116,12 +141,13 @@ def download_script(archive: Archive) -> str:
 
 
 def verify_and_move(part: str, archive: Archive) -> str:
-    """Check `part` against $want, then move it to the cache and record $want."""
+    """Check `part` against $want, then move it to the cache (readable by the broker's user:
+    the JMX agent's jar is loaded from there) and record $want."""
     q = shlex.quote
     return (
         f'got=$(sha512sum {q(part)} | cut -d" " -f1) && if [ "$got" != "$want" ]; then '
-        f"rm -f {q(part)}; printf 'kafka.archive: %s has SHA-512 %s, expected %s; not "
+        f"rm -f {q(part)}; printf '{archive.field}: %s has SHA-512 %s, expected %s; not "
         f'installed\\n\' {q(archive.source)} "$got" "$want" >&2; exit 1; fi && '
-        f"mv {q(part)} {q(archive.cached_path)} && "
+        f"chmod 0644 {q(part)} && mv {q(part)} {q(archive.cached_path)} && "
         f"printf '%s\\n' \"$want\" > {q(archive.record_path)}"
     )

@@ -25,6 +25,8 @@ GIB, MIB = 1024**3, 1024**2
 USER = "kafka"
 CONFIG_DIR = "/etc/kafka"
 SERVER_PROPERTIES = f"{CONFIG_DIR}/server.properties"
+# The JMX exporter agent's rules (templates/kafka/jmx-exporter.yml.j2).
+JMX_EXPORTER_CONFIG = f"{CONFIG_DIR}/jmx-exporter.yml"
 UNIT = "kafka.service"
 # Archives stay here after unpacking: their checksum is what makes the next run a no-op.
 ARCHIVE_CACHE = "/var/cache/timestack/kafka"
@@ -82,6 +84,12 @@ def java_package(kafka: KafkaSpec, codename: str) -> str:
 
 def packages(kafka: KafkaSpec, codename: str) -> list[str]:
     return [java_package(kafka, codename), *CLIENT_PACKAGES]
+
+
+def jmx_agent_option(jar: str, address: str, port: int) -> str:
+    """The -javaagent option loading the JMX exporter: it serves /metrics on address:port
+    (the name Prometheus dials, never every address) with JMX_EXPORTER_CONFIG's rules."""
+    return f"-javaagent:{jar}={address}:{port}:{JMX_EXPORTER_CONFIG}"
 
 
 def heap_options(heap_bytes: int) -> str:

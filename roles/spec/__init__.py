@@ -1,8 +1,8 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema`, `bench` (one module each, roles.spec.<section>, where every default
-lives, so group data only sets what differs). Any other top-level key is a typo unless
+`backup`, `schema`, `bench`, `monitoring` (one module each, roles.spec.<section>, where every
+default lives, so group data only sets what differs). Any other top-level key is a typo unless
 pyinfra or a connector owns it (`_sudo`, `ssh_user`, `docker_identifier` …). Cross-field and
 inventory-wide rules are in roles.spec.checks; rules that need a role's code come in as
 `rules` (roles.hostdata.validate passes them). deploy.py validates before any operation is
@@ -24,6 +24,7 @@ from roles.spec.checks import HostRule, Parsed, Problem
 from roles.spec.common import CommonSpec
 from roles.spec.errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
 from roles.spec.kafka import KafkaSpec, KafkaTopic
+from roles.spec.monitoring import MonitoringSpec
 from roles.spec.pgbouncer import PgbouncerDatabase, PgbouncerSpec
 from roles.spec.postgres import DatabaseSpec, HbaRule, PostgresSpec, RoleSpec
 from roles.spec.schema import SchemaSpec
@@ -41,6 +42,7 @@ __all__ = [
     "HostSpec",
     "KafkaSpec",
     "KafkaTopic",
+    "MonitoringSpec",
     "Parsed",
     "PgbouncerDatabase",
     "PgbouncerSpec",
@@ -77,6 +79,7 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "backup": BackupSpec,
     "schema": SchemaSpec,
     "bench": BenchSpec,
+    "monitoring": MonitoringSpec,
 }
 
 
@@ -113,6 +116,7 @@ class HostSpec(SpecModel):
     backup: BackupSpec = Field(default_factory=BackupSpec)
     schema_: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
     bench: BenchSpec = Field(default_factory=BenchSpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
 
     @model_validator(mode="before")
     @classmethod
@@ -178,6 +182,7 @@ def _validate_host(
         ),
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
         bench=_parse(BenchSpec, host.name, "bench", data.get("bench"), errors),
+        monitoring=_parse(MonitoringSpec, host.name, "monitoring", data.get("monitoring"), errors),
     )
     errors += [
         FieldError(host.name, *problem)

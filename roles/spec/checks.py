@@ -18,6 +18,7 @@ from roles.spec.backup import BackupSpec
 from roles.spec.bench import BenchSpec
 from roles.spec.common import CommonSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
+from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
 from roles.spec.pgbouncer import PgbouncerSpec
 from roles.spec.postgres import PostgresSpec
 from roles.spec.schema import SchemaSpec
@@ -84,6 +85,7 @@ class Parsed:
     backup: BackupSpec | None
     schema: SchemaSpec | None
     bench: BenchSpec | None = None  # thresholds of `python -m bench validate`
+    monitoring: MonitoringSpec | None = None
 
     def sections(self) -> dict[str, Any]:
         """HostSpec input (the schema section under its alias)."""
@@ -127,6 +129,11 @@ def host_problems(
                     f"a database declared in postgres.databases: {_names(databases)}",
                 )
             )
+    if pg and host.monitoring and "timescaledb" in groups and inventory.hosts_in("monitoring"):
+        problems += postgres_exporter_problems(host.monitoring, pg)
+    if host.monitoring:
+        problems += exporter_problems(host.monitoring, groups)
+    problems += _port_clashes(host, bool(inventory.hosts_in("monitoring")))
     for rule in rules:
         problems += rule(host)
     return problems
@@ -167,6 +174,50 @@ def inventory_problems(hosts: Iterable[Parsed]) -> list[tuple[str, str, str, str
             )
         )
     return problems
+
+
+# Prometheus's port on a monitoring host (Debian's default; the role does not move it).
+PROMETHEUS_PORT = 9090
+
+
+def _listeners(host: Parsed, monitored: bool) -> list[tuple[str, int]]:
+    """(field, port) of every TCP port host data puts a service of this host on: the fixed
+    one first, then the services', then the monitoring ports, which are the cheapest to move
+    (a clash names the later one)."""
+    groups = host.groups
+    fixed = [("Prometheus's port", PROMETHEUS_PORT)] if "monitoring" in groups else []
+    services, movable = [], []
+    if host.postgres and "timescaledb" in groups:
+        services.append(("postgres.port", host.postgres.port))
+    if host.pgbouncer and "pgbouncer" in groups:
+        services.append(("pgbouncer.listen_port", host.pgbouncer.listen_port))
+    if host.kafka and "kafka" in groups:
+        kafka, jmx = host.kafka, host.kafka.jmx_exporter
+        services += [("kafka.port", kafka.port), ("kafka.controller_port", kafka.controller_port)]
+        if jmx.enabled or (jmx.enabled is None and monitored):
+            movable.append(("kafka.jmx_exporter.port", jmx.port))
+    if host.monitoring and "monitoring" in groups:
+        movable.append(("monitoring.alertmanager.port", host.monitoring.alertmanager.port))
+    return fixed + services + movable
+
+
+# Clashes the section checks (_kafka, _pooling) already report in their own words.
+_REPORTED = frozenset(
+    {("kafka.port", "kafka.controller_port"), ("postgres.port", "pgbouncer.listen_port")}
+)
+
+
+def _port_clashes(host: Parsed, monitored: bool) -> Iterator[Problem]:
+    """Two services of one host on one port: the second would not start."""
+    owners: dict[int, str] = {}
+    for name, port in _listeners(host, monitored):
+        first = owners.setdefault(port, name)
+        if first != name and (first, name) not in _REPORTED:
+            yield (
+                name,
+                str(port),
+                f"a port no other service of this host uses ({first} is {port} here)",
+            )
 
 
 def _names(names: Iterable[str], empty: str = "(none declared)") -> str:
@@ -271,6 +322,14 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
             "kafka.archive_sha512",
             "nothing",
             "the archive's SHA-512 (128 hex characters) whenever archive is a URL",
+        )
+    jmx = kafka.jmx_exporter
+    if not jmx.jar_is_local and jmx.pinned_sha512 is None:
+        yield (
+            "kafka.jmx_exporter.jar_sha512",
+            "nothing",
+            f"the SHA-512 of jmx_prometheus_javaagent-{jmx.version}.jar (only the default "
+            "version's is built in), or a local path in kafka.jmx_exporter.jar",
         )
     if kafka.controller_port == kafka.port:
         yield (

@@ -188,8 +188,13 @@ def _number_phrase(node: Mapping[str, Any]) -> str:
     low, high = node.get("minimum"), node.get("maximum")
     if low is not None and high is not None:
         return f"{noun} {low}-{high}"
+    bounds = []
     if low is not None:
-        return f"{noun} >= {low}"
-    if node.get("exclusiveMinimum") is not None:
-        return f"{noun} > {node['exclusiveMinimum']}"
-    return f"{noun} ≤ {high}" if high is not None else noun
+        bounds.append(f">= {low}")
+    elif node.get("exclusiveMinimum") is not None:
+        bounds.append(f"> {node['exclusiveMinimum']}")
+    if high is not None:
+        bounds.append(f"≤ {high}")
+    elif node.get("exclusiveMaximum") is not None:
+        bounds.append(f"< {node['exclusiveMaximum']}")
+    return f"{noun} {' and '.join(bounds)}" if bounds else noun

@@ -23,6 +23,7 @@ from roles.spec.types import (
     KafkaVersion,
     ListenAddress,
     Port,
+    ReleaseVersion,
     Sha512,
     Size,
     SpecModel,
@@ -38,6 +39,72 @@ class KafkaTopic(SpecModel):
         {}, description="topic configs, e.g. retention.ms"
     )
     state: Literal["present", "absent"] = Field("present", description="absent deletes the topic")
+
+
+# The newest 1.x of the agent on Maven Central (io.prometheus.jmx:jmx_prometheus_javaagent),
+# with the SHA-512 of the jar Maven Central serves (its .sha1 matched): a default version is
+# pinned, a version host data names needs its own checksum.
+JMX_AGENT_VERSION = "1.0.1"
+JMX_AGENT_SHA512 = (
+    "f81d876e8110cbabd4a9cb3fe1740ec2d896ec4bce5cb5049a2d74c40f437814"
+    "18cea246f40e6afdfabbdf0e162cb837625f496dedcb76aebbba53b6ae7cacba"
+)
+
+
+class JmxExporterSpec(SpecModel):
+    """The Prometheus JMX exporter's Java agent in the broker's JVM: installed and loaded
+    (KAFKA_OPTS in the unit) when the inventory has a `monitoring` group, or `enabled`."""
+
+    enabled: bool | None = Field(
+        None,
+        description="load the agent; None: when the inventory has a monitoring group (the "
+        "Prometheus that scrapes it). True keeps it in an inventory of brokers alone, so a "
+        "deploy from one does not take it out (a rolling restart each way)",
+    )
+    version: ReleaseVersion = Field(JMX_AGENT_VERSION, description="agent release")
+    jar: str | None = Field(
+        None,
+        description="https:// URL of jmx_prometheus_javaagent-<version>.jar (downloaded on the "
+        "host) or a path on the machine running pyinfra (uploaded). Default: Maven Central",
+    )
+    jar_sha512: Sha512 | None = Field(
+        None,
+        description="SHA-512 of the jar; required unless the version is the default (pinned "
+        "here) or the jar is a local file (computed, and checked when given)",
+    )
+    port: Port = Field(7071, description="the agent's HTTP port; it binds to monitoring.address")
+
+    @field_validator("jar")
+    @classmethod
+    def _jar_url_or_path(cls, value: str | None) -> str | None:
+        return _url_or_path(value, "the agent's .jar")
+
+    @property
+    def jar_url(self) -> str:
+        name = f"jmx_prometheus_javaagent-{self.version}.jar"
+        return self.jar or (
+            f"https://repo1.maven.org/maven2/io/prometheus/jmx/jmx_prometheus_javaagent/"
+            f"{self.version}/{name}"
+        )
+
+    @property
+    def jar_is_local(self) -> bool:
+        return self.jar is not None and "://" not in self.jar
+
+    @property
+    def pinned_sha512(self) -> str | None:
+        """The checksum the jar must have: host data's, else the default version's."""
+        if self.jar_sha512:
+            return self.jar_sha512
+        return JMX_AGENT_SHA512 if self.version == JMX_AGENT_VERSION else None
+
+
+def _url_or_path(value: str | None, what: str) -> str | None:
+    if value is not None and ("://" in value or not value.strip()):
+        scheme, _, rest = value.partition("://")
+        if scheme != "https" or not rest.split("/", 1)[0]:
+            raise ValueError(f"an https:// URL or a local path to {what}")
+    return value
 
 
 class KafkaSpec(SpecModel):
@@ -95,15 +162,14 @@ class KafkaSpec(SpecModel):
     )
     settings: dict[KafkaProperty, KafkaValue] = Field({}, description="server.properties overrides")
     topics: list[KafkaTopic] = Field([], description="topics to manage")
+    jmx_exporter: JmxExporterSpec = Field(
+        JmxExporterSpec(), description="the Prometheus JMX exporter agent (monitored inventories)"
+    )
 
     @field_validator("archive")
     @classmethod
-    def _url_or_path(cls, value: str | None) -> str | None:
-        if value is not None and ("://" in value or not value.strip()):
-            scheme, _, rest = value.partition("://")
-            if scheme != "https" or not rest.split("/", 1)[0]:
-                raise ValueError("an https:// URL or a local path to the Kafka .tgz")
-        return value
+    def _archive_url_or_path(cls, value: str | None) -> str | None:
+        return _url_or_path(value, "the Kafka .tgz")
 
     @property
     def archive_url(self) -> str:

@@ -222,6 +222,9 @@ Sha512 = Annotated[
     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
     _matching(r"[0-9a-f]{128}", "a SHA-512 checksum: 128 hexadecimal characters"),
 ]
+ReleaseVersion = Annotated[
+    str, _matching(r"\d+(\.\d+){1,3}", "a release version like 1.0.1 (digits and dots)")
+]
 PgDuration = Annotated[
     str,
     _matching(r"\d+\s*(us|ms|s|min|h|d)?", "a PostgreSQL duration like 5min, 10s or 500ms"),

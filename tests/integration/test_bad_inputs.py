@@ -492,6 +492,32 @@ CASES = [
         "schema.spec: got sql/60-rollups: (file): a directory; expected a YAML time-series "
         "spec file",
     ),
+    # Monitoring: an exporter Timestack does not know, thresholds out of range, an alert
+    # window for no alert, an agent version whose checksum nobody pinned.
+    case(
+        "unknown-exporter",
+        REPO, {"monitoring": {"exporters": ["node", "mysql"]}},
+        "monitoring.exporters[1]: got 'mysql'; expected one of: node, postgres, pgbouncer, "
+        "pgbackrest, kafka",
+    ),
+    case(
+        "threshold-out-of-range",
+        REPO, {"monitoring": {"thresholds": {"disk_free": 1.5, "kafka_consumer_lag": 0}}},
+        "monitoring.thresholds.disk_free: got 1.5; expected a number > 0 and < 1",
+        "monitoring.thresholds.kafka_consumer_lag: got 0; expected an integer 1-1000000000000",
+    ),
+    case(
+        "alert-window-for-no-alert",
+        REPO, {"monitoring": {"alert_for": {"KafkaBrokerGone": "1min"}}},
+        "monitoring.alert_for[KafkaBrokerGone]: got 'KafkaBrokerGone'; expected one of: ",
+    ),
+    case(
+        "jmx-agent-version-without-checksum",
+        KAFKA, {"kafka": {"jmx_exporter": {"version": "1.9.0",
+                                           "jar": "https://repo.example.net/agent.jar"}}},
+        "kafka.jmx_exporter.jar_sha512: got nothing; expected the SHA-512 of "
+        "jmx_prometheus_javaagent-1.9.0.jar",
+    ),
 ]  # fmt: skip
 
 

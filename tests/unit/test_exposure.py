@@ -82,3 +82,11 @@ def test_a_specific_address_declares_nothing_and_ssh_can_be_dropped() -> None:
         9092: "kafka.listen_address",
         9093: "kafka.listen_address",
     }
+
+
+def test_exporters_and_the_jmx_agent_bind_where_prometheus_dials_unless_declared() -> None:
+    broker = host({"kafka"}, {"kafka": {"listen_address": "10.0.0.5"}})
+    assert declared_wildcard_ports(broker, tls_server=False) == {22: "common.exposed_ports"}
+    everywhere = host({"kafka"}, {"monitoring": {"address": "0.0.0.0"}})
+    declared = declared_wildcard_ports(everywhere, tls_server=False)
+    assert declared[9100] == declared[7071] == "monitoring.address"

@@ -115,14 +115,29 @@ def test_server_properties_file_renders_with_header_and_reasons() -> None:
     assert "# 7 days of data on the brokers\nlog.retention.hours=168" in text
 
 
-def test_unit_restarts_on_failure_and_starts_through_the_start_script() -> None:
-    text = render("kafka/kafka.service.j2", user="kafka", heap_options=config.heap_options(GIB),
+def _unit(kafka_opts: str = "") -> str:
+    return render("kafka/kafka.service.j2", user="kafka", heap_options=config.heap_options(GIB),
                   log_dir="/var/log/kafka", home="/opt/kafka",
-                  properties=config.SERVER_PROPERTIES, nofile=100000)  # fmt: skip
+                  properties=config.SERVER_PROPERTIES, nofile=100000,
+                  kafka_opts=kafka_opts)  # fmt: skip
+
+
+def test_unit_restarts_on_failure_and_starts_through_the_start_script() -> None:
+    text = _unit()
     assert "Restart=on-failure" in text
     assert "LimitNOFILE=100000" in text
     assert 'Environment="KAFKA_HEAP_OPTS=-Xms1024m -Xmx1024m"' in text
     assert "ExecStart=/opt/kafka/bin/kafka-server-start.sh /etc/kafka/server.properties" in text
+    assert "KAFKA_OPTS" not in text  # not monitored: no agent
+
+
+def test_unit_loads_the_jmx_agent_bound_to_the_address_prometheus_dials() -> None:
+    option = config.jmx_agent_option("/var/cache/timestack/kafka/a.jar", "kafka1", 7071)
+    text = _unit(option)
+    assert (
+        'Environment="KAFKA_OPTS=-javaagent:/var/cache/timestack/kafka/a.jar='
+        'kafka1:7071:/etc/kafka/jmx-exporter.yml"'
+    ) in text
 
 
 def test_node_ids_follow_group_order_unless_set() -> None:

@@ -107,3 +107,9 @@ def host(target: Target) -> Any:
 @pytest.fixture(scope="module")
 def spec(target: Target) -> HostSpec:
     return target.spec
+
+
+@pytest.fixture(scope="session")
+def inventory_specs(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Every host's spec by inventory name (what the monitoring host is expected to scrape)."""
+    return {target.name: target.spec for target in request.config.stash[_TARGETS]}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from roles.monitoring.config import address as monitoring_address
+from roles.monitoring.config import exporter_ports
 from roles.spec import HostSpec
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "[::]", "::", "*"})
@@ -62,6 +64,10 @@ def declared_wildcard_ports(spec: HostSpec, tls_server: bool) -> dict[int, str]:
         declared[spec.kafka.controller_port] = "kafka.listen_address"
     if tls_server and spec.backup.tls_listen_address in WILDCARD_HOSTS:
         declared[spec.backup.tls_port] = "backup.tls_listen_address"
+    # The exporters (Debian's, and the JMX agent in the broker's JVM) bind to the address
+    # Prometheus dials: on every address only when monitoring.address says so.
+    if monitoring_address(spec) in WILDCARD_HOSTS:
+        declared |= {port: "monitoring.address" for port in exporter_ports(spec)}
     return declared
 
 

@@ -1,0 +1,258 @@
+"""What the monitoring role wants, as pure data: which exporters a host runs and where they
+listen, their Debian defaults files, and Prometheus's scrape configuration.
+
+Every service is Debian's package and unit; Timestack only writes /etc/default/<service>
+(its ARGS) and the files those arguments name. Ports are the packages' defaults.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from roles import units
+from roles.pgbouncer.config import SOCKET_DIR as PGBOUNCER_SOCKET_DIR
+from roles.spec import HostSpec, host_address
+
+CONF_DIR = "/etc/prometheus"
+PROMETHEUS_YML = f"{CONF_DIR}/prometheus.yml"
+ALERTMANAGER_YML = f"{CONF_DIR}/alertmanager.yml"
+RULES_DIR = f"{CONF_DIR}/rules"
+RULES_FILE = f"{RULES_DIR}/timestack.yml"
+PG_QUERIES = f"{CONF_DIR}/postgres-exporter-queries.yml"
+PG_PASSWORD_FILE = f"{CONF_DIR}/postgres-exporter.password"
+PROMETHEUS_USER = "prometheus"  # Debian's prometheus-* units run as this user
+MONITORING_GROUP = "monitoring"
+
+
+@dataclass(frozen=True)
+class Exporter:
+    job: str  # Prometheus job name
+    package: str  # Debian package, also its systemd unit
+    port: int
+    groups: frozenset[str]  # runs on hosts in any of these groups; empty: every host
+
+
+# Debian's packages and their default ports (https://github.com/prometheus/prometheus/wiki/
+# Default-port-allocations). The pgBackRest exporter runs on database hosts: it reads
+# `pgbackrest info` through the host's own pgbackrest.conf.
+EXPORTERS: tuple[Exporter, ...] = (
+    Exporter("node", "prometheus-node-exporter", 9100, frozenset()),
+    Exporter("postgres", "prometheus-postgres-exporter", 9187, frozenset({"timescaledb"})),
+    Exporter("pgbouncer", "prometheus-pgbouncer-exporter", 9127, frozenset({"pgbouncer"})),
+    Exporter("pgbackrest", "prometheus-pgbackrest-exporter", 9854, frozenset({"timescaledb"})),
+)
+PROMETHEUS = Exporter("prometheus", "prometheus", 9090, frozenset({MONITORING_GROUP}))
+# The JMX exporter's agent inside the broker's JVM, installed and loaded by the kafka role
+# (kafka.service); its port is host data (kafka.jmx_exporter.port, default 7071).
+KAFKA_JMX = Exporter("kafka", "kafka", 7071, frozenset({"kafka"}))
+# Node exporter's textfile collector directory, the default of Debian's build (its own
+# collectors' timers write there too): the Kafka lag timer writes there.
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+KAFKA_LAG_SCRIPT = "/usr/local/lib/timestack/kafka_lag.py"
+KAFKA_LAG_UNIT = "timestack-kafka-lag"
+
+
+def address(spec: HostSpec) -> str:
+    """The name Prometheus dials for this host's exporters, and the address they bind to:
+    monitoring.address, else the inventory name without its connector prefix."""
+    return spec.monitoring.address or host_address(spec.name)
+
+
+def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple[Exporter, ...]:
+    """The Debian-packaged exporters a host in `groups` runs (`only`: monitoring.exporters,
+    the ones host data keeps)."""
+    wanted, kept = set(groups), None if only is None else set(only)
+    return tuple(
+        e
+        for e in EXPORTERS
+        if (not e.groups or e.groups & wanted) and (kept is None or e.job in kept)
+    )
+
+
+def runs_kafka_agent(spec: HostSpec, monitored: bool = True) -> bool:
+    """Whether this broker serves the JMX exporter: kafka.jmx_exporter.enabled, else when the
+    inventory is `monitored`; never when monitoring.exporters leaves it out."""
+    only = spec.monitoring.exporters
+    enabled = spec.kafka.jmx_exporter.enabled
+    wanted = monitored if enabled is None else enabled
+    return wanted and "kafka" in spec.groups and (only is None or "kafka" in only)
+
+
+def seconds(duration: str) -> int:
+    """Whole seconds of a PostgreSQL-style duration ("26h" -> 93600)."""
+    return int(units.parse_duration_ms(duration) // 1000)
+
+
+def prometheus_duration(duration: str) -> str:
+    """Prometheus duration syntax of a PostgreSQL-style one ("5min" -> "5m", "7d" -> "7d")."""
+    total = seconds(duration)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if total and total % size == 0:
+            return f"{total // size}{unit}"
+    return f"{total}s"
+
+
+def _env_file(values: Mapping[str, str]) -> str:
+    """A systemd EnvironmentFile: KEY="value" lines, the values shell-quoted."""
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def _args(*args: str) -> str:
+    return " ".join(args)
+
+
+def defaults_file(exporter: Exporter, spec: HostSpec) -> str:
+    """/etc/default/<package> of an exporter on this host (no secrets: the PostgreSQL
+    exporter reads its password from PG_PASSWORD_FILE)."""
+    listen = f"--web.listen-address={address(spec)}:{exporter.port}"
+    if exporter.job == "postgres":
+        pg, monitoring = spec.postgres, spec.monitoring
+        return _env_file(
+            {
+                "DATA_SOURCE_URI": f"127.0.0.1:{pg.port}/{monitoring.postgres_database}"
+                "?sslmode=disable",
+                "DATA_SOURCE_USER": monitoring.postgres_role,
+                "DATA_SOURCE_PASS_FILE": PG_PASSWORD_FILE,
+                "ARGS": _args(
+                    listen,
+                    "--collector.stat_checkpointer",  # PostgreSQL 17's checkpoint counters
+                    f"--extend.query-path={PG_QUERIES}",
+                ),
+            }
+        )
+    if exporter.job == "pgbouncer":
+        # The admin console over the Unix socket as the postgres OS user (peer, no password).
+        console = (
+            f"postgres:///pgbouncer?host={PGBOUNCER_SOCKET_DIR}"
+            f"&port={spec.pgbouncer.listen_port}&user=postgres&sslmode=disable"
+        )
+        return _env_file({"PGBOUNCER_EXPORTER_CONNECTION_STRING": console, "ARGS": listen})
+    if exporter.job == "pgbackrest":
+        # `pgbackrest info` for every stanza is refused by a repository host's TLS server
+        # (its tls-server-auth names this host's stanza only): ask for that one.
+        return _env_file(
+            {
+                "ARGS": _args(
+                    listen,
+                    "--backrest.config=/etc/pgbackrest/pgbackrest.conf",
+                    f"--backrest.stanza-include={spec.backup.stanza}",
+                )
+            }
+        )
+    return _env_file({"ARGS": listen})
+
+
+def prometheus_defaults(spec: HostSpec) -> str:
+    prom = spec.monitoring.prometheus
+    return _env_file(
+        {
+            "ARGS": _args(
+                f"--config.file={PROMETHEUS_YML}",
+                f"--web.listen-address={prom.listen_address}:{PROMETHEUS.port}",
+                f"--storage.tsdb.retention.time={prometheus_duration(prom.retention)}",
+            )
+        }
+    )
+
+
+def alertmanager_listen(monitor: HostSpec) -> str:
+    """Loopback only: only Prometheus, on the same host, posts to Alertmanager."""
+    return f"127.0.0.1:{monitor.monitoring.alertmanager.port}"
+
+
+def alertmanager_defaults(monitor: HostSpec) -> str:
+    # An empty cluster address turns off the gossip listener Debian's default opens on
+    # every address (:9094): one Alertmanager, no peers.
+    return _env_file(
+        {
+            "ARGS": _args(
+                f"--config.file={ALERTMANAGER_YML}",
+                f"--web.listen-address={alertmanager_listen(monitor)}",
+                "--cluster.listen-address=",
+            )
+        }
+    )
+
+
+def scrape_configs(specs: Iterable[HostSpec]) -> list[dict[str, Any]]:
+    """One job per exporter with every host that runs it, in inventory order; each target
+    labelled with its inventory name (`host`)."""
+    hosts = list(specs)
+    jobs: list[dict[str, Any]] = []
+    for exporter in (PROMETHEUS, *EXPORTERS, KAFKA_JMX):
+        runs = _runners(exporter, hosts)
+        if not runs:
+            continue
+        jobs.append(
+            {
+                "job_name": exporter.job,
+                "static_configs": [
+                    {
+                        "targets": [f"{_target_address(exporter, h)}:{port(exporter, h)}"],
+                        "labels": {"host": host_address(h.name)},
+                    }
+                    for h in runs
+                ],
+            }
+        )
+    return jobs
+
+
+def port(exporter: Exporter, spec: HostSpec) -> int:
+    """Where `exporter` listens on this host: the package's default, the agent's host data."""
+    return spec.kafka.jmx_exporter.port if exporter is KAFKA_JMX else exporter.port
+
+
+def exporter_ports(spec: HostSpec) -> dict[int, str]:
+    """Port -> job of every exporter this host serves (what binds to `address(spec)`)."""
+    ports = {e.port: e.job for e in exporters(spec.groups, spec.monitoring.exporters)}
+    if runs_kafka_agent(spec):
+        ports[port(KAFKA_JMX, spec)] = KAFKA_JMX.job
+    return ports
+
+
+def _runners(exporter: Exporter, hosts: list[HostSpec]) -> list[HostSpec]:
+    if exporter is PROMETHEUS:
+        return [h for h in hosts if MONITORING_GROUP in h.groups]
+    if exporter is KAFKA_JMX:
+        return [h for h in hosts if runs_kafka_agent(h)]
+    return [h for h in hosts if exporter in exporters(h.groups, h.monitoring.exporters)]
+
+
+def _target_address(exporter: Exporter, spec: HostSpec) -> str:
+    if exporter is PROMETHEUS:
+        return spec.monitoring.prometheus.listen_address
+    return address(spec)
+
+
+def prometheus_config(monitor: HostSpec, specs: Iterable[HostSpec]) -> dict[str, Any]:
+    """prometheus.yml of the monitoring host `monitor`, scraping every host in `specs`."""
+    interval = prometheus_duration(monitor.monitoring.prometheus.scrape_interval)
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [f"{RULES_DIR}/*.yml"],
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [alertmanager_listen(monitor)]}]}]
+        },
+        "scrape_configs": scrape_configs(specs),
+    }
+
+
+def alertmanager_config(monitor: HostSpec) -> dict[str, Any]:
+    receiver: dict[str, Any] = {"name": "default"}
+    url = monitor.monitoring.alertmanager.webhook_url
+    if url:
+        receiver["webhook_configs"] = [{"url": url, "send_resolved": True}]
+    return {
+        "route": {
+            "receiver": "default",
+            "group_by": ["alertname", "host"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+        },
+        "receivers": [receiver],
+    }
