@@ -56,3 +56,10 @@ def managed(kind: str, *keys: str) -> list[str]:
     found = _managed.setdefault(ctx_host.get(), {}).setdefault((kind, role), [])
     found.extend(key for key in keys if key not in found)
     return found
+
+
+def forget(fact: type[FactBase[Any]], **arguments: Hashable) -> None:
+    """Drop what `read_once` kept of `fact`: an operation changed what it reports for others
+    (installed packages), so the next one reads it again."""
+    _, values = _read.get(ctx_host.get(), (None, {}))
+    values.pop((fact, tuple(sorted(arguments.items()))), None)

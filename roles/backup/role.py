@@ -8,9 +8,9 @@ from io import BytesIO, StringIO
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.backup import config, operations, pki
 from roles.backup.config import Layout
 from roles.common.facts import platform
@@ -32,7 +32,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             "host itself: a lost disk or host takes them along. Use a repository host "
             "(group pgbackrest_repo) or s3 for backups that survive the host."
         )
-    apt.packages(name="Install pgBackRest", packages=["pgbackrest"])
+    packages.installed(name="Install pgBackRest", packages=["pgbackrest"])
     if lay.repository_host:
         system_account(
             name="pgbackrest system user and group (own the repository)",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import server, systemd
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.common.facts import platform
 from roles.common.operations import kernel_settings, package_runs_finished
 from roles.spec import HostSpec
@@ -29,10 +29,11 @@ def apply(spec: HostSpec) -> None:
         name="No package run left unfinished (interrupted deploy)",
         wait_seconds=PACKAGE_RUN_WAIT_SECONDS,
     )
-    apt.update(
-        name="Refresh the apt cache when older than its limit", cache_time=common.apt_cache_seconds
+    packages.cache_fresh(
+        name="Refresh the apt cache when older than its limit",
+        cache_seconds=common.apt_cache_seconds,
     )
-    apt.packages(name="Install base packages", packages=sorted(common.base_packages))
+    packages.installed(name="Install base packages", packages=sorted(common.base_packages))
 
     managed_files.link(
         name="Timezone", path="/etc/localtime", target=f"/usr/share/zoneinfo/{common.timezone}"

@@ -12,9 +12,9 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.colocation import kafka_heap_bytes
 from roles.common.facts import platform
 from roles.kafka import config, operations
@@ -49,7 +49,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     try:
         archive = resolve(kafka, Path.cwd())
         agent = resolve_jmx_agent(kafka, Path.cwd()) if monitored else None
-        packages = config.packages(kafka, codename)
+        debian_packages = config.packages(kafka, codename)
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
     memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
@@ -60,7 +60,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         tuple(broker.node_id for broker in cluster),
     )  # fmt: skip
 
-    apt.packages(name="Java runtime and the Kafka admin client", packages=packages)
+    packages.installed(name="Java runtime and the Kafka admin client", packages=debian_packages)
     system_account(
         name="kafka system user and group", user=config.USER, group=config.USER, home="/nonexistent"
     )

@@ -21,6 +21,7 @@ from roles.kafka.facts import (
     MetaProperties,
 )
 from roles.kafka.topics import RefusedChanges, plan, tool_commands
+from roles.once import forget, read_once
 from roles.spec import KafkaTopic
 from roles.staging import staged_upload
 
@@ -30,13 +31,15 @@ Commands = Generator[StringCommand | FileUploadCommand, None, None]
 @operation()
 def archive_in_cache(archive: Archive) -> Commands:
     """The release archive in ARCHIVE_CACHE, checked against its SHA-512 before it counts."""
-    cached = host.get_fact(ArchiveInCache, path=archive.cached_path, record=archive.record_path)
+    where = {"path": archive.cached_path, "record": archive.record_path}
+    cached = read_once(ArchiveInCache, **where)
     # Pinned (or computed from the local file): the file must have exactly that checksum.
     # Published by Apache: the file must still match what it was verified against.
     expected = archive.sha512 or cached.verified
     if cached.sha512 is not None and cached.sha512 == expected:
         host.noop(f"{archive.cached_path} is in place with the expected SHA-512")
         return
+    forget(ArchiveInCache, **where)  # unpacking reads what this puts in place
     if archive.local:
         part = f"{archive.cached_path}.part"
         yield staged_upload(archive.source, part)
@@ -48,7 +51,7 @@ def archive_in_cache(archive: Archive) -> Commands:
 @operation()
 def release_unpacked(archive: str, directory: str) -> Commands:
     """Unpack the cached archive into `directory` unless it came from this very archive."""
-    cached = host.get_fact(ArchiveInCache, path=archive, record=f"{archive}.sha512")
+    cached = read_once(ArchiveInCache, path=archive, record=f"{archive}.sha512")
     installed = host.get_fact(InstalledRelease, directory=directory)
     if installed is not None and installed == cached.sha512:
         host.noop(f"{directory} was unpacked from this archive")

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import server, systemd
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.kafka.config import UNIT as KAFKA_UNIT
 from roles.kafka.config import bootstrap as kafka_bootstrap
 from roles.monitoring import config, operations, rules
@@ -93,7 +93,7 @@ def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
 
 def exporters(spec: HostSpec) -> None:
     chosen = config.exporters(spec.groups, spec.monitoring.exporters)
-    apt.packages(name="Install the exporters", packages=[e.package for e in chosen])
+    packages.installed(name="Install the exporters", packages=[e.package for e in chosen])
     for exporter in chosen:
         changed: list[OperationMeta] = [
             _defaults(exporter.package, config.defaults_file(exporter, spec))
@@ -150,7 +150,7 @@ def _kafka_lag(spec: HostSpec) -> None:
 
 
 def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
-    apt.packages(
+    packages.installed(
         name="Install Prometheus and Alertmanager",
         packages=["prometheus", "prometheus-alertmanager"],
     )

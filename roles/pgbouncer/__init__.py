@@ -6,9 +6,9 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.pgbouncer import config, operations
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -17,7 +17,7 @@ from roles.templating import rendered_file
 @deploy("pgBouncer")
 def apply(spec: HostSpec) -> None:
     bouncer, pg = spec.pgbouncer, spec.postgres
-    apt.packages(name="Install pgBouncer", packages=["pgbouncer"])
+    packages.installed(name="Install pgBouncer", packages=["pgbouncer"])
 
     for database in bouncer.databases:
         operations.lookup_function(

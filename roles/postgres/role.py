@@ -10,7 +10,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import apt, files
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.common.facts import platform
 from roles.postgres import config, operations
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
@@ -75,7 +75,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         dest="/etc/postgresql-common/createcluster.d/50-timestack.conf",
         src=rendered_file("postgres/createcluster.conf.j2"),
     )
-    apt.packages(name="Install PostgreSQL and TimescaleDB", packages=config.packages(pg))
+    packages.installed(name="Install PostgreSQL and TimescaleDB", packages=config.packages(pg))
     operations.cluster(
         name="Create the cluster",
         version=pg.version,

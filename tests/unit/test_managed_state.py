@@ -13,11 +13,13 @@ import pytest
 from pyinfra.api import FileUploadCommand, OperationError
 from pyinfra.api.state import StateStage
 from pyinfra.context import ctx_host, ctx_state
+from pyinfra.facts.deb import DebPackages
 
-from roles import managed_files, managed_units
+from roles import managed_files, managed_units, packages
 from roles.managed_files import PathState, PathStates
 from roles.managed_units import UnitState, UnitStates
 from roles.once import managed, read_once
+from roles.packages import AptCacheAge
 from roles.paths import SECRET_DIR
 from roles.system_accounts import Account, SystemAccount, system_account
 
@@ -244,3 +246,24 @@ def test_what_a_role_manages_is_collected_per_role(fake: FakeHost) -> None:
     assert first == ["/a", "/b", "/c"]
     fake.current_deploy_name = "Other role"
     assert managed("paths", "/a") == ["/a"]
+
+
+def test_packages_are_read_once_and_again_after_an_install(fake: FakeHost) -> None:
+    fake.facts[DebPackages] = {"curl": {"8.14.1-2"}}
+    assert _commands(packages.installed, packages=["curl"]) == []
+    assert _commands(packages.installed, packages=["curl"]) == []
+    assert fake.reads == [DebPackages]
+    (install,) = _commands(packages.installed, packages=["curl", "jq"])
+    assert install.endswith("install jq")
+    fake.facts[DebPackages] = {"curl": {"8.14.1-2"}, "jq": {"1.7.1-6"}}
+    assert _commands(packages.installed, packages=["jq"]) == []  # read after the install
+    assert fake.reads == [DebPackages, DebPackages]
+
+
+def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(fake: FakeHost) -> None:
+    fake.facts[AptCacheAge] = 600
+    assert _commands(packages.cache_fresh, cache_seconds=3600) == []
+    fake.facts[AptCacheAge] = None  # never refreshed
+    assert _commands(packages.cache_fresh, cache_seconds=3600)[0] == "apt-get update"
+    assert AptCacheAge().process(["1764600000", "1764603600"]) == 3600
+    assert AptCacheAge().process([]) is None

@@ -1,0 +1,71 @@
+"""apt for the roles: the package list read once per run, the cache refreshed by its age.
+
+pyinfra's apt.packages reads every installed package (`dpkg -l`) for each call, and each
+role installs its own; apt.update with a cache time reads two facts. These decide the same
+way (pyinfra's ensure_packages, its apt-get command line) from one package list per host,
+read again only after an operation installed something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+from pyinfra import host
+from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.facts.apt import noninteractive_apt
+from pyinfra.facts.deb import DebPackages
+from pyinfra.operations.util.packaging import ensure_packages
+from typing_extensions import override
+
+from roles.once import forget, read_once
+
+# What apt-get update touches on success (pyinfra's apt.update reads it too).
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+class AptCacheAge(FactBase[int | None]):
+    """Seconds since the last successful `apt-get update`; None if none is recorded."""
+
+    @override
+    def command(self) -> str:
+        return f"stat -c %Y {UPDATE_STAMP} 2>/dev/null && date +%s || true"
+
+    @override
+    def process(self, output: list[str]) -> int | None:
+        if len(output) != 2 or not all(line.isdigit() for line in output):
+            return None
+        updated, now = (int(line) for line in output)
+        return now - updated
+
+
+@operation()
+def cache_fresh(cache_seconds: int) -> Generator[StringCommand, None, None]:
+    """`apt-get update` when the last one is older than `cache_seconds` (or unknown)."""
+    age = host.get_fact(AptCacheAge)
+    if age is not None and age < cache_seconds:
+        host.noop(f"the apt cache is {age} s old (refreshed after {cache_seconds} s)")
+        return
+    yield StringCommand("apt-get", "update")
+    yield StringCommand("mkdir", "-p", "/var/lib/apt/periodic")
+    yield StringCommand("touch", UPDATE_STAMP)
+
+
+@operation()
+def installed(packages: Sequence[str]) -> Generator[StringCommand, None, None]:
+    """apt.packages(packages): install those not installed (a `name=version` pins one)."""
+    current = read_once(DebPackages)
+    commands = list(
+        ensure_packages(
+            host,
+            list(packages),
+            current,
+            True,
+            install_command=noninteractive_apt("install"),
+            uninstall_command=noninteractive_apt("remove"),
+            upgrade_command=noninteractive_apt("install"),
+            version_join="=",
+        )
+    )
+    if commands:
+        forget(DebPackages)  # the next role's packages are read after this install
+    yield from (StringCommand(str(c)) if isinstance(c, str) else c for c in commands)
