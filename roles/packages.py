@@ -51,18 +51,22 @@ def cache_fresh(cache_seconds: int) -> Generator[StringCommand, None, None]:
 
 
 @operation()
-def installed(packages: Sequence[str]) -> Generator[StringCommand, None, None]:
-    """apt.packages(packages): install those not installed (a `name=version` pins one)."""
+def installed(
+    packages: Sequence[str], no_recommends: bool = False
+) -> Generator[StringCommand, None, None]:
+    """apt.packages(packages): install those not installed (a `name=version` pins one);
+    `no_recommends` leaves out what they only recommend."""
     current = read_once(DebPackages)
+    install = "install --no-install-recommends" if no_recommends else "install"
     commands = list(
         ensure_packages(
             host,
             list(packages),
             current,
             True,
-            install_command=noninteractive_apt("install"),
+            install_command=noninteractive_apt(install),
             uninstall_command=noninteractive_apt("remove"),
-            upgrade_command=noninteractive_apt("install"),
+            upgrade_command=noninteractive_apt(install),
             version_join="=",
         )
     )

@@ -48,8 +48,8 @@ PROMETHEUS = Exporter("prometheus", "prometheus", 9090, frozenset({MONITORING_GR
 # The JMX exporter's agent inside the broker's JVM, installed and loaded by the kafka role
 # (kafka.service); its port is host data (kafka.jmx_exporter.port, default 7071).
 KAFKA_JMX = Exporter("kafka", "kafka", 7071, frozenset({"kafka"}))
-# Node exporter's textfile collector directory, the default of Debian's build (its own
-# collectors' timers write there too): the Kafka lag timer writes there.
+# Node exporter's textfile collector directory, the default of Debian's build (where its
+# optional collectors package writes too): the Kafka lag timer writes there.
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 KAFKA_LAG_SCRIPT = "/usr/local/lib/timestack/kafka_lag.py"
 KAFKA_LAG_UNIT = "timestack-kafka-lag"

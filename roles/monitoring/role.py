@@ -93,7 +93,12 @@ def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
 
 def exporters(spec: HostSpec) -> None:
     chosen = config.exporters(spec.groups, spec.monitoring.exporters)
-    packages.installed(name="Install the exporters", packages=[e.package for e in chosen])
+    # Without what they recommend: node exporter's recommended textfile collectors bring
+    # nvme-cli, smartmontools and ipmitool, whose boot units fail where there is no such
+    # hardware (nvmf-autoconnect leaves systemd degraded in containers and on most VMs).
+    packages.installed(
+        name="Install the exporters", packages=[e.package for e in chosen], no_recommends=True
+    )
     for exporter in chosen:
         changed: list[OperationMeta] = [
             _defaults(exporter.package, config.defaults_file(exporter, spec))
@@ -153,6 +158,7 @@ def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
     packages.installed(
         name="Install Prometheus and Alertmanager",
         packages=["prometheus", "prometheus-alertmanager"],
+        no_recommends=True,  # its recommended node exporter comes with the exporters above
     )
     managed_files.directory(name="Rule directory", path=config.RULES_DIR)
     alerts = _put(

@@ -267,3 +267,9 @@ def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(fake: FakeHos
     assert _commands(packages.cache_fresh, cache_seconds=3600)[0] == "apt-get update"
     assert AptCacheAge().process(["1764600000", "1764603600"]) == 3600
     assert AptCacheAge().process([]) is None
+
+
+def test_what_packages_only_recommend_can_be_left_out(fake: FakeHost) -> None:
+    fake.facts[DebPackages] = {}
+    (install,) = _commands(packages.installed, packages=["prometheus"], no_recommends=True)
+    assert "install --no-install-recommends prometheus" in install
