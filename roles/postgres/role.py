@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import dataclasses
+from collections.abc import Collection, Mapping
 from io import StringIO
 
 from pyinfra import host
@@ -11,12 +12,14 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, systemd
 
-from roles.postgres import config, operations
+from roles.backup.operations import secret_file
+from roles.postgres import config, operations, replication, standby
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
 from roles.postgres.tuning import InvalidHardware, Setting
 from roles.refusal import Refusal
 from roles.spec import FieldError, HostSpec
+from roles.spec.topology import SLOT_PREFIX
 from roles.templating import rendered_file
 
 MIB = 1024**2
@@ -62,9 +65,10 @@ def existing_cluster(spec: HostSpec) -> Cluster | None:
 
 
 @deploy("PostgreSQL + TimescaleDB")
-def apply(spec: HostSpec, groups: Collection[str]) -> None:
+def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str, HostSpec]) -> None:
     pg = spec.postgres
     existing = existing_cluster(spec)
+    repl = standby.prepare(spec, inventory_specs, existing)
     _package_sources(spec)
     files.directory(
         name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"
@@ -90,6 +94,8 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         desired = config.desired_settings(spec, groups, detected)
     except InvalidHardware as error:
         raise Refusal(config.refusal(host.name, error)) from None
+    desired = dataclasses.replace(desired, base={**desired.base, **repl.settings})
+    standby.check_hot_standby(spec, inventory_specs, desired.effective())
     conf_d = f"{config.conf_dir(pg)}/conf.d"
     files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
     _conf_file(
@@ -132,7 +138,9 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         group="postgres",
         mode="0640",
         src=rendered_file(
-            "postgres/pg_hba.conf.j2", rules=pg.hba, maps=config.peer_maps(spec, groups)
+            "postgres/pg_hba.conf.j2",
+            rules=[*pg.hba, *repl.hba],
+            maps=config.peer_maps(spec, groups),
         ),
     )
     ident = files.put(
@@ -144,7 +152,25 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         src=rendered_file("postgres/pg_ident.conf.j2", maps=config.peer_maps(spec, groups)),
     )
 
+    if repl.upstream is not None:
+        secret_file(
+            name="Replication password for the walreceiver (~postgres/.pgpass)",
+            content=replication.pgpass(repl.upstream),
+            dest=replication.PASSFILE,
+            user="postgres",
+            group="postgres",
+            mode="0600",
+        )
     service = config.service_name(pg)
+    if repl.waits_for_restore:
+        # Started by the backup role once restored from the primary's backup.
+        systemd.service(
+            name="PostgreSQL enabled, not started until restored",
+            service=service,
+            running=False,
+            enabled=True,
+        )
+        return
     systemd.service(
         name="PostgreSQL running and enabled", service=service, running=True, enabled=True
     )
@@ -162,6 +188,28 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         _if=lambda: hba.did_change() or ident.did_change(),
     )
 
+    if repl.standby:
+        return  # roles, databases and extensions replicate from the primary
+    replication_role = pg.replication.role
+    if repl.slots and replication_role is not None:
+        operations.role(
+            name=f"Replication role {replication_role.name}",
+            version=pg.version,
+            cluster=pg.cluster,
+            role_name=replication_role.name,
+            login=True,
+            password=replication_role.secret(),
+            member_of=[],
+            current=host.get_fact(Roles, version=pg.version, cluster=pg.cluster),
+            replication=True,
+        )
+    operations.replication_slots(
+        name="Replication slots, one per standby",
+        version=pg.version,
+        cluster=pg.cluster,
+        wanted=repl.slots,
+        prefix=SLOT_PREFIX,
+    )
     # Read once while preparing, handed to every role and database operation: nothing in
     # this run changes them before those operations do (None: offline, SQL is idempotent).
     current_roles = host.get_fact(Roles, version=pg.version, cluster=pg.cluster)

@@ -112,6 +112,11 @@ class ReplicationSpec(SpecModel):
         description="on a primary with standbys: the replication role, e.g. {name: "
         "timestack_replication, password_env: TIMESTACK_PG_REPLICATION_PASSWORD}",
     )
+    hba_type: Literal["host", "hostssl"] = Field(
+        "hostssl",
+        description="on a primary: the pg_hba type of its standbys' replication rules "
+        "(hostssl: they must stream over TLS)",
+    )
     address: Cidr | None = Field(
         None,
         description="on a standby: the address it connects to the primary from, for the "

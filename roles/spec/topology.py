@@ -32,12 +32,15 @@ class DatabaseHost(Protocol):
     def backup(self) -> BackupSpec | None: ...
 
 
+SLOT_PREFIX = "timestack_"
+
+
 def slot_name(standby: str) -> str:
     """The physical replication slot kept on the primary for `standby` (an inventory name):
     `@ssh/db2.example` -> `timestack_db2_example`."""
     _, slash, rest = standby.partition("/")
     base = rest if standby.startswith("@") and slash else standby
-    return "timestack_" + re.sub(r"[^a-z0-9_]", "_", base.lower())
+    return SLOT_PREFIX + re.sub(r"[^a-z0-9_]", "_", base.lower())
 
 
 def standbys_of(primary: str, hosts: Iterable[DatabaseHost]) -> list[str]:
