@@ -107,3 +107,9 @@ def host(target: Target) -> Any:
 @pytest.fixture(scope="module")
 def spec(target: Target) -> HostSpec:
     return target.spec
+
+
+@pytest.fixture(scope="session")
+def inventory_specs(request: pytest.FixtureRequest) -> dict[str, HostSpec]:
+    """Every inventory host's spec by name (checks that span hosts: a primary's standbys)."""
+    return {target.name: target.spec for target in request.config.stash[_TARGETS]}
