@@ -39,20 +39,18 @@ _LAB_POSTGRES: dict[str, object] = {
         {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
         {"type": "host", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
     ],
+    # The role a standby streams as, on both: either may be the primary (ops/switchover.py).
+    "replication": {
+        "role": {
+            "name": "timestack_replication",
+            "password_env": "TIMESTACK_PG_REPLICATION_PASSWORD",
+        }
+    },
 }
 
 _LAB_DATA: dict[str, dict[str, object]] = {
     "ts-db1": {
-        "postgres": {
-            **_LAB_POSTGRES,
-            # The role ts-db2 streams as.
-            "replication": {
-                "role": {
-                    "name": "timestack_replication",
-                    "password_env": "TIMESTACK_PG_REPLICATION_PASSWORD",
-                }
-            },
-        },
+        "postgres": _LAB_POSTGRES,
         # The write pool. Reachable through the published port 127.0.0.1:16432 (and the
         # 1000-client benchmark).
         "pgbouncer": {"listen_addr": "*"},

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from io import StringIO
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, systemd
 
@@ -18,7 +20,7 @@ from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
 from roles.postgres.tuning import InvalidHardware, Setting
 from roles.refusal import Refusal
-from roles.spec import FieldError, HostSpec
+from roles.spec import FieldError, HbaRule, HostSpec, PostgresSpec
 from roles.spec.topology import SLOT_PREFIX
 from roles.templating import rendered_file
 
@@ -98,14 +100,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     standby.check_hot_standby(spec, inventory_specs, desired.effective())
     conf_d = f"{config.conf_dir(pg)}/conf.d"
     files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
-    _conf_file(
-        "Base settings",
-        f"{conf_d}/40-timestack-base.conf",
-        _settings_file(
-            "Settings every Timestack cluster runs with",
-            [Setting(k, v, "") for k, v in desired.base.items()],
-        ),
-    )
+    base_settings_file(pg, desired.base)
     hardware = config.hardware(spec, groups, detected)
     reserve = config.reservation(spec, groups, hardware.memory_bytes)
     _conf_file(
@@ -131,18 +126,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
             [Setting(k, v, "") for k, v in desired.overrides.items()],
         ),
     )
-    hba = files.put(
-        name="Client authentication (pg_hba.conf)",
-        dest=f"{config.conf_dir(pg)}/pg_hba.conf",
-        user="postgres",
-        group="postgres",
-        mode="0640",
-        src=rendered_file(
-            "postgres/pg_hba.conf.j2",
-            rules=[*pg.hba, *repl.hba],
-            maps=config.peer_maps(spec, groups),
-        ),
-    )
+    hba = hba_file(spec, groups, repl.hba)
     ident = files.put(
         name="OS user to role maps (pg_ident.conf)",
         dest=f"{config.conf_dir(pg)}/pg_ident.conf",
@@ -153,14 +137,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     )
 
     if repl.upstream is not None:
-        secret_file(
-            name="Replication password for the walreceiver (~postgres/.pgpass)",
-            content=replication.pgpass(repl.upstream),
-            dest=replication.PASSFILE,
-            user="postgres",
-            group="postgres",
-            mode="0600",
-        )
+        pgpass_file(repl.upstream)
     service = config.service_name(pg)
     if repl.waits_for_restore:
         # Started by the backup role once restored from the primary's backup.
@@ -271,8 +248,58 @@ def _package_sources(spec: HostSpec) -> None:
     )
 
 
-def _conf_file(name: str, dest: str, src: StringIO) -> None:
-    files.put(name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644")
+def _conf_file(name: str, dest: str, src: StringIO, **global_args: Any) -> OperationMeta:
+    return files.put(
+        name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644", **global_args
+    )
+
+
+def base_settings_file(
+    pg: PostgresSpec, base: Mapping[str, str], **global_args: Any
+) -> OperationMeta:
+    """conf.d/40-timestack-base.conf with `base` (the deploy's, or ops/switchover.py's for
+    the switched inventory: the same file either way)."""
+    return _conf_file(
+        "Base settings",
+        f"{config.conf_dir(pg)}/conf.d/40-timestack-base.conf",
+        _settings_file(
+            "Settings every Timestack cluster runs with",
+            [Setting(k, v, "") for k, v in base.items()],
+        ),
+        **global_args,
+    )
+
+
+def pgpass_file(upstream: replication.Upstream, **global_args: Any) -> OperationMeta:
+    """~postgres/.pgpass with the replication password (0600, never shown or diffed)."""
+    return secret_file(
+        name="Replication password for the walreceiver (~postgres/.pgpass)",
+        content=replication.pgpass(upstream),
+        dest=replication.PASSFILE,
+        user="postgres",
+        group="postgres",
+        mode="0600",
+        **global_args,
+    )
+
+
+def hba_file(
+    spec: HostSpec, groups: Collection[str], replication: Sequence[HbaRule], **global_args: Any
+) -> OperationMeta:
+    """pg_hba.conf: host data's rules, then a primary's replication lines."""
+    return files.put(
+        name="Client authentication (pg_hba.conf)",
+        dest=f"{config.conf_dir(spec.postgres)}/pg_hba.conf",
+        user="postgres",
+        group="postgres",
+        mode="0640",
+        src=rendered_file(
+            "postgres/pg_hba.conf.j2",
+            rules=[*spec.postgres.hba, *replication],
+            maps=config.peer_maps(spec, groups),
+        ),
+        **global_args,
+    )
 
 
 def _settings_file(title: str, settings: list[Setting], preamble: Collection[str] = ()) -> StringIO:

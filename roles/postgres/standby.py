@@ -68,7 +68,7 @@ def prepare(spec: HostSpec, specs: Mapping[str, HostSpec], existing: Cluster | N
         return Replication(
             None,
             built=False,
-            hba=replication.replication_rules(spec, _standby_addresses(standbys, specs)),
+            hba=replication.replication_rules(spec, standby_addresses(standbys, specs)),
             slots=[slot_name(name) for name in standbys],
         )
     if existing is not None and existing.started_before and not signal:
@@ -86,7 +86,7 @@ def prepare(spec: HostSpec, specs: Mapping[str, HostSpec], existing: Cluster | N
     return Replication(up, built=bool(signal), settings=replication.standby_settings(host.name, up))
 
 
-def _standby_addresses(standbys: list[str], specs: Mapping[str, HostSpec]) -> list[tuple[str, str]]:
+def standby_addresses(standbys: list[str], specs: Mapping[str, HostSpec]) -> list[tuple[str, str]]:
     """Each standby's address in CIDR form: postgres.replication.address, else its name as
     this primary resolves it (what the primary sees it connect from)."""
     to_resolve = [host_address(n) for n in standbys if not specs[n].postgres.replication.address]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from roles.postgres import operations, replication
+from roles.backup.runbook import RunbookError
+from roles.postgres import operations, replication, switchover
 from roles.postgres.facts import HostAddresses, ReplicationSlots
 from roles.postgres.replication import Upstream
 from roles.spec import HostInput, HostSpec, validate_inventory
@@ -150,3 +151,26 @@ def test_slots_are_created_once_and_stale_inactive_ones_dropped(
     assert "pg_drop_replication_slot" in drop and "timestack_old" in drop
     # An active slot is someone's running standby: left for the operator.
     assert _slot_commands(monkeypatch, {"timestack_old": True}, []) == []
+
+
+def test_switchover_plan_swaps_the_upstreams(specs: dict[str, HostSpec]) -> None:
+    with pytest.raises(RunbookError, match="set the replication role on it too"):
+        switchover.plan(specs, "db2")  # db2 declares no replication role of its own
+    role = specs["@ssh/db1.example"].postgres.replication
+    db2 = specs["db2"]
+    specs["db2"] = db2.model_copy(
+        update={"postgres": db2.postgres.model_copy(update={"replication": role})}
+    )
+    plan = switchover.plan(specs, "db2")
+    assert (plan.old, plan.new) == ("@ssh/db1.example", "db2")
+    assert plan.specs["db2"].postgres.upstream is None
+    assert plan.specs["@ssh/db1.example"].postgres.upstream == "db2"
+    assert specs["db2"].postgres.upstream == "@ssh/db1.example"  # the inventory is untouched
+    with pytest.raises(RunbookError, match="is a primary already"):
+        switchover.plan(specs, "@ssh/db1.example")
+    with pytest.raises(RunbookError, match="switchover_to=<standby>: one of db2"):
+        switchover.plan(specs, None)
+
+
+def test_lsn_order() -> None:
+    assert switchover.lsn("0/C000028") < switchover.lsn("0/C0000A0") < switchover.lsn("1/0")
