@@ -183,6 +183,9 @@ def promote(spec: HostSpec, old: str) -> None:
     if live.sql("SELECT pg_promote(true, 60)", "postgres") != "t":
         raise RunbookError(f"{host.name}: pg_promote did not finish within 60 s")
     PROGRESS.promoted_at = time.monotonic()
+    # pg_control takes the new timeline only at a checkpoint: pgBackRest's backups (and
+    # pg_rewind) read it there, so do not wait for the next scheduled one.
+    live.sql("CHECKPOINT", "postgres")
     PROGRESS.timeline = str(
         int(live.sql("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", "postgres"), 16)
     )
@@ -214,6 +217,9 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
         "write standby.signal",
     )
     run(f"systemctl start {config.service_name(pg)}", "start as a standby")
+    # The schema's job units Require PostgreSQL: a job due while it stopped was stopped with
+    # it and recorded as failed. On a standby they are skipped from now on (ExecCondition).
+    run("systemctl reset-failed 'timestack-*.service'", "clear interrupted jobs")
     _wait(
         f"streaming from {new}",
         lambda: (
