@@ -9,30 +9,14 @@ key file with a greenlet's traceback.
 from __future__ import annotations
 
 from pyinfra import host, state
-from pyinfra.api import FactBase
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
-from typing_extensions import override
 
-SUDO_OK = "timestack-sudo-ok"
+from roles.staging import staging_state
 
 
 class ConnectionDataError(PyinfraError):
     """Bad connection data (address, key, sudo rights); nothing was changed on any host."""
-
-
-class PasswordlessSudo(FactBase[bool]):
-    """Whether the SSH user may run commands with sudo without being asked for a password."""
-
-    default = bool
-
-    @override
-    def command(self) -> str:
-        return f"sudo -n true 2>/dev/null && echo {SUDO_OK} || true"
-
-    @override
-    def process(self, output: list[str]) -> bool:
-        return SUDO_OK in output
 
 
 def _login(target: Host) -> str:
@@ -59,7 +43,7 @@ def check_sudo() -> None:
     """With `_sudo` and no `_sudo_password`, the SSH user must have passwordless sudo."""
     if not host.data.get("_sudo") or host.data.get("_sudo_password"):
         return
-    if not host.get_fact(PasswordlessSudo, _sudo=False):
+    if not staging_state().passwordless_sudo:
         user = host.data.get("ssh_user") or "the SSH user"
         raise ConnectionDataError(
             f"no host was changed:\n  {host.name}: ssh_user {user} cannot run sudo without a "

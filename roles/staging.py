@@ -20,13 +20,19 @@ from pyinfra import host
 from pyinfra.api import FactBase, FileUploadCommand, OperationError, StringCommand, operation
 from typing_extensions import override
 
+from roles.once import read_once
+
 STAGING_NAME = ".timestack-staging"
+
+
+SUDO_OK = "timestack-sudo-ok"
 
 
 @dataclass(frozen=True)
 class StagingState:
     path: str  # the staging directory, absolute
     uid: int  # the SSH user's uid
+    passwordless_sudo: bool  # whether `sudo -n` runs without asking for a password
     kind: str | None  # `stat -c %F` of the path, None when it does not exist
     owner: int | None
     mode: int | None
@@ -37,27 +43,31 @@ class StagingState:
 
 
 class Staging(FactBase[StagingState]):
-    """The SSH user's staging directory and what is at its path now (read without sudo)."""
+    """As the SSH user, without sudo: its staging directory and what is at that path now, and
+    whether it has passwordless sudo (roles.preflight) — one read before anything else."""
 
     @override
     def command(self) -> str:
         path = f'"$HOME"/{STAGING_NAME}'
         return (
-            f"echo \"$HOME/{STAGING_NAME}\"; id -u; stat -c '%F|%u|%a' {path} 2>/dev/null || true"
+            f'echo "$HOME/{STAGING_NAME}"; id -u; '
+            f"sudo -n true 2>/dev/null && echo {SUDO_OK} || echo no-sudo; "
+            f"stat -c '%F|%u|%a' {path} 2>/dev/null || true"
         )
 
     @override
     def process(self, output: list[str]) -> StagingState:
-        path, uid, *found = output
+        path, uid, sudo, *found = output
+        can_sudo = sudo == SUDO_OK
         if not found:
-            return StagingState(path, int(uid), None, None, None)
+            return StagingState(path, int(uid), can_sudo, None, None, None)
         kind, owner, mode = found[0].rsplit("|", 2)
-        return StagingState(path, int(uid), kind, int(owner), int(mode, 8))
+        return StagingState(path, int(uid), can_sudo, kind, int(owner), int(mode, 8))
 
 
 def staging_state() -> StagingState:
     # As the SSH user itself: its home, its uid, and no root privilege to create the directory.
-    return host.get_fact(Staging, _sudo=False)
+    return read_once(Staging, _sudo=False)
 
 
 @operation(is_idempotent=True)

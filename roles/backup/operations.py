@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import shlex
 from collections.abc import Generator
-from io import BytesIO
 
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.backup import config
-from roles.backup.facts import SecretFile, Stanzas
-from roles.paths import SECRET_DIR, STATE_DIR
-from roles.staging import staged_upload
+from roles.backup.facts import Stanzas
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
-
-
-@operation()
-def secret_file(content: bytes, dest: str, user: str, group: str, mode: str) -> Commands:
-    """A file whose content must never appear in pyinfra's output (no --diff, no echo):
-    compared by SHA-256, uploaded through a root-only directory."""
-    want = (hashlib.sha256(content).hexdigest(), user, group, mode.zfill(4))
-    current = host.get_fact(SecretFile, path=dest)
-    if current == want:
-        host.noop(f"{dest} is current ({user}:{group} {mode})")
-        return
-    if current is not None and current[0] == want[0]:
-        yield StringCommand("chown", f"{user}:{group}", shlex.quote(dest))
-        yield StringCommand("chmod", mode, shlex.quote(dest))
-        return
-    staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}"
-    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
-    yield staged_upload(BytesIO(content), staged)
-    yield StringCommand("chown", f"{user}:{group}", staged)
-    yield StringCommand("chmod", mode, staged)
-    yield StringCommand("mv", "-f", staged, shlex.quote(dest))
 
 
 @operation()

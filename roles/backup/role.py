@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from io import BytesIO, StringIO
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.facts.hardware import Cpus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, systemd
 
+from roles import managed_files, managed_units
 from roles.backup import config, operations, pki
 from roles.backup.config import Layout
+from roles.common.facts import platform
 from roles.postgres.config import service_name
 from roles.postgres.facts import StandbySignal
 from roles.spec import HostSpec
+from roles.system_accounts import system_account
 from roles.templating import render, rendered_file
 
 UNIT_DIR = "/etc/systemd/system"
@@ -33,15 +36,11 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         )
     apt.packages(name="Install pgBackRest", packages=["pgbackrest"])
     if lay.repository_host:
-        server.group(name="pgbackrest group", group=user, system=True)
-        server.user(
-            name="pgbackrest system user (owns the repository)",
+        system_account(
+            name="pgbackrest system user and group (own the repository)",
             user=user,
             group=user,
-            system=True,
             home=spec.backup.repo_path,
-            shell="/usr/sbin/nologin",
-            create_home=False,
         )
     _directories(spec, lay)
     conf = _config(spec, lay, inventory_specs)
@@ -75,13 +74,13 @@ def _directories(spec: HostSpec, lay: Layout) -> None:
     if lay.tls_server:
         owned[config.TLS_DIR] = "TLS key and certificates"
     for path, what in owned.items():
-        files.directory(
+        managed_files.directory(
             name=f"pgBackRest {what} directory", path=path, user=user, group=user, mode="0750"
         )
 
 
 def _config(spec: HostSpec, lay: Layout, inventory_specs: Mapping[str, HostSpec]) -> OperationMeta:
-    cpus = host.get_fact(Cpus) or 1
+    cpus = platform().cpus
     if lay.database:
         holder = config.repository_holder(spec, inventory_specs)
         conf = config.database_conf(spec, holder, cpus)
@@ -91,13 +90,14 @@ def _config(spec: HostSpec, lay: Layout, inventory_specs: Mapping[str, HostSpec]
         conf = config.repository_conf(spec, served, cpus)
         role = f"repository host for {', '.join(s.name for s in served) or 'no database host'}"
     # S3 keys live in this file: handled as a secret (never diffed into the output).
-    return operations.secret_file(
+    return managed_files.put(
         name="pgbackrest.conf",
-        content=render("backup/pgbackrest.conf.j2", role=role, conf=conf).encode(),
+        src=StringIO(render("backup/pgbackrest.conf.j2", role=role, conf=conf)),
         dest=config.CONF,
         user=lay.os_user,
         group=lay.os_user,
         mode="0640",
+        secret=True,
     )
 
 
@@ -110,30 +110,33 @@ def _tls_server(spec: HostSpec, lay: Layout, changed: list[OperationMeta]) -> No
         (credentials.key, config.TLS_KEY, "0600"),
     ):
         changed.append(
-            operations.secret_file(
+            managed_files.put(
                 name=f"TLS {dest.rsplit('/', 1)[1]}",
-                content=content,
+                src=BytesIO(content),
                 dest=dest,
                 user=user,
                 group=user,
                 mode=mode,
+                secret=True,
             )
         )
-    files.directory(name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0])
-    drop_in = files.put(
+    managed_files.directory(
+        name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0]
+    )
+    drop_in = managed_files.put(
         name="pgBackRest server runs as its owner",
         dest=DROP_IN,
         src=rendered_file("backup/server.conf.j2", user=user, owns=_owns(lay)),
     )
     systemd.daemon_reload(name="Load the pgBackRest server drop-in", _if=drop_in.did_change)
-    systemd.service(
+    managed_units.service(
         name="pgBackRest TLS server running and enabled",
         service=config.SERVER_SERVICE,
         running=True,
         enabled=True,
     )
     changed.append(drop_in)
-    systemd.service(
+    managed_units.service(
         name="Restart the pgBackRest TLS server for its new configuration",
         service=config.SERVER_SERVICE,
         restarted=True,
@@ -151,7 +154,7 @@ def _timers(spec: HostSpec, lay: Layout) -> None:
     for timer in wanted:
         for kind in ("service", "timer"):
             units.append(
-                files.put(
+                managed_files.put(
                     name=f"Unit {timer.unit}.{kind}",
                     dest=f"{UNIT_DIR}/{timer.unit}.{kind}",
                     src=rendered_file(
@@ -166,7 +169,7 @@ def _timers(spec: HostSpec, lay: Layout) -> None:
         if lay.runs_backups and kind not in {t.type for t in wanted if t.stanza == stanza}
     ]
     for unit in unscheduled:
-        systemd.service(
+        managed_units.service(
             name=f"{unit}.timer stopped (not scheduled)",
             service=f"{unit}.timer",
             running=False,
@@ -174,15 +177,15 @@ def _timers(spec: HostSpec, lay: Layout) -> None:
         )
         for kind in ("service", "timer"):
             units.append(
-                files.file(
-                    name=f"No unit {unit}.{kind}", path=f"{UNIT_DIR}/{unit}.{kind}", present=False
+                managed_files.absent(
+                    name=f"No unit {unit}.{kind}", path=f"{UNIT_DIR}/{unit}.{kind}"
                 )
             )
     systemd.daemon_reload(
         name="Load the changed backup units", _if=lambda: any(op.did_change() for op in units)
     )
     for timer in wanted:
-        systemd.service(
+        managed_units.service(
             name=f"{timer.unit}.timer enabled and active",
             service=f"{timer.unit}.timer",
             running=True,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
-from roles.common.facts import TransparentHugepages
+from roles import managed_files, managed_units
+from roles.common.facts import platform
 from roles.common.operations import kernel_settings, package_runs_finished
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -34,28 +34,27 @@ def apply(spec: HostSpec) -> None:
     )
     apt.packages(name="Install base packages", packages=sorted(common.base_packages))
 
-    files.link(
-        name="Timezone",
-        path="/etc/localtime",
-        target=f"/usr/share/zoneinfo/{common.timezone}",
-        force=True,
+    managed_files.link(
+        name="Timezone", path="/etc/localtime", target=f"/usr/share/zoneinfo/{common.timezone}"
     )
-    files.put(name="Timezone name", src=_text(f"{common.timezone}\n"), dest="/etc/timezone")
+    managed_files.put(name="Timezone name", src=_text(f"{common.timezone}\n"), dest="/etc/timezone")
 
-    files.put(
+    managed_files.put(
         name="Persist kernel settings",
         dest=SYSCTL_FILE,
         src=rendered_file("common/sysctl.conf.j2", sysctl=common.sysctl),
     )
     kernel_settings(name="Apply kernel settings", settings=common.sysctl)
 
-    files.put(
+    managed_files.put(
         name="Open-file limits for sessions",
         dest=LIMITS_FILE,
         src=rendered_file("common/limits.conf.j2", nofile=common.nofile),
     )
-    files.directory(name="systemd manager drop-in directory", path="/etc/systemd/system.conf.d")
-    manager_limits = files.put(
+    managed_files.directory(
+        name="systemd manager drop-in directory", path="/etc/systemd/system.conf.d"
+    )
+    manager_limits = managed_files.put(
         name="Open-file limit for services",
         dest=SYSTEMD_LIMITS_FILE,
         src=rendered_file("common/system-limits.conf.j2", nofile=common.nofile),
@@ -66,21 +65,21 @@ def apply(spec: HostSpec) -> None:
         _if=manager_limits.did_change,
     )
 
-    thp_unit = files.put(
+    thp_unit = managed_files.put(
         name="Transparent huge pages unit",
         dest=f"/etc/systemd/system/{THP_UNIT}",
         src=rendered_file("common/thp.service.j2", mode=common.transparent_hugepages),
     )
     systemd.daemon_reload(name="Load the changed unit", _if=thp_unit.did_change)
     # Where sysfs is read-only (containers) the unit's condition skips it: nothing to run.
-    thp_writable = bool(host.get_fact(TransparentHugepages)["writable"])
-    systemd.service(
+    thp_writable = platform().thp_writable
+    managed_units.service(
         name="Transparent huge pages off at every boot",
         service=THP_UNIT,
         enabled=True,
         running=thp_writable,
     )
-    systemd.service(
+    managed_units.service(
         name="Apply a changed huge pages mode now",
         service=THP_UNIT,
         restarted=True,

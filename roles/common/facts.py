@@ -1,15 +1,15 @@
-"""Facts the common role reads: kernel settings (and whether this host may change them), THP,
-the package manager."""
+"""Facts the common role reads: kernel settings (and whether this host may change them), the
+platform (release, CPUs, THP: read once for every role), the package manager."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from pyinfra.api import FactBase
 from typing_extensions import override
 
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
+from roles.once import read_once
 
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
 
@@ -50,20 +50,40 @@ class KernelSettings(FactBase[dict[str, KernelSetting]]):
         return settings
 
 
-class TransparentHugepages(FactBase[dict[str, Any]]):
-    """{"mode": "never"|"madvise"|"always"|None, "writable": bool}"""
+@dataclass(frozen=True)
+class Platform:
+    codename: str  # VERSION_CODENAME of /etc/os-release ("trixie"), "" when it has none
+    cpus: int  # online CPUs
+    thp_mode: str | None  # transparent huge pages: never|madvise|always, None if unknown
+    thp_writable: bool  # false where sysfs is read-only (containers)
+
+
+class PlatformFact(FactBase[Platform]):
+    """What several roles decide from, in one read: the release (package sources), the CPU
+    count (pgBackRest's processes) and transparent huge pages (the common role)."""
 
     @override
     def command(self) -> str:
         return (
+            "sed -n 's/^VERSION_CODENAME=//p' /etc/os-release; getconf _NPROCESSORS_ONLN; "
             f"cat {THP_ENABLED} 2>/dev/null || echo unknown; "
             f"test -w {THP_ENABLED} && echo writable || echo read-only"
         )
 
     @override
-    def process(self, output: list[str]) -> dict[str, Any]:
-        selected = [word.strip("[]") for word in output[0].split() if word.startswith("[")]
-        return {"mode": selected[0] if selected else None, "writable": output[-1] == "writable"}
+    def process(self, output: list[str]) -> Platform:
+        *release, cpus, thp, writable = output
+        selected = [word.strip("[]") for word in thp.split() if word.startswith("[")]
+        return Platform(
+            codename=release[0].strip('"') if release else "",
+            cpus=int(cpus) if cpus.isdigit() else 1,
+            thp_mode=selected[0] if selected else None,
+            thp_writable=writable == "writable",
+        )
+
+
+def platform() -> Platform:
+    return read_once(PlatformFact)
 
 
 class PackageManager(FactBase[PackageManagerState]):

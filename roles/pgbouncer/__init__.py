@@ -6,8 +6,9 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, systemd
 
+from roles import managed_files, managed_units
 from roles.pgbouncer import config, operations
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -29,7 +30,7 @@ def apply(spec: HostSpec) -> None:
         )
 
     settings = config.settings(bouncer)
-    ini = files.put(
+    ini = managed_files.put(
         name="pgbouncer.ini",
         dest=config.INI,
         user=config.OS_USER,
@@ -44,7 +45,7 @@ def apply(spec: HostSpec) -> None:
             auth_user=bouncer.auth_user,
         ),
     )
-    userlist = files.put(
+    userlist = managed_files.put(
         name="Admin console user list (no passwords)",
         dest=config.USERLIST,
         user=config.OS_USER,
@@ -53,7 +54,7 @@ def apply(spec: HostSpec) -> None:
         # pgBouncer's auth_file parser stops at comment lines: no managed-by header here.
         src=StringIO(f'"{config.OS_USER}" ""\n'),
     )
-    hba = files.put(
+    hba = managed_files.put(
         name="pgBouncer client authentication",
         dest=config.HBA,
         user=config.OS_USER,
@@ -61,17 +62,19 @@ def apply(spec: HostSpec) -> None:
         mode="0640",
         src=rendered_file("pgbouncer/hba.conf.j2", os_user=config.OS_USER, rules=pg.hba),
     )
-    files.directory(name="Unit drop-in directory", path="/etc/systemd/system/pgbouncer.service.d")
-    unit = files.put(
+    managed_files.directory(
+        name="Unit drop-in directory", path="/etc/systemd/system/pgbouncer.service.d"
+    )
+    unit = managed_files.put(
         name="Open-file limit for pgBouncer",
         dest="/etc/systemd/system/pgbouncer.service.d/50-timestack.conf",
         src=rendered_file("pgbouncer/limits.conf.j2", nofile=config.open_files_limit(bouncer)),
     )
     systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
-    systemd.service(
+    managed_units.service(
         name="pgBouncer running and enabled", service=config.SERVICE, running=True, enabled=True
     )
-    systemd.service(
+    managed_units.service(
         name="Restart pgBouncer for its new open-file limit",
         service=config.SERVICE,
         restarted=True,
@@ -83,7 +86,7 @@ def apply(spec: HostSpec) -> None:
     )
     # [databases] and the auth files are not in SHOW CONFIG; one reload covers them unless
     # the settings operation already reloaded or restarted.
-    systemd.service(
+    managed_units.service(
         name="Reload for changed databases or client authentication",
         service=config.SERVICE,
         reloaded=True,

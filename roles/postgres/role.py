@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
-from io import StringIO
+from io import BytesIO, StringIO
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files
 
-from roles.backup.operations import secret_file
+from roles import managed_files, managed_units
+from roles.common.facts import platform
 from roles.postgres import config, operations, replication, standby
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
@@ -72,10 +72,10 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     existing = existing_cluster(spec)
     repl = standby.prepare(spec, inventory_specs, existing)
     _package_sources(spec)
-    files.directory(
+    managed_files.directory(
         name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"
     )
-    files.put(
+    managed_files.put(
         name="Do not let the package create a cluster",
         dest="/etc/postgresql-common/createcluster.d/50-timestack.conf",
         src=rendered_file("postgres/createcluster.conf.j2"),
@@ -99,7 +99,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     desired = dataclasses.replace(desired, base={**desired.base, **repl.settings})
     standby.check_hot_standby(spec, inventory_specs, desired.effective())
     conf_d = f"{config.conf_dir(pg)}/conf.d"
-    files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
+    managed_files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
     base_settings_file(pg, desired.base)
     hardware = config.hardware(spec, groups, detected)
     reserve = config.reservation(spec, groups, hardware.memory_bytes)
@@ -127,7 +127,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         ),
     )
     hba = hba_file(spec, groups, repl.hba)
-    ident = files.put(
+    ident = managed_files.put(
         name="OS user to role maps (pg_ident.conf)",
         dest=f"{config.conf_dir(pg)}/pg_ident.conf",
         user="postgres",
@@ -141,14 +141,14 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     service = config.service_name(pg)
     if repl.waits_for_restore:
         # Started by the backup role once restored from the primary's backup.
-        systemd.service(
+        managed_units.service(
             name="PostgreSQL enabled, not started until restored",
             service=service,
             running=False,
             enabled=True,
         )
         return
-    systemd.service(
+    managed_units.service(
         name="PostgreSQL running and enabled", service=service, running=True, enabled=True
     )
     operations.settings_in_effect(
@@ -158,7 +158,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         service=service,
         wanted=desired.effective(),
     )
-    systemd.service(
+    managed_units.service(
         name="Reload for changed client authentication",
         service=service,
         reloaded=True,
@@ -221,11 +221,11 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
 
 
 def _package_sources(spec: HostSpec) -> None:
-    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
+    codename = platform().codename
     sources = config.apt_sources(spec.postgres, codename)
     if not sources:
         return
-    files.directory(name="apt keyring directory", path=config.KEYRING_DIR, mode="0755")
+    managed_files.directory(name="apt keyring directory", path=config.KEYRING_DIR, mode="0755")
     changed = []
     for source in sources:
         changed.append(
@@ -237,7 +237,7 @@ def _package_sources(spec: HostSpec) -> None:
             )
         )
         changed.append(
-            files.put(
+            managed_files.put(
                 name=f"apt source {source.name}",
                 dest=f"/etc/apt/sources.list.d/{source.name}.sources",
                 src=rendered_file("postgres/apt.sources.j2", source=source),
@@ -249,7 +249,7 @@ def _package_sources(spec: HostSpec) -> None:
 
 
 def _conf_file(name: str, dest: str, src: StringIO, **global_args: Any) -> OperationMeta:
-    return files.put(
+    return managed_files.put(
         name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644", **global_args
     )
 
@@ -272,13 +272,14 @@ def base_settings_file(
 
 def pgpass_file(upstream: replication.Upstream, **global_args: Any) -> OperationMeta:
     """~postgres/.pgpass with the replication password (0600, never shown or diffed)."""
-    return secret_file(
+    return managed_files.put(
         name="Replication password for the walreceiver (~postgres/.pgpass)",
-        content=replication.pgpass(upstream),
+        src=BytesIO(replication.pgpass(upstream)),
         dest=replication.PASSFILE,
         user="postgres",
         group="postgres",
         mode="0600",
+        secret=True,
         **global_args,
     )
 
@@ -287,7 +288,7 @@ def hba_file(
     spec: HostSpec, groups: Collection[str], replication: Sequence[HbaRule], **global_args: Any
 ) -> OperationMeta:
     """pg_hba.conf: host data's rules, then a primary's replication lines."""
-    return files.put(
+    return managed_files.put(
         name="Client authentication (pg_hba.conf)",
         dest=f"{config.conf_dir(spec.postgres)}/pg_hba.conf",
         user="postgres",

@@ -1,6 +1,8 @@
 """Operation of the schema role: apply one unit when the ledger or the live state says so.
 
 One pyinfra operation per unit, so `pyinfra ... --dry` lists exactly the units still due.
+They decide from one read of the ledger and the probes per host (roles.once): each unit's
+decision rests on its own ledger row and probe, which only that unit changes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from io import StringIO
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
+from roles.once import read_once
 from roles.postgres.facts import psql
 from roles.schema import engine
 from roles.schema.edition import EditionChanged, check_ledger
@@ -36,8 +39,8 @@ def edition(
 ) -> Commands:
     """Say which edition this deploy renders and why; refuse, before any unit runs, when the
     ledger holds units applied for the other edition."""
-    live = host.get_fact(
-        SchemaState, version=version, cluster=cluster, database=database, probes=probes
+    live = read_once(
+        SchemaState, version=version, cluster=cluster, database=database, probes=tuple(probes)
     )
     applied = {key: row.edition for key, row in (live.ledger or {}).items()}
     try:
@@ -63,8 +66,8 @@ def unit(
 ) -> Commands:
     """Apply `unit` with its ledger row unless the ledger (and, for policy units, the live
     state) already matches."""
-    live = host.get_fact(
-        SchemaState, version=version, cluster=cluster, database=database, probes=probes
+    live = read_once(
+        SchemaState, version=version, cluster=cluster, database=database, probes=tuple(probes)
     )
     try:
         due, why = engine.decide(unit, live)

@@ -15,8 +15,9 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server, systemd
 
+from roles import managed_files, managed_units
 from roles.backup.config import primary_condition
 from roles.schema import operations
 from roles.schema.edition import choose
@@ -117,14 +118,14 @@ def _apache_jobs(
     for unit, (description, sql, schedule) in jobs.items():
         context: dict[str, Any] = {**common, "unit": unit, "description": description}
         changed.append(
-            files.put(
+            managed_files.put(
                 name=f"{unit}.service",
                 dest=f"/etc/systemd/system/{unit}.service",
                 src=rendered_file("schema/job.service.j2", sql=sql, **context),
             )
         )
         changed.append(
-            files.put(
+            managed_files.put(
                 name=f"{unit}.timer",
                 dest=f"/etc/systemd/system/{unit}.timer",
                 src=rendered_file("schema/job.timer.j2", schedule=schedule, **context),
@@ -136,7 +137,7 @@ def _apache_jobs(
 
     systemd.daemon_reload(name="Load the changed job units", _if=any_changed)
     for unit in jobs:
-        systemd.service(
+        managed_units.service(
             name=f"{unit}.timer enabled and active",
             service=f"{unit}.timer",
             running=True,

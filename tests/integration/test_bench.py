@@ -1,13 +1,19 @@
-"""`python -m bench` on the lab: a tiny run, tuned vs a stock cluster made for the run.
-Asserts the report's shape (every metric for both clusters, the plot), never the figures."""
+"""`python -m bench` and `python -m bench.index_cost` on the lab: tiny runs. Assert the
+reports' shape (every metric for both clusters, the plot; both tables measured), never the
+figures."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import main as bench_main
+from bench.index_cost import main as index_cost
 from bench.stats import METRICS
+from bench.target import from_inventory
 from tests.integration.pyinfra_run import DeployRun
 
 
@@ -29,3 +35,21 @@ def test_tiny_benchmark_reports_every_metric_for_both_clusters(
         for cluster in ("tuned", "default"):
             assert entry[cluster] and entry[cluster]["samples"], f"{metric.key}: no {cluster}"
     assert (run / "results.png").stat().st_size > 0
+
+
+def test_the_index_cost_run_fills_both_tables_and_leaves_no_schema(
+    first_deploy: DeployRun, lab: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = index_cost(
+        ["--inventory", lab, "--host", "ts-db1", "--vehicles", "5", "--minutes", "5", "--reps", "2"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "1,500 rows per COPY" in out
+    assert re.search(r"as deployed\s+median\s+[\d,]+ rows/s .* \(min .*, 2 runs\)", out), out
+    assert re.search(r"\+ index\s+median\s+[\d,]+ rows/s .* \(min .*, 2 runs\)", out), out
+    assert "the extra index costs" in out
+    target = from_inventory(Path(lab), "ts-db1").tuned
+    with target.connect() as connection:
+        left = connection.execute("SELECT to_regnamespace('timestack_bench')").fetchone()
+    assert left == (None,)

@@ -1,0 +1,247 @@
+"""Files, directories and links the roles manage, decided from one read per role and host.
+
+pyinfra's files.put reads three facts per file (the parent directory, the file, its SHA-1),
+files.directory and files.link one each: a role with ten files costs thirty SSH round trips
+on every run, even when nothing changes. These operations do what those do (same commands,
+same staging of uploads), but decide from `PathStates`, one command that reports every
+path a role (a `@deploy`) manages on the host, read when the role's first such operation
+runs (roles.once) — after the role's packages are in place.
+
+Each path is managed by one operation, so a snapshot taken at the role's first operation is
+what each later one would have read itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import shlex
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from io import BytesIO, StringIO
+from pathlib import Path
+from typing import Any, Literal
+
+from pyinfra import host
+from pyinfra.api import FactBase, FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations.util.files import chmod, chown
+from typing_extensions import override
+
+from roles.once import managed, read_once
+from roles.paths import SECRET_DIR, STATE_DIR
+from roles.staging import staged_upload
+
+Kind = Literal["file", "directory", "link", "other"]
+Commands = Generator[StringCommand | FileUploadCommand, None, None]
+# `stat -c %F` -> kind
+_KINDS: dict[str, Kind] = {
+    "regular file": "file",
+    "regular empty file": "file",
+    "directory": "directory",
+}
+
+
+@dataclass(frozen=True)
+class PathState:
+    kind: Kind
+    mode: int | None = None  # permission bits (files and directories)
+    user: str | None = None
+    group: str | None = None
+    sha1: str | None = None  # regular files
+    target: str | None = None  # links
+
+
+class PathStates(FactBase[dict[str, PathState]]):
+    """What is at each of `paths` now; a path that does not exist is absent from the result."""
+
+    @override
+    @staticmethod
+    def default() -> dict[str, PathState]:
+        return {}  # no output: none of the paths exists
+
+    @override
+    def command(self, paths: Sequence[str]) -> str:
+        quoted = " ".join(shlex.quote(path) for path in paths)
+        # One tab-separated line per existing path: kind, path, then the link's target or
+        # "mode|user|group" and the SHA-1 of a regular file.
+        return (
+            f"for p in {quoted}; do "
+            'if [ -L "$p" ]; then printf "link\\t%s\\t%s\\n" "$p" "$(readlink "$p")"; '
+            'elif [ -e "$p" ]; then '
+            's=-; [ -f "$p" ] && s=$(sha1sum < "$p" | cut -d" " -f1); '
+            'printf "%s\\t%s\\t%s\\t%s\\n" "$(stat -c %F "$p")" "$p" '
+            '"$(stat -c "%a|%U|%G" "$p")" "$s"; '
+            "fi; done"
+        )
+
+    @override
+    def process(self, output: list[str]) -> dict[str, PathState]:
+        found: dict[str, PathState] = {}
+        for line in output:
+            kind, path, *rest = line.split("\t")
+            if kind == "link":
+                found[path] = PathState("link", target=rest[0])
+                continue
+            mode, user, group = rest[0].split("|")
+            sha1 = rest[1] if rest[1] != "-" else None
+            found[path] = PathState(_KINDS.get(kind, "other"), int(mode, 8), user, group, sha1)
+        return found
+
+
+def _register(*paths: str) -> list[str]:
+    return managed("paths", *paths)
+
+
+def _state(path: str, managed: list[str]) -> PathState | None:
+    return read_once(PathStates, paths=tuple(managed)).get(path)
+
+
+def _ownership(
+    path: str, found: PathState, user: str | None, group: str | None, mode: int | None
+) -> Commands:
+    if (user and found.user != user) or (group and found.group != group):
+        yield chown(path, user, group)
+    if mode is not None and found.mode != mode:
+        yield chmod(path, f"{mode:o}")
+
+
+def _mode(mode: str | None) -> int | None:
+    return None if mode is None else int(mode, 8)
+
+
+@operation(is_idempotent=True)
+def _put(
+    dest: str,
+    content: bytes,
+    user: str | None,
+    group: str | None,
+    mode: int | None,
+    secret: bool,
+    managed: list[str],
+) -> Commands:
+    found = _state(dest, managed)
+    if found is not None and found.kind != "file":
+        raise OperationError(f"{dest} is a {found.kind}, not a file: remove it and deploy again")
+    if found is not None and found.sha1 == hashlib.sha1(content, usedforsecurity=False).hexdigest():
+        changes = list(_ownership(dest, found, user, group, mode))
+        if not changes:
+            host.noop(f"{dest} is as managed")
+        yield from changes
+        return
+    parent = posixpath.dirname(dest)
+    if _state(parent, managed) is None:
+        yield StringCommand("mkdir", "-p", shlex.quote(parent))
+    # A secret gets its owner and mode in a root-only directory before it is moved into
+    # place: a new file copied in directly is readable with the SSH user's umask until chmod.
+    staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}" if secret else dest
+    if secret:
+        yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
+    yield staged_upload(BytesIO(content), staged)
+    if user or group:
+        yield chown(staged, user, group)
+    if mode is not None:
+        yield chmod(staged, f"{mode:o}")
+    if secret:
+        yield StringCommand("mv", "-f", staged, shlex.quote(dest))
+
+
+def put(
+    dest: str,
+    src: StringIO | BytesIO | str,
+    user: str | None = None,
+    group: str | None = None,
+    mode: str | None = None,
+    secret: bool = False,
+    **arguments: Any,
+) -> OperationMeta:
+    """files.put: `src` is rendered text, bytes or a local file path. A `secret` file (keys,
+    passwords) is never shown as a diff and is moved into place with its owner and mode."""
+    if isinstance(src, str):
+        content = Path(src).read_bytes()
+    else:
+        value = src.getvalue()
+        content = value.encode() if isinstance(value, str) else value
+    managed = _register(dest, posixpath.dirname(dest))
+    meta: OperationMeta = _put(
+        dest=dest,
+        content=content,
+        user=user,
+        group=group,
+        mode=_mode(mode),
+        secret=secret,
+        managed=managed,
+        **arguments,
+    )
+    return meta
+
+
+@operation(is_idempotent=True)
+def _directory(
+    path: str, user: str | None, group: str | None, mode: int | None, managed: list[str]
+) -> Commands:
+    found = _state(path, managed)
+    if found is None:
+        yield StringCommand("mkdir", "-p", shlex.quote(path))
+        if user or group:
+            yield chown(path, user, group)
+        if mode is not None:
+            yield chmod(path, f"{mode:o}")
+        return
+    if found.kind != "directory":
+        raise OperationError(
+            f"{path} is a {found.kind}, not a directory: remove it and deploy again"
+        )
+    changes = list(_ownership(path, found, user, group, mode))
+    if not changes:
+        host.noop(f"{path} is as managed")
+    yield from changes
+
+
+def directory(
+    path: str,
+    user: str | None = None,
+    group: str | None = None,
+    mode: str | None = None,
+    **arguments: Any,
+) -> OperationMeta:
+    """files.directory: created with its parents, then owner and mode set when given."""
+    meta: OperationMeta = _directory(
+        path=path, user=user, group=group, mode=_mode(mode), managed=_register(path), **arguments
+    )
+    return meta
+
+
+@operation(is_idempotent=True)
+def _link(path: str, target: str, managed: list[str]) -> Commands:
+    found = _state(path, managed)
+    if found is not None and found.kind == "directory":
+        raise OperationError(f"{path} is a directory, not a link: remove it and deploy again")
+    if found is not None and found.kind == "link" and found.target == target:
+        host.noop(f"{path} points at {target}")
+        return
+    # -n: replace a link to a directory rather than create a link inside it
+    yield StringCommand("ln", "-sfn", shlex.quote(target), shlex.quote(path))
+
+
+def link(path: str, target: str, **arguments: Any) -> OperationMeta:
+    """files.link(force=True): a symbolic link, replacing a file or another link there."""
+    meta: OperationMeta = _link(path=path, target=target, managed=_register(path), **arguments)
+    return meta
+
+
+@operation(is_idempotent=True)
+def _absent(path: str, managed: list[str]) -> Commands:
+    found = _state(path, managed)
+    if found is None:
+        host.noop(f"{path} does not exist")
+        return
+    if found.kind == "directory":
+        raise OperationError(f"{path} is a directory: not removed")
+    yield StringCommand("rm", "-f", shlex.quote(path))
+
+
+def absent(path: str, **arguments: Any) -> OperationMeta:
+    """files.file(present=False) for a file or link."""
+    meta: OperationMeta = _absent(path=path, managed=_register(path), **arguments)
+    return meta
