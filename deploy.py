@@ -40,14 +40,17 @@ preflight.check_sudo()
 staging.prepare()  # before any upload: nothing under sudo is staged in /tmp
 common.apply(spec=spec)
 if "timescaledb" in host.groups:
-    postgres.apply(spec=spec, groups=frozenset(host.groups))
+    postgres.apply(
+        spec=spec, groups=frozenset(host.groups), inventory_specs=validated_specs(inventory)
+    )
 if "pgbouncer" in host.groups:
     pgbouncer.apply(spec=spec)
 if "kafka" in host.groups:
     kafka.apply(spec=spec, inventory_specs=validated_specs(inventory))
 if {"timescaledb", "pgbackrest_repo"} & set(host.groups):
     backup.apply(spec=spec, inventory_specs=validated_specs(inventory))
-if "timescaledb" in host.groups:  # last: the schema needs the database and its roles
+# Last: the schema needs the database and its roles. A standby replicates it from its primary.
+if "timescaledb" in host.groups and spec.postgres.upstream is None:
     schema.apply(spec=spec)
 if inventory.get_group("monitoring", None):  # exporters only where a Prometheus scrapes them
     monitoring.apply(spec=spec, inventory_specs=validated_specs(inventory))

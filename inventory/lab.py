@@ -27,21 +27,33 @@ from lab.secrets import export_lab_secrets as _export_lab_secrets
 if _os.environ.get("TIMESTACK_LAB_SECRETS", "1") != "0":
     _export_lab_secrets()
 
+# What ts-db1 and its standby ts-db2 share.
+_LAB_POSTGRES: dict[str, object] = {
+    "source": "debian",  # trixie's postgresql-17 + Apache-edition TimescaleDB
+    "postgis": True,
+    "listen_addresses": ["*"],  # reached from the host via the published port
+    # virtio reports rotational=1 for an SSD-backed VM disk; say what it really is.
+    "tuning": {"disk": "ssd"},
+    # The published ports (127.0.0.1:15432, 15433) arrive from the lab bridge; no TLS for
+    # clients in the lab (streaming replication uses hostssl with Debian's snakeoil cert).
+    "hba": [
+        {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
+        {"type": "host", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
+    ],
+    # The role a standby streams as, on both: either may be the primary (ops/switchover.py).
+    "replication": {
+        "role": {
+            "name": "timestack_replication",
+            "password_env": "TIMESTACK_PG_REPLICATION_PASSWORD",
+        }
+    },
+}
+
 _LAB_DATA: dict[str, dict[str, object]] = {
     "ts-db1": {
-        "postgres": {
-            "source": "debian",  # trixie's postgresql-17 + Apache-edition TimescaleDB
-            "postgis": True,
-            "listen_addresses": ["*"],  # reached from the host via the published port
-            # virtio reports rotational=1 for an SSD-backed VM disk; say what it really is.
-            "tuning": {"disk": "ssd"},
-            # The published port 127.0.0.1:15432 arrives from the lab bridge; no TLS in the lab.
-            "hba": [
-                {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
-                {"type": "host", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
-            ],
-        },
-        # Reachable through the published port 127.0.0.1:16432 (and the 1000-client benchmark).
+        "postgres": _LAB_POSTGRES,
+        # The write pool. Reachable through the published port 127.0.0.1:16432 (and the
+        # 1000-client benchmark).
         "pgbouncer": {"listen_addr": "*"},
         # Where clients on this machine (verify suite, benchmark) reach the services.
         "verify_endpoints": {
@@ -62,6 +74,12 @@ _LAB_DATA: dict[str, dict[str, object]] = {
             "thresholds": {"wal_archive_failure_window": "1min"},
             "alert_for": {"WalArchivingFailing": "30s", "KafkaBrokerDown": "30s"},
         },
+    },
+    # A streaming standby of ts-db1, restored from ts-backup1; its pgBouncer is the read pool.
+    "ts-db2": {
+        "postgres": {**_LAB_POSTGRES, "upstream": "ts-db1"},
+        "pgbouncer": {"listen_addr": "*"},
+        "verify_endpoints": {"postgres": "127.0.0.1:15433", "pgbouncer": "127.0.0.1:16433"},
     },
 }
 # Apache Kafka's release as an air-gapped site brings it: the official tarball's layout with

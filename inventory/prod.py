@@ -9,7 +9,8 @@ pgbackrest_repo (the backup repository, on another machine than the database).
 Defaults live in inventory/group_data/*.py; a host's own dict sets only what differs.
 Passwords are never written here: export the variables named by password_env
 (TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD,
-TIMESTACK_PG_MONITOR_PASSWORD) on the machine that runs pyinfra.
+TIMESTACK_PG_MONITOR_PASSWORD, and with a standby TIMESTACK_PG_REPLICATION_PASSWORD) on the
+machine that runs pyinfra.
 """
 
 # Connection data shared by every host: a deploy user with passwordless sudo and a key.
@@ -28,13 +29,34 @@ timescaledb = [
             "postgres": {
                 # WAL on its own disk: max_wal_size is sized from that filesystem.
                 "wal_directory": "/srv/pg_wal/17/main",
+                # The role its standbys stream as (needed once a host names this one upstream).
+                "replication": {
+                    "role": {
+                        "name": "timestack_replication",
+                        "password_env": "TIMESTACK_PG_REPLICATION_PASSWORD",
+                    }
+                },
+            },
+        },
+    ),
+    # A streaming standby (read replica) of db1, restored from db1's pgBackRest repository.
+    # Its hardware may differ, but it must allow as many connections, worker processes, WAL
+    # senders, prepared transactions and locks as db1 (checked before any host changes).
+    (
+        "db2.telemetry.example.net",
+        {
+            **_SSH,
+            "postgres": {
+                "wal_directory": "/srv/pg_wal/17/main",
+                "upstream": "db1.telemetry.example.net",
             },
         },
     ),
 ]
 
-# pgBouncer on the database host: its pools reach PostgreSQL over 127.0.0.1.
-pgbouncer = [timescaledb[0]]
+# pgBouncer on each database host, pooling its own server: applications write through db1's
+# pool and read through db2's.
+pgbouncer = list(timescaledb)
 
 kafka = [
     ("kafka1.telemetry.example.net", {**_SSH, "kafka": {"node_id": 1}}),

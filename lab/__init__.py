@@ -40,6 +40,15 @@ HOSTS: tuple[LabHost, ...] = (
         # A limit below the VM's RAM, so cgroup-aware tuning is visible.
         memory_limit="4g",
     ),
+    # Streaming standby of ts-db1 (inventory/lab.py: postgres.upstream), same limit so the
+    # hot-standby rule holds with tuning computed from each host's own cgroup.
+    LabHost(
+        "ts-db2",
+        ("timescaledb", "pgbouncer"),
+        ssh_port=12202,
+        ports={5432: 15433, 6432: 16433},
+        memory_limit="4g",
+    ),
     # Three KRaft voters, as in inventory/prod.py. The role sizes the heap from the limit
     # (a quarter, at least 1 GiB); 2 GiB leaves the page cache the rest.
     LabHost("ts-kafka1", ("kafka",), ssh_port=12211, memory_limit="2g"),

@@ -1,4 +1,4 @@
-"""Prove point-in-time recovery on every database host, without touching the live cluster:
+"""Prove point-in-time recovery on every primary database host, without touching the live cluster:
 
     pyinfra -y inventory/lab.py ops/restore_drill.py [--data drill_port=55432 drill_rows=1000]
 
@@ -6,7 +6,9 @@ Writes marker rows (a hypertable in database timestack_drill), notes a target ti
 two batches, restores the latest backup + archived WAL to that time into a scratch data
 directory on a scratch port, compares, prints a one-screen report, then stops and removes
 the scratch cluster. Any difference fails the run (non-zero exit). Needs a backup taken
-before the drill (deploy takes the first full one; ops/backup_now.py takes more).
+before the drill (deploy takes the first full one; ops/backup_now.py takes more). A standby
+(postgres.upstream) is read-only and shares its primary's stanza: the drill on the primary
+covers it.
 """
 
 from pyinfra import host, inventory
@@ -16,7 +18,7 @@ from roles.backup import runbook
 from roles.backup.drill_run import restore_drill
 
 _specs = runbook.specs(inventory, ("drill_port", "drill_rows"))
-if "timescaledb" in host.groups:
+if "timescaledb" in host.groups and _specs[host.name].postgres.upstream is None:
     python.call(
         name="Restore drill: PITR into a scratch cluster, compared with the live data",
         function=restore_drill,

@@ -73,7 +73,9 @@ def layout(spec: HostSpec, specs: Iterable[HostSpec]) -> Layout:
     database = "timescaledb" in spec.groups
     if database:
         remote = spec.backup.repo_type == "posix"
-        return Layout(True, False, not remote, remote, DB_USER, (spec.backup.stanza,))
+        # A standby never runs stanza steps or backup timers (its primary's repository does).
+        runs = not remote and spec.postgres.upstream is None
+        return Layout(True, False, runs, remote, DB_USER, (spec.backup.stanza,))
     served = clients(spec, specs)
     stanzas = tuple(dict.fromkeys(s.backup.stanza for s in served))
     return Layout(False, True, bool(served), bool(served), REPO_USER, stanzas)

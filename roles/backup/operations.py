@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.backup import config
@@ -33,6 +33,27 @@ def stanza_ready(user: str, stanza: str) -> Commands:
     if current is None or not current.archive_max:
         yield StringCommand(config.pgbackrest(user, stanza, "check"))
     if current is None or current.last_full is None:
+        logger.warning(
+            f"{host.name}: stanza {stanza} has no full backup in the repository yet: taking "
+            "one now from the primary (restores and new standbys start from it)"
+        )
         yield StringCommand(
             config.pgbackrest(user, stanza, "--type=full", "--start-fast", "backup")
         )
+
+
+@operation()
+def standby_restored(stanza: str, service: str, built: bool) -> Commands:
+    """A new standby: the latest backup of `stanza` restored from the repository as a standby
+    (standby.signal, restore_command through archive-get), then started; it then streams from
+    its primary (primary_conninfo, written by the postgres role). Over the cluster
+    pg_createcluster made, which never ran (--delta keeps what matches). `built`: the data
+    directory already holds standby.signal, read while preparing."""
+    if built:
+        host.noop(f"standby restored from stanza {stanza}")
+        return
+    yield StringCommand("systemctl", "stop", service)
+    yield StringCommand(
+        config.pgbackrest(config.DB_USER, stanza, "--type=standby", "--delta", "restore")
+    )
+    yield StringCommand("systemctl", "start", service)

@@ -14,6 +14,8 @@ from roles import managed_files, managed_units, packages
 from roles.backup import config, operations, pki
 from roles.backup.config import Layout
 from roles.common.facts import platform
+from roles.postgres.config import service_name
+from roles.postgres.facts import StandbySignal
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import render, rendered_file
@@ -51,6 +53,14 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
                 user=user,
                 stanza=stanza,
             )
+    if lay.database and spec.postgres.upstream is not None:
+        # After the repository host's stanza step: its first full backup exists by now.
+        operations.standby_restored(
+            name=f"Standby restored from the latest backup of stanza {spec.backup.stanza}",
+            stanza=spec.backup.stanza,
+            service=service_name(spec.postgres),
+            built=host.get_fact(StandbySignal, data_directory=spec.postgres.data_dir),
+        )
     _timers(spec, lay)
 
 

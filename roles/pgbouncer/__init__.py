@@ -19,7 +19,8 @@ def apply(spec: HostSpec) -> None:
     bouncer, pg = spec.pgbouncer, spec.postgres
     packages.installed(name="Install pgBouncer", packages=["pgbouncer"])
 
-    for database in bouncer.databases:
+    # A standby has the primary's function (replicated); its pgBouncer looks up through it.
+    for database in bouncer.databases if pg.upstream is None else []:
         operations.lookup_function(
             name=f"Password lookup for pgBouncer in {database.dbname}",
             version=pg.version,

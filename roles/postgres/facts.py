@@ -174,6 +174,7 @@ class PgRole:
     scram_iterations: int | None
     scram_salt: str | None
     verifier_sha256: str | None
+    replication: bool = False
 
 
 class Roles(ClusterSqlFact[dict[str, PgRole] | None]):
@@ -185,8 +186,8 @@ class Roles(ClusterSqlFact[dict[str, PgRole] | None]):
             "JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = a.oid), ''), "
             "coalesce(split_part(split_part(a.rolpassword, '$', 2), ':', 1), ''), "
             "coalesce(split_part(split_part(a.rolpassword, '$', 2), ':', 2), ''), "
-            "coalesce(encode(sha256(convert_to(a.rolpassword, 'UTF8')), 'hex'), '') "
-            "FROM pg_authid a WHERE a.rolname !~ '^pg_'"
+            "coalesce(encode(sha256(convert_to(a.rolpassword, 'UTF8')), 'hex'), ''), "
+            "a.rolreplication FROM pg_authid a WHERE a.rolname !~ '^pg_'"
         )
         return when_online(version, cluster) + psql(version, cluster, sql)
 
@@ -194,13 +195,14 @@ class Roles(ClusterSqlFact[dict[str, PgRole] | None]):
     def parse(self, output: list[str]) -> dict[str, PgRole] | None:
         roles = {}
         for line in output:
-            name, login, members, iterations, salt, digest = line.split("|", 5)
+            name, login, members, iterations, salt, digest, replication = line.split("|", 6)
             roles[name] = PgRole(
                 login=login == "t",
                 member_of=frozenset(filter(None, members.split(","))),
                 scram_iterations=int(iterations) if iterations.isdigit() else None,
                 scram_salt=salt or None,
                 verifier_sha256=digest or None,
+                replication=replication == "t",
             )
         return roles
 
@@ -232,3 +234,56 @@ class Extensions(ClusterSqlFact[dict[str, str] | None]):
     @override
     def parse(self, output: list[str]) -> dict[str, str] | None:
         return dict(line.split("|", 1) for line in output)
+
+
+class StandbySignal(FactBase[bool]):
+    """Whether the data directory holds standby.signal: a standby, built (or being built)."""
+
+    @override
+    def command(self, data_directory: str) -> str:
+        path = shlex.quote(f"{data_directory.rstrip('/')}/standby.signal")
+        return f"if [ -e {path} ]; then echo yes; else echo no; fi"
+
+    @override
+    def process(self, output: list[str]) -> bool:
+        return output == ["yes"]
+
+
+class ReplicationSlots(ClusterSqlFact[dict[str, bool] | None]):
+    """{physical slot: active}; None while the cluster is offline."""
+
+    @override
+    def command(self, version: int, cluster: str) -> str:
+        sql = "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'physical'"
+        return when_online(version, cluster) + psql(version, cluster, sql)
+
+    @override
+    def parse(self, output: list[str]) -> dict[str, bool] | None:
+        return {name: active == "t" for name, active in (line.split("|", 1) for line in output)}
+
+
+class HostAddresses(FactBase[dict[str, str]]):
+    """{name: first IPv4 address} as this host resolves each name (names that do not
+    resolve are left out)."""
+
+    @override
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
+
+    @override
+    def command(self, names: list[str]) -> str:
+        return (
+            "; ".join(
+                f"echo {shlex.quote(name)} $(getent ahostsv4 {shlex.quote(name)} | "
+                "awk 'NR == 1 {print $1}')"
+                for name in names
+            )
+            or "true"
+        )
+
+    @override
+    def process(self, output: list[str]) -> dict[str, str]:
+        return {
+            fields[0]: fields[1] for fields in (line.split() for line in output) if len(fields) == 2
+        }

@@ -15,7 +15,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.paths import SECRET_DIR, STATE_DIR
 from roles.postgres import scram
-from roles.postgres.facts import Extensions, PgRole, Settings, psql
+from roles.postgres.facts import Extensions, PgRole, ReplicationSlots, Settings, psql
 from roles.sql import quote_ident, quote_literal
 from roles.staging import staged_upload
 from roles.units import same_value
@@ -117,9 +117,11 @@ def role(
     password: str | None,
     member_of: Sequence[str],
     current: Mapping[str, PgRole] | None,
+    replication: bool = False,
 ) -> Commands:
     """Create or update a role; its password is compared and sent as a SCRAM verifier only.
-    `current`: the Roles fact (None while the cluster is offline)."""
+    `current`: the Roles fact (None while the cluster is offline); `replication`: the role
+    standbys stream as (REPLICATION)."""
     name = role_name
     found = current.get(name) if current is not None else None
     password_ok = password is None or (
@@ -130,15 +132,26 @@ def role(
         and scram.matches(password, found.scram_iterations, found.scram_salt, found.verifier_sha256)
     )
     missing_groups = sorted(set(member_of) - (found.member_of if found else frozenset()))
-    if found is not None and found.login == login and password_ok and not missing_groups:
+    if (
+        found is not None
+        and (found.login, found.replication) == (login, replication)
+        and password_ok
+        and not missing_groups
+    ):
         host.noop(f"role {name} is as specified")
         return
     verifier = scram.verifier(password) if not password_ok and password is not None else None
-    sql = role_sql(name, login, verifier, missing_groups)
+    sql = role_sql(name, login, verifier, missing_groups, replication)
     yield from run_sql_file(version, cluster, sql, f"role-{name}")
 
 
-def role_sql(name: str, login: bool, verifier: str | None, missing_groups: Sequence[str]) -> str:
+def role_sql(
+    name: str,
+    login: bool,
+    verifier: str | None,
+    missing_groups: Sequence[str],
+    replication: bool = False,
+) -> str:
     """The script `role` runs in one transaction; `verifier` is set as the password."""
     statements = [
         # pg_stat_statements keeps the text of every statement it tracks in a file and shows
@@ -146,7 +159,8 @@ def role_sql(name: str, login: bool, verifier: str | None, missing_groups: Seque
         "SET LOCAL pg_stat_statements.track = 'none';",
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
         f"{quote_literal(name)}) THEN CREATE ROLE {quote_ident(name)}; END IF; END$$;",
-        f"ALTER ROLE {quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'};",
+        f"ALTER ROLE {quote_ident(name)} {'LOGIN' if login else 'NOLOGIN'} "
+        f"{'REPLICATION' if replication else 'NOREPLICATION'};",
     ]
     if verifier is not None:
         statements.append(f"ALTER ROLE {quote_ident(name)} PASSWORD {quote_literal(verifier)};")
@@ -193,3 +207,31 @@ def extensions(version: int, cluster: str, database: str, names: Sequence[str]) 
         return
     sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(n)} CASCADE" for n in missing)
     yield StringCommand(psql(version, cluster, sql, database))
+
+
+@operation()
+def replication_slots(version: int, cluster: str, wanted: Sequence[str], prefix: str) -> Commands:
+    """One physical slot per standby, reserving WAL from now on; an inactive slot with
+    Timestack's `prefix` that no standby names any more is dropped (it would keep WAL
+    forever). An active one is left, for the operator to stop its standby first."""
+    current = host.get_fact(ReplicationSlots, version=version, cluster=cluster) or {}
+    missing = [name for name in wanted if name not in current]
+    stale = [n for n, active in current.items() if n.startswith(prefix) and n not in wanted]
+    if not missing and not [n for n in stale if not current[n]]:
+        host.noop(f"replication slots: {', '.join(wanted) or 'none wanted'}")
+        return
+    for name in missing:
+        yield StringCommand(
+            psql(
+                version,
+                cluster,
+                "SELECT pg_create_physical_replication_slot(slot_name, true) FROM "
+                f"(SELECT {quote_literal(name)}::name AS slot_name) s WHERE NOT EXISTS "
+                "(SELECT FROM pg_replication_slots r WHERE r.slot_name = s.slot_name)",
+            )
+        )
+    for name in stale:
+        if not current[name]:
+            yield StringCommand(
+                psql(version, cluster, f"SELECT pg_drop_replication_slot({quote_literal(name)})")
+            )

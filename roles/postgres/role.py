@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from io import StringIO
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
+from io import BytesIO, StringIO
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
 from roles import managed_files, managed_units, packages
 from roles.common.facts import platform
-from roles.postgres import config, operations
+from roles.postgres import config, operations, replication, standby
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
 from roles.postgres.tuning import InvalidHardware, Setting
 from roles.refusal import Refusal
-from roles.spec import FieldError, HostSpec
+from roles.spec import FieldError, HbaRule, HostSpec, PostgresSpec
+from roles.spec.topology import SLOT_PREFIX
 from roles.templating import rendered_file
 
 MIB = 1024**2
@@ -63,9 +67,10 @@ def existing_cluster(spec: HostSpec) -> Cluster | None:
 
 
 @deploy("PostgreSQL + TimescaleDB")
-def apply(spec: HostSpec, groups: Collection[str]) -> None:
+def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str, HostSpec]) -> None:
     pg = spec.postgres
     existing = existing_cluster(spec)
+    repl = standby.prepare(spec, inventory_specs, existing)
     _package_sources(spec)
     managed_files.directory(
         name="postgresql-common drop-in directory", path="/etc/postgresql-common/createcluster.d"
@@ -91,16 +96,11 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         desired = config.desired_settings(spec, groups, detected)
     except InvalidHardware as error:
         raise Refusal(config.refusal(host.name, error)) from None
+    desired = dataclasses.replace(desired, base={**desired.base, **repl.settings})
+    standby.check_hot_standby(spec, inventory_specs, desired.effective())
     conf_d = f"{config.conf_dir(pg)}/conf.d"
     managed_files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
-    _conf_file(
-        "Base settings",
-        f"{conf_d}/40-timestack-base.conf",
-        _settings_file(
-            "Settings every Timestack cluster runs with",
-            [Setting(k, v, "") for k, v in desired.base.items()],
-        ),
-    )
+    base_settings_file(pg, desired.base)
     hardware = config.hardware(spec, groups, detected)
     reserve = config.reservation(spec, groups, hardware.memory_bytes)
     _conf_file(
@@ -126,16 +126,7 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
             [Setting(k, v, "") for k, v in desired.overrides.items()],
         ),
     )
-    hba = managed_files.put(
-        name="Client authentication (pg_hba.conf)",
-        dest=f"{config.conf_dir(pg)}/pg_hba.conf",
-        user="postgres",
-        group="postgres",
-        mode="0640",
-        src=rendered_file(
-            "postgres/pg_hba.conf.j2", rules=pg.hba, maps=config.peer_maps(spec, groups)
-        ),
-    )
+    hba = hba_file(spec, groups, repl.hba)
     ident = managed_files.put(
         name="OS user to role maps (pg_ident.conf)",
         dest=f"{config.conf_dir(pg)}/pg_ident.conf",
@@ -145,7 +136,18 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         src=rendered_file("postgres/pg_ident.conf.j2", maps=config.peer_maps(spec, groups)),
     )
 
+    if repl.upstream is not None:
+        pgpass_file(repl.upstream)
     service = config.service_name(pg)
+    if repl.waits_for_restore:
+        # Started by the backup role once restored from the primary's backup.
+        managed_units.service(
+            name="PostgreSQL enabled, not started until restored",
+            service=service,
+            running=False,
+            enabled=True,
+        )
+        return
     managed_units.service(
         name="PostgreSQL running and enabled", service=service, running=True, enabled=True
     )
@@ -163,6 +165,28 @@ def apply(spec: HostSpec, groups: Collection[str]) -> None:
         _if=lambda: hba.did_change() or ident.did_change(),
     )
 
+    if repl.standby:
+        return  # roles, databases and extensions replicate from the primary
+    replication_role = pg.replication.role
+    if repl.slots and replication_role is not None:
+        operations.role(
+            name=f"Replication role {replication_role.name}",
+            version=pg.version,
+            cluster=pg.cluster,
+            role_name=replication_role.name,
+            login=True,
+            password=replication_role.secret(),
+            member_of=[],
+            current=host.get_fact(Roles, version=pg.version, cluster=pg.cluster),
+            replication=True,
+        )
+    operations.replication_slots(
+        name="Replication slots, one per standby",
+        version=pg.version,
+        cluster=pg.cluster,
+        wanted=repl.slots,
+        prefix=SLOT_PREFIX,
+    )
     # Read once while preparing, handed to every role and database operation: nothing in
     # this run changes them before those operations do (None: offline, SQL is idempotent).
     current_roles = host.get_fact(Roles, version=pg.version, cluster=pg.cluster)
@@ -224,8 +248,59 @@ def _package_sources(spec: HostSpec) -> None:
     )
 
 
-def _conf_file(name: str, dest: str, src: StringIO) -> None:
-    managed_files.put(name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644")
+def _conf_file(name: str, dest: str, src: StringIO, **global_args: Any) -> OperationMeta:
+    return managed_files.put(
+        name=name, dest=dest, src=src, user="postgres", group="postgres", mode="0644", **global_args
+    )
+
+
+def base_settings_file(
+    pg: PostgresSpec, base: Mapping[str, str], **global_args: Any
+) -> OperationMeta:
+    """conf.d/40-timestack-base.conf with `base` (the deploy's, or ops/switchover.py's for
+    the switched inventory: the same file either way)."""
+    return _conf_file(
+        "Base settings",
+        f"{config.conf_dir(pg)}/conf.d/40-timestack-base.conf",
+        _settings_file(
+            "Settings every Timestack cluster runs with",
+            [Setting(k, v, "") for k, v in base.items()],
+        ),
+        **global_args,
+    )
+
+
+def pgpass_file(upstream: replication.Upstream, **global_args: Any) -> OperationMeta:
+    """~postgres/.pgpass with the replication password (0600, never shown or diffed)."""
+    return managed_files.put(
+        name="Replication password for the walreceiver (~postgres/.pgpass)",
+        src=BytesIO(replication.pgpass(upstream)),
+        dest=replication.PASSFILE,
+        user="postgres",
+        group="postgres",
+        mode="0600",
+        secret=True,
+        **global_args,
+    )
+
+
+def hba_file(
+    spec: HostSpec, groups: Collection[str], replication: Sequence[HbaRule], **global_args: Any
+) -> OperationMeta:
+    """pg_hba.conf: host data's rules, then a primary's replication lines."""
+    return managed_files.put(
+        name="Client authentication (pg_hba.conf)",
+        dest=f"{config.conf_dir(spec.postgres)}/pg_hba.conf",
+        user="postgres",
+        group="postgres",
+        mode="0640",
+        src=rendered_file(
+            "postgres/pg_hba.conf.j2",
+            rules=[*spec.postgres.hba, *replication],
+            maps=config.peer_maps(spec, groups),
+        ),
+        **global_args,
+    )
 
 
 def _settings_file(title: str, settings: list[Setting], preamble: Collection[str] = ()) -> StringIO:

@@ -18,6 +18,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server, systemd
 
 from roles import managed_files, managed_units
+from roles.backup.config import primary_condition
 from roles.schema import operations
 from roles.schema.edition import choose
 from roles.schema.facts import TimescaleEdition
@@ -96,6 +97,8 @@ def _apache_jobs(
         "database": schema.database,
         "owner": owner,
         "lock_timeout": schema.lock_timeout,
+        # Skipped on a standby (a former primary after a switchover): it is read-only.
+        "condition": primary_condition(spec),
     }
     every = min((interval_seconds(r.refresh.every) for r in loaded.spec.rollups), default=3600)
     jobs = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -23,6 +23,7 @@ from roles.spec.pgbouncer import PgbouncerSpec
 from roles.spec.postgres import PostgresSpec
 from roles.spec.schema import SchemaSpec
 from roles.spec.topic_configs import topic_config_problems
+from roles.spec.topology import replication_problems
 
 Problem = tuple[str, str, str]  # field, got, expected
 
@@ -139,15 +140,16 @@ def host_problems(
     return problems
 
 
-def inventory_problems(hosts: Iterable[Parsed]) -> list[tuple[str, str, str, str]]:
-    """(host, field, got, expected) for rules that span hosts: unique Kafka node ids and a
-    KRaft quorum size that survives a failure."""
+def inventory_problems(hosts: Sequence[Parsed]) -> list[tuple[str, str, str, str]]:
+    """(host, field, got, expected) for rules that span hosts: unique Kafka node ids, a
+    KRaft quorum size that survives a failure, and the replication topology
+    (roles.spec.topology)."""
     brokers = [host for host in hosts if "kafka" in host.groups]
     ids = kafka_node_ids(
         (host.name, host.kafka.node_id if host.kafka else None) for host in brokers
     )
     owners: dict[int, str] = {}
-    problems = []
+    problems = replication_problems(hosts)
     for host in brokers:
         if host.kafka is None:
             continue  # its kafka section has errors of its own: its node id is not known

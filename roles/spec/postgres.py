@@ -103,6 +103,31 @@ class DatabaseSpec(SpecModel):
     extensions: list[PgIdent] = Field([], description="extensions to create, e.g. timescaledb")
 
 
+class ReplicationSpec(SpecModel):
+    """Streaming replication. On a primary: the role its standbys stream as. On a standby:
+    where the primary sees it connect from. Both: the lag verify and switchover allow."""
+
+    role: RoleSpec | None = Field(
+        None,
+        description="on a primary with standbys: the replication role, e.g. {name: "
+        "timestack_replication, password_env: TIMESTACK_PG_REPLICATION_PASSWORD}",
+    )
+    hba_type: Literal["host", "hostssl"] = Field(
+        "hostssl",
+        description="on a primary: the pg_hba type of its standbys' replication rules "
+        "(hostssl: they must stream over TLS)",
+    )
+    address: Cidr | None = Field(
+        None,
+        description="on a standby: the address it connects to the primary from, for the "
+        "primary's pg_hba replication rule (default: its inventory name, resolved on the primary)",
+    )
+    max_lag: Size = Field(
+        16 * 1024**2,
+        description="replay lag a healthy standby may have, in bytes of WAL (verify, switchover)",
+    )
+
+
 class PostgresSpec(SpecModel):
     version: int = Field(17, description="PostgreSQL major version", ge=13, le=18)
     source: Literal["timescale", "debian"] = Field(
@@ -132,6 +157,14 @@ class PostgresSpec(SpecModel):
     databases: list[DatabaseSpec] = Field([], description="databases to create")
     settings: dict[GucName, bool | int | float | str] = Field(
         {}, description="postgresql.conf overrides; always win over tuning (own conf.d file)"
+    )
+    upstream: str | None = Field(
+        None,
+        description="inventory name of the primary this host is a streaming standby of "
+        "(default: none, a primary)",
+    )
+    replication: ReplicationSpec = Field(
+        ReplicationSpec(), description="streaming replication (role, standby address, lag)"
     )
 
     @property

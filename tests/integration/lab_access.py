@@ -1,4 +1,5 @@
-"""Reading lab hosts from tests: SQL on ts-db1 as postgres, and the verify suite."""
+"""Reading lab hosts from tests: SQL on ts-db1 (or its standby ts-db2) as postgres, and the
+verify suite."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from tests.integration.pyinfra_run import ROOT
 LAB_INVENTORY = "inventory/lab.py"
 
 
-def db_sql(query: str, database: str = "postgres") -> str:
-    """Run one statement on ts-db1 as the postgres OS user; its unaligned output."""
+def db_sql(query: str, database: str = "postgres", container: str = "ts-db1") -> str:
+    """Run one statement on `container` as the postgres OS user; its unaligned output."""
     return subprocess.run(
         [
             "docker",
             "exec",
-            "ts-db1",
+            container,
             "runuser",
             "-u",
             "postgres",

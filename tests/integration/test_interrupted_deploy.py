@@ -11,10 +11,10 @@ runs first: no password, SCRAM verifier or TLS private key appears in any of it.
 converged hosts, every file that holds one of them must be private to its service user.
 
 It runs first of the integration tests (tests/integration/conftest.py) and replaces the
-lab's first full deploy: it recreates ts-db1, ts-kafka1..3 and ts-backup1 and leaves them
+lab's first full deploy: it recreates ts-db1, ts-db2, ts-kafka1..3 and ts-backup1 and leaves them
 deployed, so `first_deploy` then changes nothing. To develop without touching the shared
 lab, point it at containers of your own (created or recreated by the test, removed by you):
-`TIMESTACK_FRESH_TARGET=inventory/_dev_interrupt.py:tsdev-int-db1,tsdev-int-kafka1,
+`TIMESTACK_FRESH_TARGET=inventory/_dev_interrupt.py:tsdev-int-db1,tsdev-int-db2,tsdev-int-kafka1,
 tsdev-int-kafka2,tsdev-int-kafka3,tsdev-int-backup1 pytest
 tests/integration/test_interrupted_deploy.py` (the inventory holds the lab's host data for
 those names).
@@ -77,7 +77,7 @@ SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|jaas|private|key_e
 @dataclass(frozen=True)
 class Fresh:
     inventory: str
-    containers: tuple[str, ...]  # in the order of lab.HOSTS: database, brokers, repository
+    containers: tuple[str, ...]  # in the order of lab.HOSTS: databases, brokers, repository
 
     @property
     def db(self) -> str:

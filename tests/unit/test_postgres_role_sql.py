@@ -29,7 +29,7 @@ def test_the_verifier_is_set_only_after_statement_tracking_is_off() -> None:
 def test_no_password_statement_when_the_stored_one_is_current() -> None:
     sql = role_sql("telemetry_ro", False, None, [])
     assert "PASSWORD" not in sql
-    assert 'ALTER ROLE "telemetry_ro" NOLOGIN;' in sql
+    assert 'ALTER ROLE "telemetry_ro" NOLOGIN NOREPLICATION;' in sql
 
 
 class NoteOnlyHost:
@@ -69,5 +69,6 @@ def test_a_role_as_specified_yields_nothing(monkeypatch: pytest.MonkeyPatch) -> 
     assert _role_changes(monkeypatch, {"app": replace(found, login=False)})
     assert _role_changes(monkeypatch, {"app": replace(found, member_of=frozenset())})
     assert _role_changes(monkeypatch, {"app": replace(found, verifier_sha256="0" * 64)})
+    assert _role_changes(monkeypatch, {"app": replace(found, replication=True)})
     assert _role_changes(monkeypatch, {})  # absent
     assert _role_changes(monkeypatch, None)  # cluster offline: idempotent SQL

@@ -110,6 +110,7 @@ def spec(target: Target) -> HostSpec:
 
 
 @pytest.fixture(scope="session")
-def inventory_specs(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Every host's spec by inventory name (what the monitoring host is expected to scrape)."""
+def inventory_specs(request: pytest.FixtureRequest) -> dict[str, HostSpec]:
+    """Every inventory host's spec by name (checks that span hosts: what the monitoring host
+    scrapes, a primary's standbys)."""
     return {target.name: target.spec for target in request.config.stash[_TARGETS]}

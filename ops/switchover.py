@@ -1,0 +1,91 @@
+"""Planned switchover: a streaming standby becomes the primary, the primary its standby.
+
+    pyinfra -y inventory/lab.py ops/switchover.py --data switchover_to=ts-db2
+
+Refused, with nothing changed, unless the standby streams and replays within its
+postgres.replication.max_lag. Writes pause on the primary's pgBouncer for the duration
+(PAUSE: running transactions finish, new ones wait), the primary stops cleanly, the standby
+replays all of it and is promoted, the old primary follows it with the configuration a
+deploy of the switched inventory writes, its pgBouncer RESUMEs, and a one-screen report
+gives the write pause, the LSN and the new timeline (roles/postgres/switchover.py). Then
+update the inventory (postgres.upstream); deploy.py refuses both hosts until it says so.
+"""
+
+from pyinfra import host, inventory
+from pyinfra.operations import python, systemd
+
+from roles import staging
+from roles.backup.runbook import specs as runbook_specs
+from roles.postgres import config, replication, standby, switchover
+from roles.postgres.role import base_settings_file, hba_file, pgpass_file
+
+_specs = runbook_specs(inventory, ("switchover_to",))
+_plan = switchover.plan(_specs, host.data.get("switchover_to"))
+_mine = _plan.specs.get(host.name)
+_old, _new = _plan.old, _plan.new
+_pooled = "pgbouncer" in host.groups
+_groups = frozenset(host.groups)
+
+
+def _promoted() -> bool:
+    return switchover.PROGRESS.promoted
+
+
+if host.name in (_old, _new):
+    staging.prepare()
+if host.name == _new:
+    python.call(
+        name="Standby in recovery and streaming", function=switchover.check_standby, spec=_mine
+    )
+if host.name == _old:
+    python.call(
+        name="Standby streams within max_lag",
+        function=switchover.check_replication,
+        spec=_mine,
+        standby=_new,
+        max_lag=_plan.specs[_new].postgres.replication.max_lag,
+    )
+    python.call(
+        name="Pause writes (pgBouncer PAUSE), stop the primary cleanly",
+        function=switchover.pause_and_stop,
+        spec=_mine,
+        pgbouncer=_pooled,
+    )
+if host.name == _new and _mine is not None:
+    python.call(
+        name="Replay everything, promote, a slot for the old primary",
+        function=switchover.promote,
+        spec=_mine,
+        old=_old,
+    )
+    _rules = replication.replication_rules(_mine, standby.standby_addresses([_old], _plan.specs))
+    base_settings_file(
+        _mine.postgres, config.base_settings(_mine.postgres, _mine.backup), _if=_promoted
+    )
+    hba_file(_mine, _groups, _rules, _if=_promoted)
+    systemd.service(
+        name="Reload the new primary's configuration",
+        service=config.service_name(_mine.postgres),
+        reloaded=True,
+        _if=_promoted,
+    )
+if host.name == _old and _mine is not None:
+    _up = replication.upstream(_mine, _plan.specs)
+    assert _up is not None
+    base_settings_file(
+        _mine.postgres,
+        {
+            **config.base_settings(_mine.postgres, _mine.backup),
+            **replication.standby_settings(host.name, _up),
+        },
+        _if=_promoted,
+    )
+    hba_file(_mine, _groups, [], _if=_promoted)
+    pgpass_file(_up, _if=_promoted)
+    python.call(
+        name="Follow the new primary as its standby, resume pgBouncer, report",
+        function=switchover.follow,
+        spec=_mine,
+        new=_new,
+        pgbouncer=_pooled,
+    )

@@ -1,0 +1,162 @@
+"""A planned switchover on the lab while a steady write load runs through pgBouncer: no
+committed row is lost, the old primary follows the new one, the old inventory is refused,
+the switched one deploys (then changes nothing), the restore drill passes on the new
+timeline. The lab is switched back afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from lab import HOSTS
+from lab.secrets import lab_secrets
+from tests.integration.inventories import lab_variant
+from tests.integration.lab_access import LAB_INVENTORY, db_sql
+from tests.integration.pyinfra_run import DeployRun, run_pyinfra
+
+PRIMARY, STANDBY = "ts-db1", "ts-db2"
+TABLE = "public.timestack_switchover_probe"
+LOAD_SECONDS = 2.0  # of steady writes before and after the switchover
+
+
+def _pool_port(name: str) -> int:
+    return next(h for h in HOSTS if h.name == name).ports[6432]
+
+
+class Writer(threading.Thread):
+    """One client inserting numbered rows through a pgBouncer pool, a commit each; when its
+    pool's server turns read-only it moves to the other host's pool, as an application
+    follows the write pool. `acked`: the rows whose commit returned."""
+
+    def __init__(self, password: str) -> None:
+        super().__init__(daemon=True)
+        self.password = password
+        self.target = PRIMARY
+        self.acked: list[int] = []
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        next_id, connection = 0, None
+        while not self.stop.is_set():
+            try:
+                if connection is None:
+                    connection = psycopg.connect(
+                        f"host=127.0.0.1 port={_pool_port(self.target)} dbname=telemetry "
+                        "user=telemetry_app connect_timeout=5",
+                        password=self.password,
+                        autocommit=True,
+                        prepare_threshold=None,
+                    )
+                next_id += 1
+                connection.execute(
+                    f"INSERT INTO {TABLE} (id, payload) VALUES (%s, %s)", (next_id, f"r{next_id}")
+                )
+                self.acked.append(next_id)
+                time.sleep(0.005)
+            except psycopg.Error as error:
+                self.errors.append(str(error).splitlines()[0] if str(error) else repr(error))
+                if connection is not None:
+                    connection.close()
+                connection = None
+                if "read-only" in str(error):
+                    self.target = STANDBY
+                time.sleep(0.05)
+        if connection is not None:
+            connection.close()
+
+
+def _digest(ids: list[int]) -> str:
+    return hashlib.md5(",".join(f"{i}r{i}" for i in sorted(ids)).encode()).hexdigest()
+
+
+SWITCHED: dict[str, dict[str, Any]] = {
+    PRIMARY: {"postgres": {"upstream": STANDBY}},
+    STANDBY: {"postgres": {"upstream": None}},
+}
+
+
+@pytest.fixture
+def switched_inventory(first_deploy: DeployRun) -> Iterator[Path]:
+    """The inventory after the switchover; afterwards the lab is switched back and deployed
+    with its own inventory again."""
+    with lab_variant("switched", SWITCHED) as inventory:
+        yield inventory
+        if db_sql("SELECT pg_is_in_recovery()") == "t":
+            back = run_pyinfra(inventory, "ops/switchover.py", "--data", f"switchover_to={PRIMARY}")
+            assert back.returncode == 0, back.output[-3000:]
+    restored = run_pyinfra(LAB_INVENTORY)
+    assert restored.returncode == 0, restored.output[-3000:]
+
+
+def test_switchover_under_write_load_loses_no_committed_row(switched_inventory: Path) -> None:
+    db_sql(
+        f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id bigint PRIMARY KEY, "
+        f"payload text NOT NULL); GRANT SELECT, INSERT ON {TABLE} TO telemetry_app",
+        "telemetry",
+    )
+    writer = Writer(lab_secrets()["TIMESTACK_PG_APP_PASSWORD"])
+    writer.start()
+    time.sleep(LOAD_SECONDS)
+    before = len(writer.acked)
+    run = run_pyinfra(LAB_INVENTORY, "ops/switchover.py", "--data", f"switchover_to={STANDBY}")
+    during = len(writer.acked)
+    time.sleep(LOAD_SECONDS)
+    writer.stop.set()
+    writer.join(30)
+    assert run.returncode == 0, run.output[-4000:]
+    report = re.search(r"write pause\s+([\d.]+) s", run.output)
+    assert report, run.output[-3000:]
+    acked = len(writer.acked)
+    print(f"\nwrite pause {report[1]} s; {acked} rows acknowledged; errors {writer.errors}")
+    assert before > 0 and len(writer.acked) > during, "the load did not run on both sides"
+    assert writer.target == STANDBY, "the writer never reached the new primary"
+
+    present = db_sql(
+        f"SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM {TABLE}",
+        "telemetry",
+        STANDBY,
+    )
+    stored = {int(i) for i in present.split(",") if i}
+    lost = sorted(set(writer.acked) - stored)
+    assert lost == [], f"{len(lost)} committed rows lost: {lost[:20]}"
+    ids = ",".join(map(str, writer.acked))
+    server_digest = db_sql(
+        f"SELECT md5(string_agg(id::text || payload, ',' ORDER BY id)) FROM {TABLE} "
+        f"WHERE id IN ({ids})",
+        "telemetry",
+        STANDBY,
+    )
+    assert server_digest == _digest(writer.acked), "rows differ from what was committed"
+
+    # The old primary follows the new one.
+    assert db_sql("SELECT pg_is_in_recovery()") == "t"
+    assert db_sql("SELECT status, sender_host FROM pg_stat_wal_receiver") == f"streaming|{STANDBY}"
+    # The inventory still names the old topology: refused, nothing changed.
+    stale = run_pyinfra(LAB_INVENTORY)
+    assert stale.returncode != 0
+    assert "never demotes" in stale.output or "never promotes" in stale.output, stale.output[-2000:]
+    assert not stale.changed
+
+    # Updated: only the schema's job timers move to the new primary; then nothing changes.
+    first = run_pyinfra(switched_inventory)
+    assert first.returncode == 0, first.output[-4000:]
+    assert all(name.startswith("Time-series schema |") for name in first.changed), first.changed
+    second = run_pyinfra(switched_inventory)
+    assert second.returncode == 0, second.output[-4000:]
+    assert second.changed == {}, f"operations that changed on a second deploy: {second.changed}"
+
+    # Backups on the new timeline, then point-in-time recovery from one.
+    backup = run_pyinfra(switched_inventory, "ops/backup_now.py", "--data", "backup_type=full")
+    assert backup.returncode == 0, backup.output[-4000:]
+    drill = run_pyinfra(switched_inventory, "ops/restore_drill.py")
+    assert drill.returncode == 0, drill.output[-4000:]
+    assert "RESULT: PASS" in drill.output
