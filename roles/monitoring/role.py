@@ -48,8 +48,11 @@ def _defaults(package: str, body: str) -> OperationMeta:
     return _generated(f"/etc/default/{package}", f"/etc/default/{package}", body)
 
 
-def _service(package: str, address: str, port: int, changed: list[OperationMeta]) -> None:
-    """Enabled and running, on `address`:`port`; restarted when its files changed."""
+def _service(
+    package: str, address: str, port: int, changed: list[OperationMeta]
+) -> list[OperationMeta]:
+    """Enabled and running, on `address`:`port`; restarted when its files changed. Returns
+    the operations that (re)start it: a service they started runs with its new files."""
     # Debian starts a package's service as it is installed, with the package's own defaults:
     # one that cannot bind there (Alertmanager's 9093 on a Kafka broker) fails until systemd
     # refuses to start it again. Its new files make it startable: clear that state first.
@@ -58,16 +61,19 @@ def _service(package: str, address: str, port: int, changed: list[OperationMeta]
         commands=[f"systemctl reset-failed {package}"],
         _if=lambda: any(op.did_change() for op in changed),
     )
-    managed_units.service(name=f"{package} enabled", service=package, running=True, enabled=True)
+    started = managed_units.service(
+        name=f"{package} enabled", service=package, running=True, enabled=True
+    )
     bound = operations.listening(
         name=f"{package} listening on {address}:{port}", service=package, address=address, port=port
     )
-    managed_units.service(
+    restarted = managed_units.service(
         name=f"Restart {package} for its changed configuration",
         service=package,
         restarted=True,
         _if=lambda: any(op.did_change() for op in changed) and not bound.did_change(),
     )
+    return [started, bound, restarted]
 
 
 def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
@@ -189,10 +195,15 @@ def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
         spec.monitoring.alertmanager.port,
         [alertmanager_args, alertmanager_yml],
     )
-    _service("prometheus", listen, config.PROMETHEUS.port, [prometheus_args])
+    starts = _service("prometheus", listen, config.PROMETHEUS.port, [prometheus_args])
+    # Not right after a (re)start: it reads its files as it starts, and a SIGHUP before its
+    # handler is installed (within a second of the start) kills it.
     managed_units.service(
         name="Reload Prometheus for its changed configuration or rules",
         service="prometheus",
         reloaded=True,
-        _if=lambda: alerts.did_change() or prometheus_yml.did_change(),
+        _if=lambda: (
+            (alerts.did_change() or prometheus_yml.did_change())
+            and not any(op.did_change() for op in starts)
+        ),
     )
