@@ -35,6 +35,7 @@ from roles.spec import HostSpec
 from roles.spec.topology import slot_name, standbys_of
 
 WAIT_SECONDS = 60.0
+FOLLOW_WAIT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,14 @@ class Progress:
 PROGRESS = Progress()
 
 
-def _wait(what: str, done: Callable[[], bool], seconds: float = WAIT_SECONDS) -> None:
+def _wait(
+    what: str, done: Callable[[], bool], seconds: float = WAIT_SECONDS, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + seconds
     while not done():
         if time.monotonic() > deadline:
             raise RunbookError(f"{host.name}: {what} not within {seconds:.0f}s")
-        time.sleep(0.1)
+        time.sleep(interval)
 
 
 def check_standby(spec: HostSpec) -> None:
@@ -220,12 +223,16 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
     # The schema's job units Require PostgreSQL: a job due while it stopped was stopped with
     # it and recorded as failed. On a standby they are skipped from now on (ExecCondition).
     run("systemctl reset-failed 'timestack-*.service'", "clear interrupted jobs")
+    # A standby asks the archive (pgBackRest archive-get) before it starts streaming, so a
+    # slow repository delays the stream: wait as long as a restore step may take.
     _wait(
-        f"streaming from {new}",
+        f"streaming from {new} (see its PostgreSQL log)",
         lambda: (
             live.sql("SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), '')", "postgres")
             == "streaming"
         ),
+        FOLLOW_WAIT_SECONDS,
+        interval=1.0,  # writes go to the new primary already: no pause is measured here
     )
     # Its old slot for `new` would hold WAL here forever.
     live.sql(

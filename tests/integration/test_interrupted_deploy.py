@@ -69,7 +69,7 @@ SCANNED = (
     *("/etc", "/var/lib", "/var/log", "/var/spool", "/opt"),
     *("/root", "/home", "/tmp", "/run", "/srv"),
 )
-SERVICE_USERS = frozenset({"postgres", "pgbackrest", "kafka"})
+SERVICE_USERS = frozenset({"postgres", "pgbackrest", "kafka", "prometheus"})
 # Host data keys whose string values are secrets; `*_env` ones name the variable holding one.
 SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|jaas|private|key_env", re.I)
 
@@ -484,8 +484,11 @@ def test_secrets_on_the_hosts_are_private_to_their_service_user(
             what = f"{container}:{entry['path']} {entry['mode']} {entry['owner']}:{entry['group']}"
             lines.append(f"  {what} ({', '.join(entry['labels'])})")
             private = entry["mode"] in ("0o600", "0o640")
+            # root's own, or root's and readable by one service's group (a password file
+            # the exporter reads but may not rewrite)
             owner_ok = entry["owner"] in SERVICE_USERS or (
-                entry["owner"] == "root" and entry["mode"] == "0o600"
+                entry["owner"] == "root"
+                and (entry["mode"] == "0o600" or entry["group"] in SERVICE_USERS)
             )
             if not (private and owner_ok):
                 exposed.append(what)
