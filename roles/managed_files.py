@@ -89,10 +89,6 @@ class PathStates(FactBase[dict[str, PathState]]):
         return found
 
 
-def _register(*paths: str) -> list[str]:
-    return managed("paths", *paths)
-
-
 def _state(path: str, managed: list[str]) -> PathState | None:
     return read_once(PathStates, paths=tuple(managed)).get(path)
 
@@ -162,7 +158,6 @@ def put(
     else:
         value = src.getvalue()
         content = value.encode() if isinstance(value, str) else value
-    managed = _register(dest, posixpath.dirname(dest))
     meta: OperationMeta = _put(
         dest=dest,
         content=content,
@@ -170,7 +165,7 @@ def put(
         group=group,
         mode=_mode(mode),
         secret=secret,
-        managed=managed,
+        managed=managed("paths", dest, posixpath.dirname(dest)),
         **arguments,
     )
     return meta
@@ -207,7 +202,12 @@ def directory(
 ) -> OperationMeta:
     """files.directory: created with its parents, then owner and mode set when given."""
     meta: OperationMeta = _directory(
-        path=path, user=user, group=group, mode=_mode(mode), managed=_register(path), **arguments
+        path=path,
+        user=user,
+        group=group,
+        mode=_mode(mode),
+        managed=managed("paths", path),
+        **arguments,
     )
     return meta
 
@@ -226,7 +226,9 @@ def _link(path: str, target: str, managed: list[str]) -> Commands:
 
 def link(path: str, target: str, **arguments: Any) -> OperationMeta:
     """files.link(force=True): a symbolic link, replacing a file or another link there."""
-    meta: OperationMeta = _link(path=path, target=target, managed=_register(path), **arguments)
+    meta: OperationMeta = _link(
+        path=path, target=target, managed=managed("paths", path), **arguments
+    )
     return meta
 
 
@@ -243,5 +245,5 @@ def _absent(path: str, managed: list[str]) -> Commands:
 
 def absent(path: str, **arguments: Any) -> OperationMeta:
     """files.file(present=False) for a file or link."""
-    meta: OperationMeta = _absent(path=path, managed=_register(path), **arguments)
+    meta: OperationMeta = _absent(path=path, managed=managed("paths", path), **arguments)
     return meta
