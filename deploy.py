@@ -5,7 +5,8 @@ field of every host. Then every host must have been reached and, with `_sudo`, h
 passwordless sudo (config.py, read by pyinfra first, keeps greenlet tracebacks out).
 Roles then run by group, in order:
 common → postgres → pgbouncer → kafka → backup → schema → monitoring (when the inventory has a
-`monitoring` group: exporters on every host, Prometheus and Alertmanager on that group).
+`monitoring` group: exporters on every host, Prometheus and Alertmanager on that group) →
+ingest (the writers carrying Kafka's messages into TimescaleDB).
 """
 
 from pyinfra import host, inventory
@@ -14,6 +15,7 @@ from pyinfra.api.exceptions import PyinfraError
 from roles import (
     backup,
     common,
+    ingest,
     kafka,
     monitoring,
     pgbouncer,
@@ -54,3 +56,6 @@ if "timescaledb" in host.groups and spec.postgres.upstream is None:
     schema.apply(spec=spec)
 if inventory.get_group("monitoring", None):  # exporters only where a Prometheus scrapes them
     monitoring.apply(spec=spec, inventory_specs=validated_specs(inventory))
+# Last: the writers need the topics, and the tables and grants the schema role applied.
+if "ingest" in host.groups:
+    ingest.apply(spec=spec, inventory_specs=validated_specs(inventory))

@@ -120,5 +120,6 @@ def _group(name: str) -> list[tuple[str, dict[str, object]]]:
 timescaledb = _group("timescaledb")
 pgbouncer = _group("pgbouncer")
 kafka = _group("kafka")
+ingest = _group("ingest")
 pgbackrest_repo = _group("pgbackrest_repo")
 monitoring = _group("monitoring")

@@ -4,13 +4,14 @@
     pytest tests/verify --inventory inventory/prod.py
 
 Groups decide what each host runs: timescaledb (PostgreSQL + TimescaleDB), pgbouncer
-(usually the database host itself), kafka (KRaft brokers: 1, or 3 and more), and
-pgbackrest_repo (the backup repository, on another machine than the database).
+(usually the database host itself), kafka (KRaft brokers: 1, or 3 and more), ingest (the
+writers carrying Kafka's messages into TimescaleDB), and pgbackrest_repo (the backup
+repository, on another machine than the database).
 Defaults live in inventory/group_data/*.py; a host's own dict sets only what differs.
 Passwords are never written here: export the variables named by password_env
 (TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD,
-TIMESTACK_PG_MONITOR_PASSWORD, and with a standby TIMESTACK_PG_REPLICATION_PASSWORD) on the
-machine that runs pyinfra.
+TIMESTACK_PG_MONITOR_PASSWORD, TIMESTACK_PG_INGEST_PASSWORD, and with a standby
+TIMESTACK_PG_REPLICATION_PASSWORD) on the machine that runs pyinfra.
 """
 
 # Connection data shared by every host: a deploy user with passwordless sudo and a key.
@@ -64,6 +65,10 @@ kafka = [
     ("kafka3.telemetry.example.net", {**_SSH, "kafka": {"node_id": 3}}),
 ]
 
+# The ingest writers (roles/ingest): one per Kafka host, members of one consumer group that
+# spreads the topics' partitions over them and moves them when one stops.
+ingest = list(kafka)
+
 pgbackrest_repo = [("backup1.telemetry.example.net", _SSH)]
 
 # Prometheus and Alertmanager (roles/monitoring) on the repository host: off the machines they
@@ -77,6 +82,7 @@ monitoring = [pgbackrest_repo[0]]
 # timescaledb = [_BOX]
 # pgbouncer = [_BOX]
 # kafka = [_BOX]
+# ingest = [_BOX]
 # pgbackrest_repo = []
 # monitoring = [_BOX]   # with {"monitoring": {"alertmanager": {"port": 9095}}} in its data:
 #                       # Kafka's controller listener has 9093, Alertmanager's default

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 NETWORK = "timestack-lab"
 # The inventory groups of inventory/prod.py, which the lab's hosts fill.
-GROUPS = ("timescaledb", "pgbouncer", "kafka", "pgbackrest_repo", "monitoring")
+GROUPS = ("timescaledb", "pgbouncer", "kafka", "ingest", "pgbackrest_repo", "monitoring")
 # Fixed so pg_hba can name it: published ports arrive from the bridge's gateway address.
 SUBNET = "172.30.90.0/24"
 LABEL = "timestack.lab"
@@ -51,9 +51,10 @@ HOSTS: tuple[LabHost, ...] = (
     ),
     # Three KRaft voters, as in inventory/prod.py. The role sizes the heap from the limit
     # (a quarter, at least 1 GiB); 2 GiB leaves the page cache the rest.
-    LabHost("ts-kafka1", ("kafka",), ssh_port=12211, memory_limit="2g"),
-    LabHost("ts-kafka2", ("kafka",), ssh_port=12212, memory_limit="2g"),
-    LabHost("ts-kafka3", ("kafka",), ssh_port=12213, memory_limit="2g"),
+    # The ingest writers run beside the brokers, as in inventory/prod.py.
+    LabHost("ts-kafka1", ("kafka", "ingest"), ssh_port=12211, memory_limit="2g"),
+    LabHost("ts-kafka2", ("kafka", "ingest"), ssh_port=12212, memory_limit="2g"),
+    LabHost("ts-kafka3", ("kafka", "ingest"), ssh_port=12213, memory_limit="2g"),
     # Monitoring shares the repository host: both are light, and both belong off the
     # database and broker hosts they watch or protect (one more systemd container on a
     # 2-core machine costs more than it shows).

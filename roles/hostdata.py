@@ -15,11 +15,13 @@ from weakref import WeakKeyDictionary
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 
+from roles.ingest.config import inventory_problems as ingest_problems
 from roles.schema.validation import spec_file_problems
-from roles.spec import HostInput, HostRule, HostSpec, validate_inventory
+from roles.spec import HostInput, HostRule, HostSpec, InventoryRule, validate_inventory
 
-# Rules of the validator that need a role's own code.
+# Rules of the validator that need a role's own code: per host, and across hosts.
 ROLE_RULES: tuple[HostRule, ...] = (spec_file_problems,)
+INVENTORY_RULES: tuple[InventoryRule, ...] = (ingest_problems,)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def host_inputs(inventory: Inventory, not_host_data: Collection[str] = ()) -> li
 
 def validate(hosts: Sequence[HostInput]) -> dict[str, HostSpec]:
     """roles.spec.validate_inventory with the roles' own rules: what deploy.py checks."""
-    return validate_inventory(hosts, ROLE_RULES)
+    return validate_inventory(hosts, ROLE_RULES, INVENTORY_RULES)
 
 
 # Held by the inventory object itself (weakly): an id() could be reused by the next inventory

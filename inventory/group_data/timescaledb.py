@@ -16,6 +16,9 @@ postgres = {
         {"name": "telemetry_owner", "password_env": "TIMESTACK_PG_OWNER_PASSWORD"},
         # What writers (Kafka consumers) and the backend API log in as, via pgBouncer.
         {"name": "telemetry_app", "password_env": "TIMESTACK_PG_APP_PASSWORD"},
+        # The ingest writers (group ingest, roles/ingest): the time-series spec's ingest.role,
+        # granted INSERT on the tables its ingest: blocks name and nothing else.
+        {"name": "timestack_ingest", "password_env": "TIMESTACK_PG_INGEST_PASSWORD"},
         # Dashboards and ad-hoc analysis; its SELECT grants come from the schema SQL.
         {"name": "telemetry_ro", "password_env": "TIMESTACK_PG_RO_PASSWORD"},
         # The PostgreSQL exporter (roles/monitoring): statistics views through pg_monitor,

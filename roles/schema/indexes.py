@@ -3,43 +3,27 @@
 A btree index whose columns (direction aside: a btree is scanned both ways) are the leading
 columns of the table's primary key, or of another btree index of the spec, answers no query
 the longer one cannot, and costs a write on every insert plus its disk. Primary keys are
-read from the CREATE TABLE statements of the spec's 10-schema directory (a table-level
-`PRIMARY KEY (a, b)` or a column's own `PRIMARY KEY`). Partial and covering (INCLUDE)
-indexes are left alone: they can be smaller or answer from the index alone.
+read from the CREATE TABLE statements of the spec's 10-schema directory (roles.schema.ddl).
+Partial and covering (INCLUDE) indexes are left alone: they can be smaller or answer from
+the index alone.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from roles.schema.ddl import DdlError, schema_shapes
 from roles.schema.model import Hypertable, Index, LoadedSpec
-from roles.schema.sqltext import split_statements, strip_comments
-
-_CREATE = re.compile(
-    r"create\s+table\s+(?:if\s+not\s+exists\s+)?([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\((.*)\)",
-    re.IGNORECASE | re.DOTALL,
-)
-_TABLE_PK = re.compile(r"primary\s+key\s*\(([^)]*)\)", re.IGNORECASE)
-_COLUMN_PK = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s[^,]*?\bprimary\s+key\b", re.IGNORECASE | re.M)
 
 
 def primary_keys(loaded: LoadedSpec) -> dict[str, tuple[str, ...]]:
-    """Table -> primary key columns, from the CREATE TABLE statements of 10-schema."""
-    keys: dict[str, tuple[str, ...]] = {}
-    directory = loaded.path.parent / "10-schema"
-    for path in sorted(directory.glob("*.sql")) if directory.is_dir() else []:
-        for statement in split_statements(path.read_text(encoding="utf-8")):
-            match = _CREATE.search(strip_comments(statement))
-            if not match:
-                continue
-            body = match[2]
-            found = _TABLE_PK.search(body)
-            if found:
-                keys[match[1].lower()] = _names(found[1].split(","))
-            elif column := _COLUMN_PK.search(body):
-                keys[match[1].lower()] = (column[1].lower(),)
-    return keys
+    """Table -> primary key columns, from the CREATE TABLE statements of 10-schema (none
+    when a file there does not parse: the ingest check reports that)."""
+    try:
+        shapes = schema_shapes(loaded.path.parent)
+    except DdlError:
+        return {}
+    return {name: shape.primary_key for name, shape in shapes.items() if shape.primary_key}
 
 
 def _names(columns: list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from roles.schema.ddl import DdlError, schema_shapes
 from roles.spec.errors import FieldError, from_validation_error, render
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -144,6 +145,54 @@ class Index(Model):
     )
 
 
+_WAIT = re.compile(r"\s*(\d+)\s*(ms|s)\s*")
+WAIT_EXPECTED = "a wait like '200ms' or '1s' (at most 60s)"
+
+
+def _wait_ms(text: str) -> str:
+    match = _WAIT.fullmatch(text)
+    if not match or not 0 < int(match[1]) * (1000 if match[2] == "s" else 1) <= 60_000:
+        raise ValueError(WAIT_EXPECTED)
+    return text.strip()
+
+
+class Batch(Model):
+    rows: int = Field(5000, ge=1, le=100_000, description="messages per transaction at most")
+    wait: Annotated[str, AfterValidator(_wait_ms)] = Field(
+        "200ms", description="longest a message waits for its batch to fill"
+    )
+
+    @property
+    def wait_ms(self) -> int:
+        match = _WAIT.fullmatch(self.wait)
+        assert match is not None  # validated
+        return int(match[1]) * (1000 if match[2] == "s" else 1)
+
+
+class OnConflictUpdate(Model):
+    update: list[Ident] = Field(min_length=1, description="columns a redelivered key overwrites")
+
+
+class Ingest(Model):
+    """Kafka topic -> this hypertable, one row per JSON message (roles/ingest)."""
+
+    topic: Annotated[str, _pattern(r"[A-Za-z0-9._-]{1,249}", "a Kafka topic name")] = Field(
+        description="a topic of kafka.topics"
+    )
+    on_conflict: Literal["nothing"] | OnConflictUpdate = Field(
+        "nothing",
+        description="a message whose key exists: nothing (keep the row) or {update: [columns]}",
+    )
+    batch: Batch = Field(Batch(), description="batch size and wait")
+
+
+class IngestSettings(Model):
+    role: Ident = Field("timestack_ingest", description="database role the writers log in as")
+    rejects: Qualified = Field(
+        "timestack.ingest_rejects", description="where bad messages are kept, with their error"
+    )
+
+
 class Hypertable(Model):
     table: Qualified = Field(description="the table, created by a sql/10-schema file")
     time_column: Ident = Field(description="the partitioning time column")
@@ -151,6 +200,7 @@ class Hypertable(Model):
     compression: Compression | None = Field(None, description="native compression")
     retention: Retention | None = Field(None, description="drop old chunks")
     indexes: list[Index] = Field([], description="indexes beyond the primary key")
+    ingest: Ingest | None = Field(None, description="fed from a Kafka topic by the writers")
 
 
 class Refresh(Model):
@@ -171,6 +221,11 @@ class Rollup(Model):
 class TimeseriesSpec(Model):
     hypertables: list[Hypertable] = Field([], description="tables turned into hypertables")
     rollups: list[Rollup] = Field([], description="rollups (continuous aggregates)")
+    ingest: IngestSettings = Field(IngestSettings(), description="the ingest writers' role")
+
+    @property
+    def ingested(self) -> list[Hypertable]:
+        return [table for table in self.hypertables if table.ingest]
 
     def index_name(self, table: Hypertable, index: Index) -> str:
         if index.name:
@@ -225,6 +280,7 @@ def load_spec(path: Path, root: Path) -> LoadedSpec:
         errors = from_validation_error(exc, label, "", schema, raw)
         raise SpecFileError([_strip_dot(e) for e in errors]) from None
     problems = [FieldError(label, *p) for p in cross_check(spec, root)]
+    problems += [FieldError(label, *p) for p in ingest_problems(spec, path.parent)]
     if problems:
         raise SpecFileError(problems)
     return LoadedSpec(spec, path, root)
@@ -322,6 +378,57 @@ def cross_check(spec: TimeseriesSpec, root: Path) -> Iterator[tuple[str, str, st
         elif not _is_utf8(query):
             yield f"{path}.query", repr(rollup.query), "a UTF-8 text file holding one SELECT"
     yield from _cycles(rollups)
+
+
+def ingest_problems(spec: TimeseriesSpec, spec_dir: Path) -> Iterator[tuple[str, str, str]]:
+    """An ingest block's table, columns and conflict key, against the CREATE TABLE
+    statements of 10-schema: a writer must never find out at run time."""
+    if not spec.ingested:
+        return
+    try:
+        shapes = schema_shapes(spec_dir)
+    except DdlError as error:
+        yield "hypertables[].ingest", f"10-schema/{error}", "SQL PostgreSQL's parser accepts"
+        return
+    topics = Counter(table.ingest.topic for table in spec.ingested if table.ingest)
+    for table in spec.ingested:
+        assert table.ingest is not None
+        path = f"hypertables[{table.table}].ingest"
+        if topics[table.ingest.topic] > 1:
+            yield f"{path}.topic", repr(table.ingest.topic), "a topic no other table reads"
+        shape = shapes.get(table.table)
+        if shape is None:
+            yield path, repr(table.table), "a table created by a CREATE TABLE in 10-schema/"
+            continue
+        policy = table.ingest.on_conflict
+        if not shape.unique_keys:
+            yield (
+                f"{path}.on_conflict",
+                f"{table.table} without a primary key or unique constraint",
+                "a table with a unique key on what identifies a message (e.g. device, time): "
+                "redelivered messages (at-least-once) are written once only through it",
+            )
+        elif isinstance(policy, OnConflictUpdate):
+            if not shape.primary_key:
+                yield (
+                    f"{path}.on_conflict.update",
+                    f"{table.table} without a primary key",
+                    "a primary key: an update overwrites the row of the message's key",
+                )
+            for column in policy.update:
+                if column not in shape.columns or shape.columns[column]:
+                    yield (
+                        f"{path}.on_conflict.update",
+                        repr(column),
+                        f"a column of {table.table} that is not generated: "
+                        f"{', '.join(shape.insertable)}",
+                    )
+                elif column in shape.primary_key:
+                    yield (
+                        f"{path}.on_conflict.update",
+                        repr(column),
+                        f"a column outside the key ({', '.join(shape.primary_key)})",
+                    )
 
 
 def _is_utf8(path: Path) -> bool:

@@ -27,6 +27,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from roles.schema.indexes import primary_keys
+from roles.schema.ingest_sql import PHASE as INGEST_PHASE
+from roles.schema.ingest_sql import ingest_unit
 from roles.schema.jobs import alter_or_add, job_source
 from roles.schema.model import (
     Hypertable,
@@ -86,6 +89,8 @@ def plan(loaded: LoadedSpec, edition: Edition) -> list[Unit]:
         rendered["60-rollups"] += rollup_units(
             rollup, query, position, f"{label}: rollups", edition
         )
+    if spec.ingested:
+        rendered[INGEST_PHASE].append(ingest_unit(spec, f"{label}: ingest", primary_keys(loaded)))
     units: list[Unit] = []
     for phase in PHASES:
         units += rendered[phase]

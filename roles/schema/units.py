@@ -25,6 +25,7 @@ PHASES = (
     "50-indexes",
     "60-rollups",
     "70-monitoring",
+    "80-ingest",
 )
 
 

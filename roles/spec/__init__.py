@@ -1,12 +1,13 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema`, `bench`, `monitoring` (one module each, roles.spec.<section>, where every
-default lives, so group data only sets what differs). Any other top-level key is a typo unless
-pyinfra or a connector owns it (`_sudo`, `ssh_user`, `docker_identifier` …). Cross-field and
-inventory-wide rules are in roles.spec.checks; rules that need a role's code come in as
-`rules` (roles.hostdata.validate passes them). deploy.py validates before any operation is
-added and gets every bad field of every host in one SpecError.
+`backup`, `schema`, `bench`, `monitoring`, `ingest` (one module each, roles.spec.<section>,
+where every default lives, so group data only sets what differs). Any other top-level key is
+a typo unless pyinfra or a connector owns it (`_sudo`, `ssh_user`, `docker_identifier` …).
+Cross-field and inventory-wide rules are in roles.spec.checks; rules that need a role's code
+come in as `rules` and `inventory_rules` (roles.hostdata.validate passes them). deploy.py
+validates before any operation is added and gets every bad field of every host in one
+SpecError.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pydantic import Field, ValidationError, model_validator
 from roles.spec import checks
 from roles.spec.backup import BackupSpec
 from roles.spec.bench import BenchSpec
-from roles.spec.checks import HostRule, Parsed, Problem
+from roles.spec.checks import HostRule, InventoryRule, Parsed, Problem
 from roles.spec.common import CommonSpec
 from roles.spec.errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
+from roles.spec.ingest import IngestSpec
 from roles.spec.kafka import KafkaSpec, KafkaTopic
 from roles.spec.monitoring import MonitoringSpec
 from roles.spec.pgbouncer import PgbouncerDatabase, PgbouncerSpec
@@ -40,6 +42,8 @@ __all__ = [
     "HostInput",
     "HostRule",
     "HostSpec",
+    "IngestSpec",
+    "InventoryRule",
     "KafkaSpec",
     "KafkaTopic",
     "MonitoringSpec",
@@ -80,6 +84,7 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "schema": SchemaSpec,
     "bench": BenchSpec,
     "monitoring": MonitoringSpec,
+    "ingest": IngestSpec,
 }
 
 
@@ -117,6 +122,7 @@ class HostSpec(SpecModel):
     schema_: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
     bench: BenchSpec = Field(default_factory=BenchSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    ingest: IngestSpec = Field(default_factory=IngestSpec)
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +189,7 @@ def _validate_host(
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
         bench=_parse(BenchSpec, host.name, "bench", data.get("bench"), errors),
         monitoring=_parse(MonitoringSpec, host.name, "monitoring", data.get("monitoring"), errors),
+        ingest=_parse(IngestSpec, host.name, "ingest", data.get("ingest"), errors),
     )
     errors += [
         FieldError(host.name, *problem)
@@ -192,10 +199,13 @@ def _validate_host(
 
 
 def validate_inventory(
-    hosts: Sequence[HostInput], rules: Sequence[HostRule] = ()
+    hosts: Sequence[HostInput],
+    rules: Sequence[HostRule] = (),
+    inventory_rules: Sequence[InventoryRule] = (),
 ) -> dict[str, HostSpec]:
     """Every host's HostSpec by name; raises SpecError naming every bad field of every host.
-    `rules` add the checks that need a role's code (roles.hostdata passes them)."""
+    `rules` and `inventory_rules` add the checks that need a role's code (roles.hostdata
+    passes them): per host, and across hosts."""
     inventory = checks.Inventory.of((host.name, host.groups) for host in hosts)
     errors: list[FieldError] = []
     parsed: list[Parsed] = []
@@ -204,6 +214,8 @@ def validate_inventory(
         parsed.append(result)
         errors += host_errors
     errors += [FieldError(*e) for e in checks.inventory_problems(parsed)]
+    for rule in inventory_rules:
+        errors += [FieldError(*e) for e in rule(parsed)]
     if errors:
         raise SpecError(errors)
     return {p.name: HostSpec.model_validate(p.sections()) for p in parsed}

@@ -17,6 +17,7 @@ from typing import Any
 from roles.spec.backup import BackupSpec
 from roles.spec.bench import BenchSpec
 from roles.spec.common import CommonSpec
+from roles.spec.ingest import IngestSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
 from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
 from roles.spec.pgbouncer import PgbouncerSpec
@@ -87,6 +88,7 @@ class Parsed:
     schema: SchemaSpec | None
     bench: BenchSpec | None = None  # thresholds of `python -m bench validate`
     monitoring: MonitoringSpec | None = None
+    ingest: IngestSpec | None = None
 
     def sections(self) -> dict[str, Any]:
         """HostSpec input (the schema section under its alias)."""
@@ -104,6 +106,8 @@ def resolve_repo_host(backup: BackupSpec | None, inventory: Inventory) -> Backup
 # A rule that needs a role's own code (the schema role's spec file): the caller passes it in, so
 # the validator never imports a role.
 HostRule = Callable[[Parsed], Iterable[Problem]]
+# Likewise across hosts: (host, field, got, expected).
+InventoryRule = Callable[[Sequence[Parsed]], Iterable[tuple[str, str, str, str]]]
 
 
 def host_problems(

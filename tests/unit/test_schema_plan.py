@@ -228,7 +228,7 @@ def test_script_runs_the_unit_and_its_ledger_row_in_one_transaction() -> None:
 def test_cli_prints_phase_file_and_statements(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--spec", str(ROOT / "sql/timeseries.yml"), "--edition", "timescale"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("-- Timestack schema plan: edition timescale, PostgreSQL 17, 34 units")
+    assert out.startswith("-- Timestack schema plan: edition timescale, PostgreSQL 17, 35 units")
     # Self-contained: the ledger's schema (which the monitoring views live in) comes first.
     assert out.index("CREATE SCHEMA IF NOT EXISTS timestack;") < out.index("-- phase 10-schema")
     assert "-- phase 20-hypertables | telemetry.vehicle_telemetry | policy, one transaction" in out
