@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 # After a COPY failed, the next batches of that table go the INSERT way (redeliveries come
 # in runs after a rebalance or a crash); then COPY is tried again.
 INSERT_AFTER_COPY_FAILED = 10
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 CREDENTIAL = "pgpassword"  # systemd LoadCredential= name of the database password
 
 
@@ -36,6 +35,7 @@ class Table:
     update: tuple[str, ...] | None  # on_conflict update: these columns; None: do nothing
     columns: tuple[str, ...] = ()  # insertable columns, in table order (from the catalog)
     key: tuple[str, ...] = ()  # the primary key (ON CONFLICT target of an update)
+    json_columns: frozenset[str] = frozenset()  # of type json or jsonb
 
 
 @dataclass(frozen=True)
@@ -72,21 +72,19 @@ def parse(message: Message) -> Parsed | Reject:
     return Parsed(message, document, text)
 
 
-def copy_field(value: Any) -> str:
-    """One value in COPY's text format; PostgreSQL parses it with the column's type, exactly
-    as jsonb_populate_record would read the same JSON value."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value).translate(COPY_ESCAPES)
-
-
-def copy_text(rows: Iterable[Parsed], columns: Sequence[str]) -> bytes:
-    lines = ("\t".join(copy_field(p.document.get(c)) for c in columns) for p in rows)
-    return "".join(f"{line}\n" for line in lines).encode("utf-8")
+def copy_rows(rows: Iterable[Parsed], table: Table) -> Iterator[list[Any]]:
+    """Each message's values in the table's column order, for psycopg's COPY write_row:
+    PostgreSQL reads each with the column's type, as jsonb_populate_record reads the same
+    JSON value; a json/jsonb column gets the value as JSON text (an object stays an object)."""
+    columns, documents = table.columns, table.json_columns
+    positions = [i for i, column in enumerate(columns) if column in documents]
+    for parsed in rows:
+        get = parsed.document.get
+        values = [get(column) for column in columns]
+        for i in positions:
+            if values[i] is not None:
+                values[i] = json.dumps(values[i], ensure_ascii=False, separators=(",", ":"))
+        yield values
 
 
 def quote_ident(name: str) -> str:

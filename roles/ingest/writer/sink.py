@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .messages import (
@@ -12,8 +13,8 @@ from .messages import (
     Reject,
     Table,
     Written,
+    copy_rows,
     copy_sql,
-    copy_text,
     halves,
     insert_sql,
     rejects_sql,
@@ -26,6 +27,18 @@ class DatabaseUnavailable(Exception):
 
 # ---------------------------------------------------------------------------------------
 # The database side (psycopg 3)
+
+
+COLUMNS_SQL = (
+    "SELECT attname, atttypid IN ('json'::regtype, 'jsonb'::regtype) FROM pg_attribute "
+    "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
+    "ORDER BY attnum"
+)
+KEY_SQL = (
+    "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY "
+    "AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+    "WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY k.n"
+)
 
 
 class Sink:
@@ -59,25 +72,25 @@ class Sink:
         return self.connection
 
     def describe(self, table: Table) -> Table:
-        """The table with its insertable columns and primary key, from the catalog."""
-        connection = self.run(lambda c: c)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-                "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-                (table.name,),
+        """The table with its insertable columns, JSON columns and primary key, from the
+        catalog (what the writer's role may read without a grant)."""
+
+        def work(connection: Any) -> Table:
+            with connection.cursor() as cursor:
+                cursor.execute(COLUMNS_SQL, (table.name,))
+                rows = cursor.fetchall()
+                cursor.execute(KEY_SQL, (table.name,))
+                key = tuple(row[0] for row in cursor.fetchall())
+            connection.rollback()
+            return replace(
+                table,
+                columns=tuple(name for name, _json in rows),
+                json_columns=frozenset(name for name, json in rows if json),
+                key=key,
             )
-            columns = tuple(row[0] for row in cursor.fetchall())
-            cursor.execute(
-                "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) "
-                "WITH ORDINALITY AS k(attnum, n) JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                "AND a.attnum = k.attnum WHERE i.indrelid = %s::regclass AND i.indisprimary "
-                "ORDER BY k.n",
-                (table.name,),
-            )
-            key = tuple(row[0] for row in cursor.fetchall())
-        connection.rollback()
-        return Table(**{**table.__dict__, "columns": columns, "key": key})
+
+        described: Table = self.run(work)
+        return described
 
     def run(self, work: Callable[[Any], Any]) -> Any:
         """`work(connection)`; a lost or read-only connection is DatabaseUnavailable."""
@@ -127,9 +140,13 @@ class Sink:
         try:
             with connection.transaction(), connection.cursor() as cursor:
                 with cursor.copy(copy_sql(table)) as copy:
-                    copy.write(copy_text(parsed, table.columns))
+                    for values in copy_rows(parsed, table):
+                        copy.write_row(values)
                 return int(cursor.rowcount)
-        except (psycopg.errors.DataError, psycopg.errors.IntegrityError):
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as error:
+            if isinstance(error, psycopg.ProgrammingError) and error.sqlstate:
+                raise  # the server's (a missing grant, a dropped column): not the data's
+            # A value psycopg cannot send (an object for a number column) has no SQLSTATE.
             self.copy_cooldown[table.name] = INSERT_AFTER_COPY_FAILED
             return None
 

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Seed-shaped telemetry into Kafka, numbered, run ON a broker host (Debian's
+python3-confluent-kafka), so its traffic stays on the lab network. Used by
+`python -m bench ingest` and tests/integration/test_ingest.py.
+
+    telemetry_feed.py produce --bootstrap B --kind vehicle|factory --prefix P --count N
+        [--rate R] [--start K] [--dir D] [--base 2026-11-20T00:00:00+00:00]
+        messages K .. K+N-1, acks=all and idempotent, at most R a second (0: as fast as the
+        producer takes them); message n becomes exactly one row:
+          vehicle: license_plate P-<n % 500>, time base + n // 500 s, driver_id n, a nested
+                   raw_data object (seed 000's VDRS fix);
+          factory: metric_def_id P*1000 + n % 200 (P a number), ts base + n // 200 s, one
+                   value column by the metric's type (seed 002's MS5.0 sample).
+        The numbers the brokers acknowledged go to D/acked; prints a JSON summary.
+    telemetry_feed.py bad --bootstrap B --prefix P
+        one message of each kind a writer must keep as a reject, between two good ones;
+        prints {case: [partition, offset]}.
+
+Bounded: --count messages, and --max-seconds (default 600).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+VEHICLES = 500  # distinct plates a stream cycles through (one fix a second each)
+METRICS = 200  # distinct metrics of the factory stream
+TOPICS = {"vehicle": "vehicle-telemetry", "factory": "factory-metrics"}
+
+
+def vehicle(n: int, prefix: str, base: datetime) -> dict[str, Any]:
+    step = n // VEHICLES
+    moving = step % 600 < 480
+    return {
+        "license_plate": f"{prefix}-{n % VEHICLES:05d}",
+        "time": (base + timedelta(seconds=step)).isoformat(),
+        "longitude": round(121.47 + (n % 97) * 0.001, 6),
+        "latitude": round(31.23 + (n % 89) * 0.001, 6),
+        "speed": round(42.5 + n % 30, 1) if moving else 0.0,
+        "gps_speed": round(41.9 + n % 30, 1) if moving else 0.0,
+        "gps_status": "A" if n % 50 else "V",
+        "driver_id": str(n),
+        "raw_data": {
+            "protocol": "JT808",
+            "can": {"rpm": 900 + n % 2000, "odometer_km": 10_000 + step / 100},
+            "alarms": [] if n % 40 else ["overspeed"],
+        },
+        "ignition": moving,
+        "engine_on": moving,
+        "fuel_level": 20 + n % 80,
+        "battery_voltage": 12.4 + (n % 10) / 10,
+    }
+
+
+def factory(n: int, prefix: str, base: datetime) -> dict[str, Any]:
+    metric = n % METRICS
+    kind = metric % 3
+    return {
+        "metric_def_id": int(prefix) * 1000 + metric,
+        "ts": (base + timedelta(seconds=n // METRICS)).isoformat(),
+        "value_bool": (n % 2 == 0) if kind == 0 else None,
+        "value_int": n if kind == 1 else None,
+        "value_real": n / 7 if kind == 2 else None,
+    }
+
+
+def produce(args: argparse.Namespace) -> dict[str, Any]:
+    from confluent_kafka import Producer  # type: ignore[import-not-found]
+
+    make = vehicle if args.kind == "vehicle" else factory
+    base = datetime.fromisoformat(args.base)
+    acked: list[int] = []
+    failed: list[str] = []
+
+    def delivered(error: Any, message: Any) -> None:
+        if error is None:
+            acked.append(int(message.key()))
+        else:
+            failed.append(str(error))
+
+    producer = Producer(
+        {
+            "bootstrap.servers": args.bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "delivery.timeout.ms": 300000,  # keep retrying through a broker restart
+            "linger.ms": 5,
+            "compression.type": "snappy",
+        }
+    )
+    started, topic = time.monotonic(), TOPICS[args.kind]
+    for n in range(args.start, args.start + args.count):
+        if args.rate:
+            ahead = (n - args.start) / args.rate - (time.monotonic() - started)
+            if ahead > 0:
+                producer.poll(ahead)
+        if time.monotonic() - started > args.max_seconds:
+            break
+        value = json.dumps(make(n, args.prefix, base)).encode()
+        while True:
+            try:
+                producer.produce(topic, value, key=str(n).encode(), on_delivery=delivered)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.1)
+        producer.poll(0)
+    unsent = producer.flush(330)
+    if args.dir:
+        with open(os.path.join(args.dir, "acked"), "w", encoding="ascii") as handle:
+            handle.writelines(f"{number}\n" for number in acked)
+    return {
+        "produced": args.count,
+        "acknowledged": len(acked),
+        "failed": len(failed),
+        "unsent": unsent,
+        "errors": sorted(set(failed))[:5],
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def bad(args: argparse.Namespace) -> dict[str, Any]:
+    """One message per way a message can fail to be a row, between good ones."""
+    from confluent_kafka import Producer
+
+    base = datetime.fromisoformat(args.base)
+    good = vehicle(0, args.prefix, base)
+    cases: dict[str, bytes] = {
+        "good_before": json.dumps(good).encode(),
+        "not_json": b"{not json",
+        "not_utf8": b"\xff\xfe\x00",
+        "not_an_object": b"[1, 2, 3]",
+        "wrong_type": json.dumps({**vehicle(1, args.prefix, base), "speed": "fast"}).encode(),
+        "out_of_range": json.dumps({**vehicle(2, args.prefix, base), "fuel_level": 250}).encode(),
+        "missing_required": json.dumps(
+            {k: v for k, v in vehicle(3, args.prefix, base).items() if k != "time"}
+        ).encode(),
+        "unknown_field_kept_as_row": json.dumps(
+            {**vehicle(4, args.prefix, base), "firmware": "1.2.3"}
+        ).encode(),
+        "good_after": json.dumps(vehicle(5, args.prefix, base)).encode(),
+    }
+    where: dict[str, list[int]] = {}
+    producer = Producer({"bootstrap.servers": args.bootstrap, "acks": "all"})
+    for case, value in cases.items():
+        # One key: every case lands in one partition, so they share a batch.
+        producer.produce(
+            TOPICS["vehicle"],
+            value,
+            key=args.prefix.encode(),
+            on_delivery=lambda e, m, c=case: where.__setitem__(c, [m.partition(), m.offset()]),
+        )
+    producer.flush(60)
+    return where
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["produce", "bad"])
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--kind", choices=sorted(TOPICS), default="vehicle")
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=0)
+    parser.add_argument("--dir", default="")
+    parser.add_argument("--base", default="2026-11-20T00:00:00+00:00")
+    parser.add_argument("--max-seconds", type=float, default=600)
+    args = parser.parse_args()
+    action = produce if args.command == "produce" else bad
+    print(json.dumps(action(args), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
