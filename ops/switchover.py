@@ -16,6 +16,7 @@ from pyinfra.operations import python, systemd
 
 from roles import staging
 from roles.backup.runbook import specs as runbook_specs
+from roles.pgclient import service_name
 from roles.postgres import config, replication, standby, switchover
 from roles.postgres.role import base_settings_file, hba_file, pgpass_file
 
@@ -65,7 +66,7 @@ if host.name == _new and _mine is not None:
     hba_file(_mine, _groups, _rules, _if=_promoted)
     systemd.service(
         name="Reload the new primary's configuration",
-        service=config.service_name(_mine.postgres),
+        service=service_name(_mine.postgres),
         reloaded=True,
         _if=_promoted,
     )

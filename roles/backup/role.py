@@ -14,8 +14,7 @@ from roles import managed_files, managed_units, packages
 from roles.backup import config, operations, pki
 from roles.backup.config import Layout
 from roles.common.facts import platform
-from roles.postgres.config import service_name
-from roles.postgres.facts import StandbySignal
+from roles.pgclient import StandbySignal, service_name
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import render, rendered_file

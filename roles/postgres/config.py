@@ -218,7 +218,3 @@ def peer_maps(spec: HostSpec, groups: Collection[str]) -> list[PeerMap]:
 
 def conf_dir(pg: PostgresSpec) -> str:
     return f"/etc/postgresql/{pg.version}/{pg.cluster}"
-
-
-def service_name(pg: PostgresSpec) -> str:
-    return f"postgresql@{pg.version}-{pg.cluster}"

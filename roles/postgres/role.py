@@ -15,6 +15,7 @@ from pyinfra.operations import apt, files
 
 from roles import managed_files, managed_units, packages
 from roles.common.facts import platform
+from roles.pgclient import service_name
 from roles.postgres import config, operations, replication, standby
 from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
 from roles.postgres.hardware import DetectedHardware
@@ -45,7 +46,7 @@ def existing_cluster(spec: HostSpec) -> Cluster | None:
         # A cluster someone stopped (maintenance, a crash, a full disk) is theirs to start:
         # starting it behind their back, or planning SQL against a database that cannot
         # answer, would both be wrong.
-        unit = f"postgresql@{pg.version}-{pg.cluster}"
+        unit = service_name(pg)
         raise ClusterDownError(
             f"{host.name}: PostgreSQL cluster {pg.version}/{pg.cluster} is down, and it has run "
             f"before; Timestack does not start a cluster someone stopped. Find out why "
@@ -138,7 +139,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
 
     if repl.upstream is not None:
         pgpass_file(repl.upstream)
-    service = config.service_name(pg)
+    service = service_name(pg)
     if repl.waits_for_restore:
         # Started by the backup role once restored from the primary's backup.
         managed_units.service(

@@ -15,7 +15,7 @@ from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
 from roles.once import read_once
-from roles.postgres.facts import psql
+from roles.pgclient import psql
 from roles.schema import engine
 from roles.schema.edition import EditionChanged, check_ledger
 from roles.schema.facts import SchemaState
