@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from roles.backup.config import archive_settings
 from roles.colocation import kafka_heap_bytes
+from roles.hardware import DetectedHardware
 from roles.postgres import tuning
-from roles.postgres.hardware import DetectedHardware
 from roles.spec import BackupSpec, FieldError, HostSpec, PostgresSpec
 
 MIB = 1024**2

@@ -9,20 +9,7 @@ from pyinfra.api import FactBase
 from typing_extensions import override
 
 from roles.pgclient import ClusterSqlFact, PostgresCommonFact, psql, when_online
-from roles.postgres import hardware
 from roles.sql import quote_literal
-
-
-class Hardware(FactBase[hardware.DetectedHardware]):
-    """Memory (cgroup-aware), CPUs and disk kind behind the data directory."""
-
-    @override
-    def command(self, data_directory: str, wal_directory: str | None = None) -> str:
-        return hardware.command(data_directory, wal_directory)
-
-    @override
-    def process(self, output: list[str]) -> hardware.DetectedHardware:
-        return hardware.parse(output)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
 from roles import managed_files, managed_units, packages
-from roles.common.facts import platform
+from roles.common.facts import Hardware, platform
+from roles.hardware import DetectedHardware
 from roles.pgclient import service_name
 from roles.postgres import config, operations, replication, standby
-from roles.postgres.facts import Cluster, Clusters, Databases, Hardware, Roles
-from roles.postgres.hardware import DetectedHardware
+from roles.postgres.facts import Cluster, Clusters, Databases, Roles
 from roles.postgres.tuning import InvalidHardware, Setting
 from roles.refusal import Refusal
 from roles.spec import FieldError, HbaRule, HostSpec, PostgresSpec

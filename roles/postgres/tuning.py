@@ -25,12 +25,10 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
 
+from roles.hardware import DISKS, Disk
 from roles.units import format_size, parse_size
 
-Disk = Literal["hdd", "ssd", "nvme"]
-DISKS: tuple[str, ...] = get_args(Disk)
 PG_VERSIONS = range(13, 19)
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from roles import hardware
 from roles.pgclient import psql, service_name
-from roles.postgres import config, hardware
+from roles.postgres import config
 from roles.units import same_value
 
 pytestmark = pytest.mark.group("timescaledb")
