@@ -20,8 +20,8 @@ from roles.common.facts import Hardware, platform
 from roles.kafka import config, operations
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
 from roles.kafka.cluster import brokers, manages_topics, this_broker
-from roles.monitoring.config import MONITORING_GROUP, runs_kafka_agent
-from roles.monitoring.config import address as monitoring_address
+from roles.metrics import MONITORING_GROUP, runs_kafka_agent
+from roles.metrics import address as monitoring_address
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file

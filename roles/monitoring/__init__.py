@@ -11,12 +11,13 @@ from collections.abc import Mapping
 
 from pyinfra.api import deploy
 
-from roles.monitoring import config, role
+from roles.metrics import MONITORING_GROUP
+from roles.monitoring import role
 from roles.spec import HostSpec
 
 
 @deploy("Monitoring")
 def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     role.exporters(spec)
-    if config.MONITORING_GROUP in spec.groups:
+    if MONITORING_GROUP in spec.groups:
         role.monitoring_host(spec, inventory_specs)

@@ -16,6 +16,7 @@ from pyinfra.operations import server, systemd
 from roles import managed_files, managed_units, packages
 from roles.kafka.config import UNIT as KAFKA_UNIT
 from roles.kafka.config import bootstrap as kafka_bootstrap
+from roles.metrics import address
 from roles.monitoring import config, operations, rules
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -111,7 +112,7 @@ def exporters(spec: HostSpec) -> None:
         ]
         if exporter.job == "postgres":
             changed += _postgres_exporter_files(spec)
-        _service(exporter.package, config.address(spec), exporter.port, changed)
+        _service(exporter.package, address(spec), exporter.port, changed)
     if "kafka" in spec.groups and any(e.job == "node" for e in chosen):
         _kafka_lag(spec)
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from roles.monitoring.config import MONITORING_GROUP, seconds
+from roles.metrics import MONITORING_GROUP
+from roles.monitoring.config import seconds
 from roles.monitoring.rules import groups
 from roles.targets import load_targets
 from tests.integration.lab_access import LAB_INVENTORY, db_sql
