@@ -15,12 +15,13 @@ from pyinfra import host, inventory
 from pyinfra.operations import python, systemd
 
 from roles import staging
-from roles.backup.runbook import specs as runbook_specs
+from roles.hostdata import validated_specs
 from roles.pgclient import service_name
 from roles.postgres import config, replication, standby, switchover
 from roles.postgres.role import base_settings_file, hba_file, pgpass_file
 
-_specs = runbook_specs(inventory, ("switchover_to",))
+# --data keys of this runbook are not host data
+_specs = validated_specs(inventory, not_host_data=("switchover_to",))
 _plan = switchover.plan(_specs, host.data.get("switchover_to"))
 _mine = _plan.specs.get(host.name)
 _old, _new = _plan.old, _plan.new
