@@ -17,8 +17,15 @@ from pyinfra.operations import python, systemd
 from roles import staging
 from roles.hostdata import validated_specs
 from roles.pgclient import service_name
-from roles.postgres import config, replication, standby, switchover
-from roles.postgres.role import base_settings_file, hba_file, pgpass_file
+from roles.postgres import (
+    base_settings_file,
+    config,
+    hba_file,
+    pgpass_file,
+    replication,
+    standby,
+    switchover,
+)
 
 # --data keys of this runbook are not host data
 _specs = validated_specs(inventory, not_host_data=("switchover_to",))
