@@ -13,7 +13,7 @@ from bench.workload import Endpoint
 from roles.spec import HostSpec
 
 if TYPE_CHECKING:
-    from roles import targets
+    from tests.verify import targets
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _password(spec: HostSpec, role_name: str) -> str | None:
 def from_inventory(inventory: Path, host: str) -> Target:
     """The host's database owner on the database the schema role migrates: the bench schema
     needs CREATE there, and it is the one role every Timestack host has."""
-    from roles.targets import load_targets  # here: pyinfra_cli monkey-patches on import
+    from tests.verify.targets import load_targets  # here: pyinfra_cli monkey-patches on import
 
     targets = {t.short_name: t for t in load_targets(inventory)}
     if host not in targets:

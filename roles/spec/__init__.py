@@ -68,7 +68,7 @@ CONNECTOR_PREFIXES = (
     "winrm_",
     "vagrant_",
     "terraform_",
-    "verify_",  # read by the verify suite only (roles/targets.py)
+    "verify_",  # read by the verify suite only (tests/verify/targets.py)
 )
 
 SECTIONS: dict[str, type[SpecModel]] = {

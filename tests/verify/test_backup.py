@@ -13,8 +13,8 @@ from roles.backup import config, info
 from roles.backup.config import Layout
 from roles.pgclient import psql
 from roles.spec import HostSpec
-from roles.targets import load_targets
 from roles.units import parse_duration_ms
+from tests.verify.targets import load_targets
 
 DB = pytest.mark.group("timescaledb")
 REPO = pytest.mark.group("pgbackrest_repo")

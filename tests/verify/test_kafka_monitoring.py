@@ -12,7 +12,7 @@ from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
 from roles.monitoring import config
 from roles.monitoring.facts import TcpListeners
 from roles.monitoring.operations import WILDCARDS
-from roles.targets import load_targets
+from tests.verify.targets import load_targets
 
 pytestmark = pytest.mark.group("kafka")
 
