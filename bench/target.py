@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.clusters import BOUNCER_PORT, PORT, DefaultsCluster
+from bench.spec import BenchSpec, thresholds
 from bench.workload import Endpoint
 from roles.spec import HostSpec
 
@@ -23,6 +24,7 @@ class Target:
     defaults: DefaultsCluster | None
     defaults_endpoint: Endpoint | None  # the stock cluster and pgBouncer beside the tuned
     spec: HostSpec | None
+    thresholds: BenchSpec | None  # the host's `bench` data
 
 
 def _password(spec: HostSpec, role_name: str) -> str | None:
@@ -84,10 +86,10 @@ def from_inventory(inventory: Path, host: str) -> Target:
         roles=roles,
         hba_addresses=addresses,
     )
-    return Target(tuned, found, defaults, stock, spec)
+    return Target(tuned, found, defaults, stock, spec, thresholds(host, found.data))
 
 
 def from_dsns(direct: str, pgbouncer: str) -> Target:
     """Explicit conninfo strings (password from PGPASSWORD or ~/.pgpass, as libpq does);
     no shell on the host, so no defaults cluster: validation only."""
-    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, None, None)
+    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, None, None, None)

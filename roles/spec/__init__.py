@@ -19,7 +19,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from roles.spec import checks
 from roles.spec.backup import BackupSpec
-from roles.spec.bench import BenchSpec
 from roles.spec.checks import HostRule, Parsed, Problem
 from roles.spec.common import CommonSpec
 from roles.spec.errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
@@ -32,7 +31,6 @@ from roles.spec.types import SpecModel, parse_size
 
 __all__ = [
     "BackupSpec",
-    "BenchSpec",
     "CommonSpec",
     "DatabaseSpec",
     "FieldError",
@@ -70,6 +68,8 @@ CONNECTOR_PREFIXES = (
     "terraform_",
     "verify_",  # read by the verify suite only (tests/verify/targets.py)
 )
+# Sections of host data other tools read and validate themselves.
+OTHER_TOOLS = ("bench",)  # bench/spec.py: `python -m bench validate` thresholds
 
 SECTIONS: dict[str, type[SpecModel]] = {
     "common": CommonSpec,
@@ -78,7 +78,6 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "kafka": KafkaSpec,
     "backup": BackupSpec,
     "schema": SchemaSpec,
-    "bench": BenchSpec,
     "monitoring": MonitoringSpec,
 }
 
@@ -115,7 +114,6 @@ class HostSpec(SpecModel):
     kafka: KafkaSpec = Field(default_factory=KafkaSpec)
     backup: BackupSpec = Field(default_factory=BackupSpec)
     schema_: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
-    bench: BenchSpec = Field(default_factory=BenchSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
 
     @model_validator(mode="before")
@@ -159,7 +157,7 @@ def _validate_host(
             + " (pyinfra and connector keys start with _, ssh_, docker_ ...)",
         )
         for key in host.data
-        if key not in SECTIONS and not key.startswith(CONNECTOR_PREFIXES)
+        if key not in SECTIONS and key not in OTHER_TOOLS and not key.startswith(CONNECTOR_PREFIXES)
     ]
     data = host.data
     postgres = _parse(PostgresSpec, host.name, "postgres", data.get("postgres"), errors)
@@ -181,7 +179,6 @@ def _validate_host(
             _parse(BackupSpec, host.name, "backup", data.get("backup"), errors), inventory
         ),
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
-        bench=_parse(BenchSpec, host.name, "bench", data.get("bench"), errors),
         monitoring=_parse(MonitoringSpec, host.name, "monitoring", data.get("monitoring"), errors),
     )
     errors += [

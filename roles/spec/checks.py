@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from roles.spec.backup import BackupSpec
-from roles.spec.bench import BenchSpec
 from roles.spec.common import CommonSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
 from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
@@ -85,7 +84,6 @@ class Parsed:
     kafka: KafkaSpec | None
     backup: BackupSpec | None
     schema: SchemaSpec | None
-    bench: BenchSpec | None = None  # thresholds of `python -m bench validate`
     monitoring: MonitoringSpec | None = None
 
     def sections(self) -> dict[str, Any]:
