@@ -102,8 +102,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     conf_d = f"{config.conf_dir(pg)}/conf.d"
     managed_files.directory(name="conf.d directory", path=conf_d, user="postgres", group="postgres")
     base_settings_file(pg, desired.base)
-    hardware = config.hardware(spec, groups, detected)
-    reserve = config.reservation(spec, groups, hardware.memory_bytes)
+    hardware, reserve = desired.hardware, desired.reserve
     _conf_file(
         "Tuned settings",
         f"{conf_d}/50-timestack-tuning.conf",
