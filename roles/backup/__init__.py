@@ -8,7 +8,6 @@ from io import BytesIO, StringIO
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import systemd
 
 from roles import managed_files, managed_units, packages
 from roles.backup import config, operations, pki
@@ -18,8 +17,8 @@ from roles.pgclient import StandbySignal, service_name
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import render, rendered_file
+from roles.unit_files import UNIT_DIR, reload_units, restart_on_change, unit_file
 
-UNIT_DIR = "/etc/systemd/system"
 DROP_IN = f"{UNIT_DIR}/{config.SERVER_SERVICE}.service.d/50-timestack.conf"
 
 
@@ -122,24 +121,22 @@ def _tls_server(spec: HostSpec, lay: Layout, changed: list[OperationMeta]) -> No
     managed_files.directory(
         name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0]
     )
-    drop_in = managed_files.put(
+    drop_in = unit_file(
         name="pgBackRest server runs as its owner",
         dest=DROP_IN,
         src=rendered_file("backup/server.conf.j2", user=user, owns=_owns(lay)),
+        reload="Load the pgBackRest server drop-in",
     )
-    systemd.daemon_reload(name="Load the pgBackRest server drop-in", _if=drop_in.did_change)
     managed_units.service(
         name="pgBackRest TLS server running and enabled",
         service=config.SERVER_SERVICE,
         running=True,
         enabled=True,
     )
-    changed.append(drop_in)
-    managed_units.service(
-        name="Restart the pgBackRest TLS server for its new configuration",
-        service=config.SERVER_SERVICE,
-        restarted=True,
-        _if=lambda: any(op.did_change() for op in changed),
+    restart_on_change(
+        "Restart the pgBackRest TLS server for its new configuration",
+        config.SERVER_SERVICE,
+        [*changed, drop_in],
     )
 
 
@@ -180,9 +177,7 @@ def _timers(spec: HostSpec, lay: Layout) -> None:
                     name=f"No unit {unit}.{kind}", path=f"{UNIT_DIR}/{unit}.{kind}"
                 )
             )
-    systemd.daemon_reload(
-        name="Load the changed backup units", _if=lambda: any(op.did_change() for op in units)
-    )
+    reload_units("Load the changed backup units", units)
     for timer in wanted:
         managed_units.service(
             name=f"{timer.unit}.timer enabled and active",

@@ -12,7 +12,6 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import systemd
 
 from roles import managed_files, managed_units, packages
 from roles.colocation import kafka_heap_bytes
@@ -25,6 +24,7 @@ from roles.metrics import address as monitoring_address
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, unit_file
 
 ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
 # Before each restart the cluster must already be healthy: a broker that did not come back
@@ -100,9 +100,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     )
     managed_files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
 
-    unit = managed_files.put(
+    unit = unit_file(
         name="systemd unit",
-        dest=f"/etc/systemd/system/{config.UNIT}",
+        dest=f"{UNIT_DIR}/{config.UNIT}",
         src=rendered_file(
             "kafka/kafka.service.j2",
             user=config.USER,
@@ -114,7 +114,6 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             kafka_opts=jmx.option,
         ),
     )
-    systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
     managed_units.service(
         name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True
     )

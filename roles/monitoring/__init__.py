@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import server, systemd
+from pyinfra.operations import server
 
 from roles import managed_files, managed_units, packages
 from roles.kafka.config import UNIT as KAFKA_UNIT
@@ -25,6 +25,7 @@ from roles.metrics import MONITORING_GROUP, address
 from roles.monitoring import config, operations, rules
 from roles.spec import HostSpec
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, reload_units, restart_on_change
 
 KAFKA_LAG = Path(__file__).resolve().with_name("kafka_lag.py")
 
@@ -142,7 +143,7 @@ def _kafka_lag(spec: HostSpec) -> None:
     unit = config.KAFKA_LAG_UNIT
     service = _put(
         f"{unit}.service",
-        f"/etc/systemd/system/{unit}.service",
+        f"{UNIT_DIR}/{unit}.service",
         "monitoring/kafka-lag.service.j2",
         script=config.KAFKA_LAG_SCRIPT,
         kafka_unit=KAFKA_UNIT,
@@ -152,25 +153,18 @@ def _kafka_lag(spec: HostSpec) -> None:
     )
     timer = _put(
         f"{unit}.timer",
-        f"/etc/systemd/system/{unit}.timer",
+        f"{UNIT_DIR}/{unit}.timer",
         "monitoring/kafka-lag.timer.j2",
         interval=f"{config.seconds(spec.monitoring.kafka_lag_interval)}s",
     )
-    systemd.daemon_reload(
-        name="Load the changed lag units", _if=lambda: service.did_change() or timer.did_change()
-    )
+    reload_units("Load the changed lag units", [service, timer])
     managed_units.service(
         name=f"{unit}.timer enabled and running",
         service=f"{unit}.timer",
         running=True,
         enabled=True,
     )
-    managed_units.service(
-        name=f"Restart {unit}.timer for its changed interval",
-        service=f"{unit}.timer",
-        restarted=True,
-        _if=timer.did_change,
-    )
+    restart_on_change(f"Restart {unit}.timer for its changed interval", f"{unit}.timer", [timer])
 
 
 def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:

@@ -15,7 +15,7 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import server, systemd
+from pyinfra.operations import server
 
 from roles import managed_files, managed_units
 from roles.backup.config import primary_condition
@@ -33,6 +33,7 @@ from roles.schema.render import plan
 from roles.schema.units import Unit
 from roles.spec import HostSpec
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, reload_units
 
 ROOT = Path(__file__).resolve().parents[2]
 RETENTION_UNIT = "timestack-retention"
@@ -120,14 +121,14 @@ def _apache_jobs(
         changed.append(
             managed_files.put(
                 name=f"{unit}.service",
-                dest=f"/etc/systemd/system/{unit}.service",
+                dest=f"{UNIT_DIR}/{unit}.service",
                 src=rendered_file("schema/job.service.j2", sql=sql, **context),
             )
         )
         changed.append(
             managed_files.put(
                 name=f"{unit}.timer",
-                dest=f"/etc/systemd/system/{unit}.timer",
+                dest=f"{UNIT_DIR}/{unit}.timer",
                 src=rendered_file("schema/job.timer.j2", schedule=schedule, **context),
             )
         )
@@ -135,7 +136,7 @@ def _apache_jobs(
     def any_changed() -> bool:
         return any(op.did_change() for op in changed)
 
-    systemd.daemon_reload(name="Load the changed job units", _if=any_changed)
+    reload_units("Load the changed job units", changed)
     for unit in jobs:
         managed_units.service(
             name=f"{unit}.timer enabled and active",
