@@ -29,9 +29,9 @@ from bench import report
 from bench.clusters import HostShell
 from bench.datagen import Sizes
 from bench.runner import Figures, Plan, generate, measure
+from bench.spec import BenchSpec
 from bench.target import Target, from_dsns, from_inventory
 from bench.thresholds import evaluate
-from roles.spec.bench import BenchSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "validate":
         figures = measure([target.tuned], plan, data)
         _save(figures, args, plan, target)
-        spec = target.spec.bench if target.spec else BenchSpec()
+        spec = target.thresholds or BenchSpec()
         outcomes = evaluate(figures["tuned"], spec)
         for outcome in outcomes:
             print(outcome.line())

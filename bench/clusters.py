@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from roles.postgres.facts import psql
+from roles.pgclient import psql
 from roles.postgres.scram import verifier
 from roles.schema import engine
 from roles.schema.model import load_spec

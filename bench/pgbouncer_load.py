@@ -5,7 +5,9 @@ on all of them at once, and print connections attempted/succeeded, errors, TPS a
     python -m bench.pgbouncer_load --host db1 --port 6432 --user telemetry_app \\
         --password-env TIMESTACK_PG_APP_PASSWORD --clients 1000 --seconds 30
 
-Every loop is bounded by --seconds; the load goes only to the host given.
+Every loop is bounded by --seconds; the load goes only to the host given. The password is
+read from the environment variable --password-env names, as the roles read a role's
+password_env (the lab's values are in lab/.state/secrets.json).
 """
 
 from __future__ import annotations
@@ -100,14 +102,6 @@ def report(args: argparse.Namespace, run: Run) -> str:
     return "\n".join(lines)
 
 
-def _lab_password(variable: str) -> str | None:
-    try:
-        from lab.secrets import lab_secrets
-    except ImportError:
-        return None
-    return lab_secrets().get(variable)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.pgbouncer_load",
@@ -121,15 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--password-env",
         default="TIMESTACK_PG_APP_PASSWORD",
-        help="environment variable with the password (the lab's by default)",
+        help="environment variable with the password (the lab's name by default)",
     )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connect-timeout", type=int, default=30)
     args = parser.parse_args(argv)
-    password = os.environ.get(args.password_env) or _lab_password(args.password_env)
+    password = os.environ.get(args.password_env)
     if not password:
-        parser.error(f"set {args.password_env} to the password of {args.user}")
+        parser.error(
+            f"set {args.password_env} to the password of {args.user} "
+            "(the lab's passwords are in lab/.state/secrets.json)"
+        )
     # One socket per client, plus Python's own files.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = args.clients + 256

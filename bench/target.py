@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.clusters import BOUNCER_PORT, PORT, DefaultsCluster
+from bench.spec import BenchSpec, thresholds
 from bench.workload import Endpoint
 from roles.spec import HostSpec
 
 if TYPE_CHECKING:
-    from roles import targets
+    from tests.verify import targets
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Target:
     defaults: DefaultsCluster | None
     defaults_endpoint: Endpoint | None  # the stock cluster and pgBouncer beside the tuned
     spec: HostSpec | None
+    thresholds: BenchSpec | None  # the host's `bench` data
 
 
 def _password(spec: HostSpec, role_name: str) -> str | None:
@@ -37,7 +39,7 @@ def _password(spec: HostSpec, role_name: str) -> str | None:
 def from_inventory(inventory: Path, host: str) -> Target:
     """The host's database owner on the database the schema role migrates: the bench schema
     needs CREATE there, and it is the one role every Timestack host has."""
-    from roles.targets import load_targets  # here: pyinfra_cli monkey-patches on import
+    from tests.verify.targets import load_targets  # here: pyinfra_cli monkey-patches on import
 
     targets = {t.short_name: t for t in load_targets(inventory)}
     if host not in targets:
@@ -84,10 +86,10 @@ def from_inventory(inventory: Path, host: str) -> Target:
         roles=roles,
         hba_addresses=addresses,
     )
-    return Target(tuned, found, defaults, stock, spec)
+    return Target(tuned, found, defaults, stock, spec, thresholds(host, found.data))
 
 
 def from_dsns(direct: str, pgbouncer: str) -> Target:
     """Explicit conninfo strings (password from PGPASSWORD or ~/.pgpass, as libpq does);
     no shell on the host, so no defaults cluster: validation only."""
-    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, None, None)
+    return Target(Endpoint("tuned", direct, pgbouncer, None), None, None, None, None, None)

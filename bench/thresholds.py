@@ -1,4 +1,4 @@
-"""Validation: each figure against its threshold from host data (roles.spec.bench.BenchSpec).
+"""Validation: each figure against its threshold from host data (bench.spec.BenchSpec).
 
 Throughput and the speed-up are held at their median, latencies at their p95 (the seeds
 state query targets at the 95th percentile). Pure.
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bench.spec import BenchSpec
 from bench.stats import BY_KEY, Summary
-from roles.spec.bench import BenchSpec
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.operations import python
 
 from roles.backup import config, runbook
+from roles.hostdata import validated_specs
 
-_specs = runbook.specs(inventory, ("backup_type",))
+# --data keys of this runbook are not host data
+_specs = validated_specs(inventory, not_host_data=("backup_type",))
 _kind = str(host.data.get("backup_type", "full"))
 if _kind not in config.BACKUP_TYPES:
     raise PyinfraError(f"backup_type {_kind!r}: one of {', '.join(config.BACKUP_TYPES)}")

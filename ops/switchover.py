@@ -15,11 +15,20 @@ from pyinfra import host, inventory
 from pyinfra.operations import python, systemd
 
 from roles import staging
-from roles.backup.runbook import specs as runbook_specs
-from roles.postgres import config, replication, standby, switchover
-from roles.postgres.role import base_settings_file, hba_file, pgpass_file
+from roles.hostdata import validated_specs
+from roles.pgclient import service_name
+from roles.postgres import (
+    base_settings_file,
+    config,
+    hba_file,
+    pgpass_file,
+    replication,
+    standby,
+    switchover,
+)
 
-_specs = runbook_specs(inventory, ("switchover_to",))
+# --data keys of this runbook are not host data
+_specs = validated_specs(inventory, not_host_data=("switchover_to",))
 _plan = switchover.plan(_specs, host.data.get("switchover_to"))
 _mine = _plan.specs.get(host.name)
 _old, _new = _plan.old, _plan.new
@@ -65,7 +74,7 @@ if host.name == _new and _mine is not None:
     hba_file(_mine, _groups, _rules, _if=_promoted)
     systemd.service(
         name="Reload the new primary's configuration",
-        service=config.service_name(_mine.postgres),
+        service=service_name(_mine.postgres),
         reloaded=True,
         _if=_promoted,
     )

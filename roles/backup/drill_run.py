@@ -12,7 +12,7 @@ from pyinfra import host
 
 from roles.backup import config, drill
 from roles.backup.runbook import RunbookError, run, stanza_info
-from roles.postgres.facts import psql
+from roles.pgclient import psql
 from roles.spec import HostSpec
 
 ARCHIVE_WAIT_SECONDS = 120

@@ -1,29 +1,22 @@
 """Shared by the ops/ runbooks (pyinfra deploy files run on demand, not by deploy.py):
-host data without the runbook's own --data keys, and commands whose output is needed now."""
+commands whose output is needed now. The runbooks read host data through roles.hostdata,
+leaving their own --data keys out."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.api.inventory import Inventory
 
 from roles.backup import config, info
-from roles.hostdata import validated_specs
-from roles.spec import HostSpec
 
 
 class RunbookError(PyinfraError):
     """A runbook step failed; pyinfra reports it and exits non-zero."""
-
-
-def specs(inventory: Inventory, runbook_keys: Collection[str]) -> dict[str, HostSpec]:
-    """Every host's validated spec; `--data` keys of the runbook are not host data."""
-    return validated_specs(inventory, not_host_data=runbook_keys)
 
 
 def run(command: str, what: str) -> str:

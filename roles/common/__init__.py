@@ -5,13 +5,14 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import server, systemd
+from pyinfra.operations import server
 
 from roles import managed_files, managed_units, packages
 from roles.common.facts import platform
 from roles.common.operations import kernel_settings, package_runs_finished
 from roles.spec import HostSpec
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, unit_file
 
 SYSCTL_FILE = "/etc/sysctl.d/60-timestack.conf"
 LIMITS_FILE = "/etc/security/limits.d/60-timestack.conf"
@@ -66,12 +67,11 @@ def apply(spec: HostSpec) -> None:
         _if=manager_limits.did_change,
     )
 
-    thp_unit = managed_files.put(
+    thp_unit = unit_file(
         name="Transparent huge pages unit",
-        dest=f"/etc/systemd/system/{THP_UNIT}",
+        dest=f"{UNIT_DIR}/{THP_UNIT}",
         src=rendered_file("common/thp.service.j2", mode=common.transparent_hugepages),
     )
-    systemd.daemon_reload(name="Load the changed unit", _if=thp_unit.did_change)
     # Where sysfs is read-only (containers) the unit's condition skips it: nothing to run.
     thp_writable = platform().thp_writable
     managed_units.service(

@@ -1,5 +1,5 @@
 """Facts the common role reads: kernel settings (and whether this host may change them), the
-platform (release, CPUs, THP: read once for every role), the package manager."""
+platform (release, CPUs, THP: read once for every role), the hardware, the package manager."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pyinfra.api import FactBase
 from typing_extensions import override
 
+from roles import hardware
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
 from roles.once import read_once
 
@@ -98,3 +99,16 @@ class PackageManager(FactBase[PackageManagerState]):
     @override
     def process(self, output: list[str]) -> PackageManagerState:
         return parse_state(output)
+
+
+class Hardware(FactBase[hardware.DetectedHardware]):
+    """Memory (cgroup-aware), CPUs and the disk kind behind a directory (PostgreSQL's data
+    directory for its tuning, Kafka's first log directory for its heap)."""
+
+    @override
+    def command(self, data_directory: str, wal_directory: str | None = None) -> str:
+        return hardware.command(data_directory, wal_directory)
+
+    @override
+    def process(self, output: list[str]) -> hardware.DetectedHardware:
+        return hardware.parse(output)

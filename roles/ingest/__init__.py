@@ -13,13 +13,13 @@ from pathlib import Path
 
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import systemd
 
 from roles import managed_files, managed_units, packages
 from roles.ingest import config
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, unit_file
 
 WRITER = Path(__file__).resolve().with_name("writer")
 
@@ -67,19 +67,20 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
                 secret=secret,
             )
         )
-    unit = managed_files.put(
-        name=f"{config.UNIT}.service",
-        dest=f"/etc/systemd/system/{config.UNIT}.service",
-        src=rendered_file(
-            "ingest/writer.service.j2",
-            user=config.USER,
-            lib_dir=config.LIB_DIR,
-            package=config.PACKAGE,
-            config=config.CONFIG,
-        ),
+    changed.append(
+        unit_file(
+            name=f"{config.UNIT}.service",
+            dest=f"{UNIT_DIR}/{config.UNIT}.service",
+            src=rendered_file(
+                "ingest/writer.service.j2",
+                user=config.USER,
+                lib_dir=config.LIB_DIR,
+                package=config.PACKAGE,
+                config=config.CONFIG,
+            ),
+            reload="Load the changed writer unit",
+        )
     )
-    changed.append(unit)
-    systemd.daemon_reload(name="Load the changed writer unit", _if=unit.did_change)
     started = managed_units.service(
         name=f"{config.UNIT} enabled and running",
         service=config.UNIT,
@@ -90,5 +91,6 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         name=f"Restart {config.UNIT} for its changed program, configuration or password",
         service=config.UNIT,
         restarted=True,
+        # Not right after a start: it started with these files.
         _if=lambda: any(op.did_change() for op in changed) and not started.did_change(),
     )

@@ -12,20 +12,19 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import systemd
 
 from roles import managed_files, managed_units, packages
 from roles.colocation import kafka_heap_bytes
-from roles.common.facts import platform
+from roles.common.facts import Hardware, platform
 from roles.kafka import config, operations
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
 from roles.kafka.cluster import brokers, manages_topics, this_broker
-from roles.monitoring.config import MONITORING_GROUP, runs_kafka_agent
-from roles.monitoring.config import address as monitoring_address
-from roles.postgres.facts import Hardware
+from roles.metrics import MONITORING_GROUP, runs_kafka_agent
+from roles.metrics import address as monitoring_address
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, unit_file
 
 ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
 # Before each restart the cluster must already be healthy: a broker that did not come back
@@ -101,9 +100,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     )
     managed_files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
 
-    unit = managed_files.put(
+    unit = unit_file(
         name="systemd unit",
-        dest=f"/etc/systemd/system/{config.UNIT}",
+        dest=f"{UNIT_DIR}/{config.UNIT}",
         src=rendered_file(
             "kafka/kafka.service.j2",
             user=config.USER,
@@ -115,7 +114,6 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             kafka_opts=jmx.option,
         ),
     )
-    systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
     managed_units.service(
         name="Kafka enabled at boot", service=config.UNIT, running=None, enabled=True
     )

@@ -7,16 +7,210 @@ name); Prometheus and Alertmanager to loopback unless host data says otherwise.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
+from io import StringIO
+from pathlib import Path
+from typing import Any
 
+import yaml
 from pyinfra.api import deploy
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import server
 
-from roles.monitoring import config, role
+from roles import managed_files, managed_units, packages
+from roles.kafka.config import UNIT as KAFKA_UNIT
+from roles.kafka.config import bootstrap as kafka_bootstrap
+from roles.metrics import MONITORING_GROUP, address
+from roles.monitoring import config, operations, rules
 from roles.spec import HostSpec
+from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, reload_units, restart_on_change
+
+KAFKA_LAG = Path(__file__).resolve().with_name("kafka_lag.py")
 
 
 @deploy("Monitoring")
 def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
-    role.exporters(spec)
-    if config.MONITORING_GROUP in spec.groups:
-        role.monitoring_host(spec, inventory_specs)
+    exporters(spec)
+    if MONITORING_GROUP in spec.groups:
+        monitoring_host(spec, inventory_specs)
+
+
+def _put(
+    name: str, dest: str, template: str, private: bool = False, **context: Any
+) -> OperationMeta:
+    """A rendered file; `private`: 0640 root:prometheus (what the services read, nobody else)."""
+    return managed_files.put(
+        name=name,
+        dest=dest,
+        user="root",
+        group=config.PROMETHEUS_USER if private else "root",
+        mode="0640" if private else "0644",
+        src=rendered_file(template, **context),
+    )
+
+
+def _generated(name: str, dest: str, document: object, private: bool = False) -> OperationMeta:
+    """A YAML (or KEY=value) file built in Python, under the managed-by header."""
+    if not isinstance(document, str):
+        document = yaml.safe_dump(document, sort_keys=False)
+    return _put(name, dest, "monitoring/generated.j2", private, body=document.rstrip("\n"))
+
+
+def _defaults(package: str, body: str) -> OperationMeta:
+    return _generated(f"/etc/default/{package}", f"/etc/default/{package}", body)
+
+
+def _service(
+    package: str, address: str, port: int, changed: list[OperationMeta]
+) -> list[OperationMeta]:
+    """Enabled and running, on `address`:`port`; restarted when its files changed. Returns
+    the operations that (re)start it: a service they started runs with its new files."""
+    # Debian starts a package's service as it is installed, with the package's own defaults:
+    # one that cannot bind there (Alertmanager's 9093 on a Kafka broker) fails until systemd
+    # refuses to start it again. Its new files make it startable: clear that state first.
+    server.shell(
+        name=f"{package}: forget failed starts before its new configuration",
+        commands=[f"systemctl reset-failed {package}"],
+        _if=lambda: any(op.did_change() for op in changed),
+    )
+    started = managed_units.service(
+        name=f"{package} enabled", service=package, running=True, enabled=True
+    )
+    bound = operations.listening(
+        name=f"{package} listening on {address}:{port}", service=package, address=address, port=port
+    )
+    restarted = managed_units.service(
+        name=f"Restart {package} for its changed configuration",
+        service=package,
+        restarted=True,
+        _if=lambda: any(op.did_change() for op in changed) and not bound.did_change(),
+    )
+    return [started, bound, restarted]
+
+
+def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
+    role = next(r for r in spec.postgres.roles if r.name == spec.monitoring.postgres_role)
+    password = managed_files.put(
+        name="PostgreSQL exporter password (0640 root:prometheus)",
+        dest=config.PG_PASSWORD_FILE,
+        user="root",
+        group=config.PROMETHEUS_USER,
+        mode="0640",
+        src=StringIO(role.secret() or ""),
+        secret=True,
+    )
+    queries = _put(
+        "PostgreSQL exporter queries",
+        config.PG_QUERIES,
+        "monitoring/postgres-exporter-queries.yml.j2",
+        role=role.name,
+        min_age=spec.monitoring.thresholds.compression_min_age,
+    )
+    return [password, queries]
+
+
+def exporters(spec: HostSpec) -> None:
+    chosen = config.exporters(spec.groups, spec.monitoring.exporters)
+    # Without what they recommend: node exporter's recommended textfile collectors bring
+    # nvme-cli, smartmontools and ipmitool, whose boot units fail where there is no such
+    # hardware (nvmf-autoconnect leaves systemd degraded in containers and on most VMs).
+    packages.installed(
+        name="Install the exporters", packages=[e.package for e in chosen], no_recommends=True
+    )
+    for exporter in chosen:
+        changed: list[OperationMeta] = [
+            _defaults(exporter.package, config.defaults_file(exporter, spec))
+        ]
+        if exporter.job == "postgres":
+            changed += _postgres_exporter_files(spec)
+        _service(exporter.package, address(spec), exporter.port, changed)
+    if "kafka" in spec.groups and any(e.job == "node" for e in chosen):
+        _kafka_lag(spec)
+
+
+def _kafka_lag(spec: HostSpec) -> None:
+    """Consumer group lag into node exporter's textfile directory, every kafka_lag_interval
+    (roles/monitoring/kafka_lag.py; broker JMX does not carry it). Every broker collects, so
+    lag stays known while one is down; the alert takes the largest figure."""
+    managed_files.directory(
+        name="Timestack's on-host scripts", path=posixpath.dirname(config.KAFKA_LAG_SCRIPT)
+    )
+    managed_files.put(
+        name="Kafka lag collector", src=str(KAFKA_LAG), dest=config.KAFKA_LAG_SCRIPT, mode="0755"
+    )
+    unit = config.KAFKA_LAG_UNIT
+    service = _put(
+        f"{unit}.service",
+        f"{UNIT_DIR}/{unit}.service",
+        "monitoring/kafka-lag.service.j2",
+        script=config.KAFKA_LAG_SCRIPT,
+        kafka_unit=KAFKA_UNIT,
+        bootstrap=kafka_bootstrap(spec.kafka),
+        output=f"{config.TEXTFILE_DIR}/kafka_lag.prom",
+        textfile_dir=config.TEXTFILE_DIR,
+    )
+    timer = _put(
+        f"{unit}.timer",
+        f"{UNIT_DIR}/{unit}.timer",
+        "monitoring/kafka-lag.timer.j2",
+        interval=f"{config.seconds(spec.monitoring.kafka_lag_interval)}s",
+    )
+    reload_units("Load the changed lag units", [service, timer])
+    managed_units.service(
+        name=f"{unit}.timer enabled and running",
+        service=f"{unit}.timer",
+        running=True,
+        enabled=True,
+    )
+    restart_on_change(f"Restart {unit}.timer for its changed interval", f"{unit}.timer", [timer])
+
+
+def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
+    packages.installed(
+        name="Install Prometheus and Alertmanager",
+        packages=["prometheus", "prometheus-alertmanager"],
+        no_recommends=True,  # its recommended node exporter comes with the exporters above
+    )
+    managed_files.directory(name="Rule directory", path=config.RULES_DIR)
+    alerts = _put(
+        "Alert rules",
+        config.RULES_FILE,
+        "monitoring/alerts.yml.j2",
+        groups=rules.groups(spec.monitoring.thresholds, specs.values(), spec.monitoring.alert_for),
+    )
+    prometheus_yml = _generated(
+        "prometheus.yml", config.PROMETHEUS_YML, config.prometheus_config(spec, specs.values())
+    )
+    # private: a webhook URL may carry a token
+    alertmanager_yml = _generated(
+        "alertmanager.yml", config.ALERTMANAGER_YML, config.alertmanager_config(spec), True
+    )
+    # A broken file never reaches the running Prometheus: promtool checks first.
+    server.shell(
+        name="promtool check config (and the rules it names)",
+        commands=[f"promtool check config {config.PROMETHEUS_YML}"],
+        _if=lambda: alerts.did_change() or prometheus_yml.did_change(),
+    )
+    prometheus_args = _defaults("prometheus", config.prometheus_defaults(spec))
+    alertmanager_args = _defaults("prometheus-alertmanager", config.alertmanager_defaults(spec))
+    listen = spec.monitoring.prometheus.listen_address
+    _service(
+        "prometheus-alertmanager",
+        "127.0.0.1",
+        spec.monitoring.alertmanager.port,
+        [alertmanager_args, alertmanager_yml],
+    )
+    starts = _service("prometheus", listen, config.PROMETHEUS.port, [prometheus_args])
+    # Not right after a (re)start: it reads its files as it starts, and a SIGHUP before its
+    # handler is installed (within a second of the start) kills it.
+    managed_units.service(
+        name="Reload Prometheus for its changed configuration or rules",
+        service="prometheus",
+        reloaded=True,
+        _if=lambda: (
+            (alerts.did_change() or prometheus_yml.did_change())
+            and not any(op.did_change() for op in starts)
+        ),
+    )

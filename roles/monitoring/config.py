@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roles import units
+from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
 from roles.pgbouncer.config import SOCKET_DIR as PGBOUNCER_SOCKET_DIR
 from roles.spec import HostSpec, host_address
 
@@ -24,7 +25,6 @@ RULES_FILE = f"{RULES_DIR}/timestack.yml"
 PG_QUERIES = f"{CONF_DIR}/postgres-exporter-queries.yml"
 PG_PASSWORD_FILE = f"{CONF_DIR}/postgres-exporter.password"
 PROMETHEUS_USER = "prometheus"  # Debian's prometheus-* units run as this user
-MONITORING_GROUP = "monitoring"
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,6 @@ KAFKA_LAG_SCRIPT = "/usr/local/lib/timestack/kafka_lag.py"
 KAFKA_LAG_UNIT = "timestack-kafka-lag"
 
 
-def address(spec: HostSpec) -> str:
-    """The name Prometheus dials for this host's exporters, and the address they bind to:
-    monitoring.address, else the inventory name without its connector prefix."""
-    return spec.monitoring.address or host_address(spec.name)
-
-
 def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple[Exporter, ...]:
     """The Debian-packaged exporters a host in `groups` runs (`only`: monitoring.exporters,
     the ones host data keeps)."""
@@ -70,15 +64,6 @@ def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple
         for e in EXPORTERS
         if (not e.groups or e.groups & wanted) and (kept is None or e.job in kept)
     )
-
-
-def runs_kafka_agent(spec: HostSpec, monitored: bool = True) -> bool:
-    """Whether this broker serves the JMX exporter: kafka.jmx_exporter.enabled, else when the
-    inventory is `monitored`; never when monitoring.exporters leaves it out."""
-    only = spec.monitoring.exporters
-    enabled = spec.kafka.jmx_exporter.enabled
-    wanted = monitored if enabled is None else enabled
-    return wanted and "kafka" in spec.groups and (only is None or "kafka" in only)
 
 
 def seconds(duration: str) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from roles.monitoring.config import runs_kafka_agent, seconds
+from roles.metrics import runs_kafka_agent
+from roles.monitoring.config import seconds
 from roles.monitoring.rules_model import Alert, Group
 from roles.spec import HostSpec
 from roles.spec.monitoring import Thresholds

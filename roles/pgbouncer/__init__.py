@@ -6,12 +6,12 @@ from __future__ import annotations
 from io import StringIO
 
 from pyinfra.api import deploy
-from pyinfra.operations import systemd
 
 from roles import managed_files, managed_units, packages
 from roles.pgbouncer import config, operations
 from roles.spec import HostSpec
 from roles.templating import rendered_file
+from roles.unit_files import UNIT_DIR, restart_on_change, unit_file
 
 
 @deploy("pgBouncer")
@@ -62,24 +62,17 @@ def apply(spec: HostSpec) -> None:
         mode="0640",
         src=rendered_file("pgbouncer/hba.conf.j2", os_user=config.OS_USER, rules=pg.hba),
     )
-    managed_files.directory(
-        name="Unit drop-in directory", path="/etc/systemd/system/pgbouncer.service.d"
-    )
-    unit = managed_files.put(
+    drop_ins = f"{UNIT_DIR}/{config.SERVICE}.service.d"
+    managed_files.directory(name="Unit drop-in directory", path=drop_ins)
+    unit = unit_file(
         name="Open-file limit for pgBouncer",
-        dest="/etc/systemd/system/pgbouncer.service.d/50-timestack.conf",
+        dest=f"{drop_ins}/50-timestack.conf",
         src=rendered_file("pgbouncer/limits.conf.j2", nofile=config.open_files_limit(bouncer)),
     )
-    systemd.daemon_reload(name="Load the changed unit", _if=unit.did_change)
     managed_units.service(
         name="pgBouncer running and enabled", service=config.SERVICE, running=True, enabled=True
     )
-    managed_units.service(
-        name="Restart pgBouncer for its new open-file limit",
-        service=config.SERVICE,
-        restarted=True,
-        _if=unit.did_change,
-    )
+    restart_on_change("Restart pgBouncer for its new open-file limit", config.SERVICE, [unit])
     in_effect = operations.config_in_effect(
         name="pgBouncer settings in effect (reload or restart)",
         wanted=settings,

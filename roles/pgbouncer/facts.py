@@ -8,7 +8,7 @@ from pyinfra.api import FactBase
 from typing_extensions import override
 
 from roles.pgbouncer.config import LOOKUP_SCHEMA, OS_USER, SOCKET_DIR
-from roles.postgres.facts import OFFLINE, ClusterSqlFact, psql, when_online
+from roles.pgclient import OFFLINE, ClusterSqlFact, psql, when_online
 from roles.sql import quote_literal
 
 

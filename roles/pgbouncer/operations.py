@@ -9,7 +9,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from roles.pgbouncer import config
 from roles.pgbouncer.facts import LookupFunction, RunningConfig
-from roles.postgres.operations import run_sql_file
+from roles.pgclient import run_sql_file
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from roles.backup.config import archive_settings
 from roles.colocation import kafka_heap_bytes
+from roles.hardware import DetectedHardware
+from roles.pgbouncer import config as pgbouncer
 from roles.postgres import tuning
-from roles.postgres.hardware import DetectedHardware
 from roles.spec import BackupSpec, FieldError, HostSpec, PostgresSpec
 
 MIB = 1024**2
@@ -116,6 +117,13 @@ def hardware(
     spec: HostSpec, groups: Collection[str], detected: DetectedHardware
 ) -> tuning.Hardware:
     """Tuning inputs: what the host data says, else what was detected on the host."""
+    return _inputs(spec, groups, detected)[0]
+
+
+def _inputs(
+    spec: HostSpec, groups: Collection[str], detected: DetectedHardware
+) -> tuple[tuning.Hardware, Reservation]:
+    """The tuning inputs, and the reservation (with its reasons) they subtract."""
     pg = spec.postgres
     memory = pg.tuning.memory or detected.memory_bytes
     disk = pg.tuning.disk or detected.disk
@@ -125,15 +133,17 @@ def hardware(
             f"nothing (not detected{''.join(f'; {note}' for note in detected.notes)})",
             "must be set in host data to one of hdd, ssd, nvme",
         )
-    return tuning.Hardware(
+    reserve = reservation(spec, groups, memory)
+    inputs = tuning.Hardware(
         memory_bytes=memory,
         cpus=pg.tuning.cpus or detected.cpus,
         disk=disk,
         pg_version=pg.version,
         wal_disk_bytes=pg.tuning.wal_disk or (detected.wal_fs_bytes if pg.wal_directory else None),
-        reserve_bytes=reservation(spec, groups, memory).bytes,
+        reserve_bytes=reserve.bytes,
         max_connections=pg.max_connections,
     )
+    return inputs, reserve
 
 
 def base_settings(pg: PostgresSpec, backup: BackupSpec | None = None) -> dict[str, str]:
@@ -175,6 +185,8 @@ class DesiredSettings:
     base: dict[str, str]
     tuned: list[tuning.Setting]
     overrides: dict[str, str]
+    hardware: tuning.Hardware  # what the tuning was computed from
+    reserve: Reservation  # and what it left to co-located services
 
     def effective(self) -> dict[str, str]:
         """What SHOW must return: overrides win over tuning, tuning over the base."""
@@ -184,10 +196,13 @@ class DesiredSettings:
 def desired_settings(
     spec: HostSpec, groups: Collection[str], detected: DetectedHardware
 ) -> DesiredSettings:
+    inputs, reserve = _inputs(spec, groups, detected)
     return DesiredSettings(
         base=base_settings(spec.postgres, spec.backup),
-        tuned=tuning.compute(hardware(spec, groups, detected)),
+        tuned=tuning.compute(inputs),
         overrides=override_settings(spec.postgres),
+        hardware=inputs,
+        reserve=reserve,
     )
 
 
@@ -207,8 +222,8 @@ def peer_maps(spec: HostSpec, groups: Collection[str]) -> list[PeerMap]:
         return []
     return [
         PeerMap(
-            name="timestack_pgbouncer",
-            os_user="postgres",
+            name=pgbouncer.IDENT_MAP,
+            os_user=pgbouncer.OS_USER,
             role=spec.pgbouncer.auth_user,
             databases=",".join(db.dbname for db in spec.pgbouncer.databases),
             why="pgBouncer (running as postgres) looks up SCRAM secrets as its auth_user",
@@ -218,7 +233,3 @@ def peer_maps(spec: HostSpec, groups: Collection[str]) -> list[PeerMap]:
 
 def conf_dir(pg: PostgresSpec) -> str:
     return f"/etc/postgresql/{pg.version}/{pg.cluster}"
-
-
-def service_name(pg: PostgresSpec) -> str:
-    return f"postgresql@{pg.version}-{pg.cluster}"

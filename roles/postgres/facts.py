@@ -1,82 +1,15 @@
-"""Facts the postgres role reads. SQL runs as the postgres OS user over the local socket
-(peer authentication), through Debian's pg_wrapper so `--cluster` finds the right port.
-ClusterSqlFact is the base of every fact answered by SQL on a cluster (the pgbouncer and
-schema roles' too)."""
+"""Facts the postgres role reads; those answered by SQL are roles.pgclient.ClusterSqlFacts."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import TypeVar
 
 from pyinfra.api import FactBase
 from typing_extensions import override
 
-from roles.postgres import hardware
+from roles.pgclient import ClusterSqlFact, PostgresCommonFact, psql, when_online
 from roles.sql import quote_literal
-
-T = TypeVar("T")
-OFFLINE = "timestack:offline"  # printed instead of an answer: see ClusterSqlFact
-
-
-def psql(version: int, cluster: str, sql: str | None, database: str = "postgres") -> str:
-    """A psql command line: unaligned, tuples only, '|'-separated, stop on the first error.
-    Without `sql` it reads the statements from standard input."""
-    command = (
-        f"runuser -u postgres -- psql --cluster {version}/{shlex.quote(cluster)} "
-        f"-d {shlex.quote(database)} -XAtq -F '|' -v ON_ERROR_STOP=1"
-    )
-    return command if sql is None else f"{command} -c {shlex.quote(sql)}"
-
-
-def when_online(version: int, cluster: str, database: str | None = None) -> str:
-    """A shell prefix that prints OFFLINE and ends the command unless the cluster is online
-    (and, given `database`, that database exists)."""
-    guard = (
-        f"pg_lsclusters -h {version} {shlex.quote(cluster)} 2>/dev/null | grep -q online || "
-        f"{{ echo {OFFLINE}; exit 0; }}; "
-    )
-    if database is None:
-        return guard
-    return guard + (
-        f"{psql(version, cluster, 'SELECT datname FROM pg_database')} "
-        f"| grep -qx {shlex.quote(database)} || {{ echo {OFFLINE}; exit 0; }}; "
-    )
-
-
-class PostgresCommonFact(FactBase[T]):
-    """A fact read with postgresql-common's tools: before the package is installed (a first
-    deploy, while preparing) pyinfra skips the command and the fact is its default()."""
-
-    @override
-    def requires_command(self, *args: object, **kwargs: object) -> str:
-        return "pg_lsclusters"
-
-
-class ClusterSqlFact(PostgresCommonFact[T]):
-    """A fact answered by SQL on one cluster. Where the cluster does not run yet, or the
-    database does not exist yet, the command (prefixed with when_online) prints OFFLINE and
-    the fact is default() too: the operations then yield idempotent SQL, so a first deploy
-    and an interrupted one converge. Subclasses parse the answer."""
-
-    @override
-    def process(self, output: list[str]) -> T:
-        return self.default() if output == [OFFLINE] else self.parse(output)
-
-    def parse(self, output: list[str]) -> T:
-        raise NotImplementedError
-
-
-class Hardware(FactBase[hardware.DetectedHardware]):
-    """Memory (cgroup-aware), CPUs and disk kind behind the data directory."""
-
-    @override
-    def command(self, data_directory: str, wal_directory: str | None = None) -> str:
-        return hardware.command(data_directory, wal_directory)
-
-    @override
-    def process(self, output: list[str]) -> hardware.DetectedHardware:
-        return hardware.parse(output)
 
 
 @dataclass(frozen=True)
@@ -234,19 +167,6 @@ class Extensions(ClusterSqlFact[dict[str, str] | None]):
     @override
     def parse(self, output: list[str]) -> dict[str, str] | None:
         return dict(line.split("|", 1) for line in output)
-
-
-class StandbySignal(FactBase[bool]):
-    """Whether the data directory holds standby.signal: a standby, built (or being built)."""
-
-    @override
-    def command(self, data_directory: str) -> str:
-        path = shlex.quote(f"{data_directory.rstrip('/')}/standby.signal")
-        return f"if [ -e {path} ]; then echo yes; else echo no; fi"
-
-    @override
-    def process(self, output: list[str]) -> bool:
-        return output == ["yes"]
 
 
 class ReplicationSlots(ClusterSqlFact[dict[str, bool] | None]):

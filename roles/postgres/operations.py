@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Generator, Mapping, Sequence
-from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
-from roles.paths import SECRET_DIR, STATE_DIR
+from roles.pgclient import psql, run_sql_file
 from roles.postgres import scram
-from roles.postgres.facts import Extensions, PgRole, ReplicationSlots, Settings, psql
+from roles.postgres.facts import Extensions, PgRole, ReplicationSlots, Settings
 from roles.sql import quote_ident, quote_literal
-from roles.staging import staged_upload
 from roles.units import same_value
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
@@ -94,18 +92,6 @@ def settings_in_effect(
         yield StringCommand("systemctl", "reload", service)
     else:
         host.noop(f"all {len(wanted)} settings in effect")
-
-
-def run_sql_file(
-    version: int, cluster: str, sql: str, label: str, database: str = "postgres"
-) -> Commands:
-    """Upload SQL to a root-only directory and feed it to psql on stdin, in one transaction:
-    nothing it carries (SCRAM verifiers, definitions) lands on a command line or in output."""
-    path = f"{SECRET_DIR}/{label}.sql"
-    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, SECRET_DIR)
-    yield staged_upload(StringIO(sql), path)
-    runner = psql(version, cluster, None, database)
-    yield StringCommand(f"{runner} -1 < {path}; rc=$?; rm -f {path}; exit $rc")
 
 
 @operation()

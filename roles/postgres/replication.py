@@ -16,7 +16,6 @@ from roles.spec import FieldError, HbaRule, HostSpec, host_address
 from roles.spec.topology import slot_name, standbys_of
 
 PASSFILE = "/var/lib/postgresql/.pgpass"
-STANDBY_SIGNAL = "standby.signal"
 
 # PostgreSQL's hot-standby rule: a standby refuses to start (or pauses replay) when one of
 # these is lower than on its primary. The value when no Timestack file sets it is

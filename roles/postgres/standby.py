@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pyinfra import host
 from pyinfra.context import inventory
 
+from roles.common.facts import Hardware
+from roles.pgclient import StandbySignal
 from roles.postgres import config, replication
-from roles.postgres.facts import Cluster, Hardware, HostAddresses, StandbySignal
+from roles.postgres.facts import Cluster, HostAddresses
 from roles.postgres.replication import Upstream
 from roles.refusal import Refusal
 from roles.spec import FieldError, HbaRule, HostSpec, host_address

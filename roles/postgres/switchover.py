@@ -30,7 +30,7 @@ from pyinfra import host
 from roles.backup.drill_run import Live
 from roles.backup.runbook import RunbookError, run
 from roles.pgbouncer.facts import admin_console
-from roles.postgres import config
+from roles.pgclient import STANDBY_SIGNAL, service_name
 from roles.spec import HostSpec
 from roles.spec.topology import slot_name, standbys_of
 
@@ -152,7 +152,7 @@ def pause_and_stop(spec: HostSpec, pgbouncer: bool) -> None:
         _console(spec, "PAUSE")
     PROGRESS.paused_at = time.monotonic()
     try:
-        run(f"systemctl stop {config.service_name(spec.postgres)}", "stop the primary")
+        run(f"systemctl stop {service_name(spec.postgres)}", "stop the primary")
     except RunbookError:
         resume(spec, pgbouncer)
         raise
@@ -205,7 +205,7 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
     if not PROGRESS.promoted:
         if PROGRESS.paused_at is None:
             raise RunbookError(f"{host.name}: not switched over; nothing was changed")
-        run(f"systemctl start {config.service_name(pg)}", "start the old primary again")
+        run(f"systemctl start {service_name(pg)}", "start the old primary again")
         resume(spec, pgbouncer)
         raise RunbookError(f"{host.name}: {new} was not promoted: this host is the primary again")
     assert PROGRESS.checkpoint_lsn and PROGRESS.switchpoint
@@ -216,10 +216,10 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
             f"{PROGRESS.switchpoint}: run pg_rewind against {new} before it can follow"
         )
     run(
-        f"runuser -u postgres -- touch {pg.data_dir}/standby.signal",
+        f"runuser -u postgres -- touch {pg.data_dir}/{STANDBY_SIGNAL}",
         "write standby.signal",
     )
-    run(f"systemctl start {config.service_name(pg)}", "start as a standby")
+    run(f"systemctl start {service_name(pg)}", "start as a standby")
     # The schema's job units Require PostgreSQL: a job due while it stopped was stopped with
     # it and recorded as failed. On a standby they are skipped from now on (ExecCondition).
     run("systemctl reset-failed 'timestack-*.service'", "clear interrupted jobs")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pyinfra.api import FactBase
 from typing_extensions import override
 
-from roles.postgres.facts import ClusterSqlFact, psql, when_online
+from roles.pgclient import ClusterSqlFact, psql, when_online
 from roles.schema.edition import EditionEvidence
 from roles.schema.engine import LEDGER, LedgerRow, LiveState
 from roles.schema.sqltext import quote_literal

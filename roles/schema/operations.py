@@ -15,7 +15,8 @@ from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
 from roles.once import read_once
-from roles.postgres.facts import psql
+from roles.paths import STATE_DIR
+from roles.pgclient import psql
 from roles.schema import engine
 from roles.schema.edition import EditionChanged, check_ledger
 from roles.schema.facts import SchemaState
@@ -23,7 +24,7 @@ from roles.schema.units import Edition, Unit
 from roles.staging import staged_upload
 
 # Root-only staging of unit scripts; each file is removed after psql read it on stdin.
-WORK_DIR = "/var/lib/timestack/schema"
+WORK_DIR = f"{STATE_DIR}/schema"
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 
@@ -94,7 +95,7 @@ def unit(
         f"timestack: unit {unit.key} from {unit.source} failed (PostgreSQL's message and the "
         f"statement are above); {atomic}"
     )
-    yield StringCommand("install", "-d", "-m", "0700", "/var/lib/timestack", WORK_DIR)
+    yield StringCommand("install", "-d", "-m", "0700", STATE_DIR, WORK_DIR)
     yield staged_upload(StringIO(script), path)
     runner = psql(version, cluster, None, database)
     yield StringCommand(

@@ -1,7 +1,7 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema`, `bench`, `monitoring`, `ingest` (one module each, roles.spec.<section>,
+`backup`, `schema`, `monitoring`, `ingest` (one module each, roles.spec.<section>,
 where every default lives, so group data only sets what differs). Any other top-level key is
 a typo unless pyinfra or a connector owns it (`_sudo`, `ssh_user`, `docker_identifier` …).
 Cross-field and inventory-wide rules are in roles.spec.checks; rules that need a role's code
@@ -20,7 +20,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from roles.spec import checks
 from roles.spec.backup import BackupSpec
-from roles.spec.bench import BenchSpec
 from roles.spec.checks import HostRule, InventoryRule, Parsed, Problem
 from roles.spec.common import CommonSpec
 from roles.spec.errors import FieldError, HostInput, SpecError, from_validation_error, no_such_key
@@ -34,7 +33,6 @@ from roles.spec.types import SpecModel, parse_size
 
 __all__ = [
     "BackupSpec",
-    "BenchSpec",
     "CommonSpec",
     "DatabaseSpec",
     "FieldError",
@@ -72,8 +70,10 @@ CONNECTOR_PREFIXES = (
     "winrm_",
     "vagrant_",
     "terraform_",
-    "verify_",  # read by the verify suite only (roles/targets.py)
+    "verify_",  # read by the verify suite only (tests/verify/targets.py)
 )
+# Sections of host data other tools read and validate themselves.
+OTHER_TOOLS = ("bench",)  # bench/spec.py: `python -m bench validate` thresholds
 
 SECTIONS: dict[str, type[SpecModel]] = {
     "common": CommonSpec,
@@ -82,7 +82,6 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "kafka": KafkaSpec,
     "backup": BackupSpec,
     "schema": SchemaSpec,
-    "bench": BenchSpec,
     "monitoring": MonitoringSpec,
     "ingest": IngestSpec,
 }
@@ -120,7 +119,6 @@ class HostSpec(SpecModel):
     kafka: KafkaSpec = Field(default_factory=KafkaSpec)
     backup: BackupSpec = Field(default_factory=BackupSpec)
     schema_: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
-    bench: BenchSpec = Field(default_factory=BenchSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
 
@@ -165,7 +163,7 @@ def _validate_host(
             + " (pyinfra and connector keys start with _, ssh_, docker_ ...)",
         )
         for key in host.data
-        if key not in SECTIONS and not key.startswith(CONNECTOR_PREFIXES)
+        if key not in SECTIONS and key not in OTHER_TOOLS and not key.startswith(CONNECTOR_PREFIXES)
     ]
     data = host.data
     postgres = _parse(PostgresSpec, host.name, "postgres", data.get("postgres"), errors)
@@ -187,7 +185,6 @@ def _validate_host(
             _parse(BackupSpec, host.name, "backup", data.get("backup"), errors), inventory
         ),
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
-        bench=_parse(BenchSpec, host.name, "bench", data.get("bench"), errors),
         monitoring=_parse(MonitoringSpec, host.name, "monitoring", data.get("monitoring"), errors),
         ingest=_parse(IngestSpec, host.name, "ingest", data.get("ingest"), errors),
     )

@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from roles.spec.backup import BackupSpec
-from roles.spec.bench import BenchSpec
 from roles.spec.common import CommonSpec
 from roles.spec.ingest import IngestSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
@@ -86,7 +85,6 @@ class Parsed:
     kafka: KafkaSpec | None
     backup: BackupSpec | None
     schema: SchemaSpec | None
-    bench: BenchSpec | None = None  # thresholds of `python -m bench validate`
     monitoring: MonitoringSpec | None = None
     ingest: IngestSpec | None = None
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from roles.targets import load_targets
 from tests.integration.pyinfra_run import ROOT
+from tests.verify.targets import load_targets
 
 
 @dataclass(frozen=True)

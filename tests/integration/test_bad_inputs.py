@@ -33,11 +33,11 @@ from roles.common import LIMITS_FILE, SYSCTL_FILE, SYSTEMD_LIMITS_FILE
 from roles.hostdata import deep_merge
 from roles.kafka import config as kafka_config
 from roles.pgbouncer import config as pgbouncer_config
-from roles.targets import load_targets
 from roles.templating import render
 from tests.integration.inventories import lab_variant
 from tests.integration.lab_access import db_sql
 from tests.integration.pyinfra_run import ROOT, run_pyinfra
+from tests.verify.targets import load_targets
 
 DB, KAFKA, REPO = "ts-db1", "ts-kafka1", "ts-backup1"
 NOFILE = 70000  # the lab runs with the default 65536

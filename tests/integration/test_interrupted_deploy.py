@@ -51,10 +51,10 @@ from roles.common import THP_UNIT
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
 from roles.paths import SECRET_DIR
 from roles.pgbouncer import config as pgbouncer_config
-from roles.targets import Target, load_targets
 from tests.integration import unprivileged_watch
 from tests.integration.pyinfra_run import ROOT, DeployRun, Kill, run_pyinfra, stream_pyinfra
 from tests.integration.schema_host import DbHost
+from tests.verify.targets import Target, load_targets
 
 FRESH_ENV = "TIMESTACK_FRESH_TARGET"
 STARTING = r"Starting operation: "

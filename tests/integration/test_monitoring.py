@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from roles.monitoring.config import MONITORING_GROUP, seconds
+from roles.metrics import MONITORING_GROUP
+from roles.monitoring.config import seconds
 from roles.monitoring.rules import groups
-from roles.targets import load_targets
 from tests.integration.lab_access import LAB_INVENTORY, db_sql
 from tests.integration.pyinfra_run import DeployRun
 from tests.integration.test_drift import on
+from tests.verify.targets import load_targets
 
 PROMETHEUS = "http://127.0.0.1:19090"
 BROKER = "ts-kafka3"  # not the broker that manages topics (the first of group kafka)

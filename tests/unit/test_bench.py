@@ -12,10 +12,10 @@ import pytest
 
 from bench import datagen, report, schema, workload
 from bench.runner import Plan, generate
+from bench.spec import BenchSpec, thresholds
 from bench.stats import METRICS, Summary, derived, percentile, ratio
 from bench.thresholds import evaluate
-from roles.spec import HostSpec
-from roles.spec.bench import BenchSpec
+from roles.spec import HostInput, validate_inventory
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -141,11 +141,16 @@ def test_validation_names_each_missed_metric_figure_and_threshold() -> None:
 
 
 def test_thresholds_come_from_host_data() -> None:
-    spec = HostSpec.model_validate({"name": "db1", "bench": {"latest_row_ms": 50}})
+    spec = thresholds("db1", {"bench": {"latest_row_ms": 50}})
     outcome = next(
-        o for o in evaluate(_figures(latest_row=20), spec.bench) if o.check.metric == "latest_row"
+        o for o in evaluate(_figures(latest_row=20), spec) if o.check.metric == "latest_row"
     )
     assert outcome.passed
+
+
+def test_bad_thresholds_name_the_field() -> None:
+    with pytest.raises(SystemExit, match=r"db1: bench\.latest_row_ms: .*greater than 0"):
+        thresholds("db1", {"bench": {"latest_row_ms": -1}})
 
 
 def _two_clusters() -> dict[str, dict[str, Summary]]:
@@ -219,3 +224,8 @@ def test_noop_benchmark_counts_only_operations_that_changed_a_host() -> None:
         '{"name": "pgBouncer | ini", "success": ["db1"], "error": [], "no_change": []}]}}'
     )
     assert changed_operations(payload) == ["pgBouncer | ini"]
+
+
+def test_the_deploy_leaves_the_bench_section_to_bench() -> None:
+    host = HostInput(name="db1", groups=frozenset(), data={"bench": {"latest_row_ms": -1}})
+    assert "db1" in validate_inventory([host])

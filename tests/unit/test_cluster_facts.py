@@ -10,15 +10,8 @@ import pytest
 from roles.common.facts import KernelSetting, KernelSettings
 from roles.kafka.cluster import address_of
 from roles.pgbouncer.facts import LookupFunction
-from roles.postgres.facts import (
-    OFFLINE,
-    Clusters,
-    ClusterSqlFact,
-    Databases,
-    Extensions,
-    Roles,
-    Settings,
-)
+from roles.pgclient import OFFLINE, ClusterSqlFact
+from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings
 from roles.schema.edition import EditionEvidence
 from roles.schema.engine import LiveState
 from roles.schema.facts import SchemaState, TimescaleEdition

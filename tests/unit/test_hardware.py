@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roles.postgres.hardware import parse
+from roles.hardware import parse
 
 GIB = 1024**3
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from roles.kafka.archive import ArchiveError, resolve_jmx_agent
+from roles.metrics import runs_kafka_agent
 from roles.monitoring import config, kafka_lag, rules
 from roles.spec import HostInput, HostSpec, KafkaSpec, SpecError, validate_inventory
 from roles.spec.kafka import JMX_AGENT_SHA512, JMX_AGENT_VERSION
@@ -75,7 +76,7 @@ def test_exporters_host_data_keeps_only_those_named() -> None:
     specs = inventory(kafka={"monitoring": {"exporters": ["node"]}})
     jobs = {job["job_name"] for job in config.scrape_configs(specs.values())}
     assert "kafka" not in jobs and "node" in jobs
-    assert not config.runs_kafka_agent(specs["@docker/kafka1"])
+    assert not runs_kafka_agent(specs["@docker/kafka1"])
 
 
 def test_an_unknown_exporter_is_refused_in_one_line() -> None:
@@ -188,10 +189,10 @@ def test_agent_follows_the_monitoring_group_unless_host_data_decides() -> None:
     default = KafkaSpec().jmx_exporter
     assert default.enabled is None
     broker = inventory()["@docker/kafka1"]
-    assert config.runs_kafka_agent(broker, monitored=True)
-    assert not config.runs_kafka_agent(broker, monitored=False)
+    assert runs_kafka_agent(broker, monitored=True)
+    assert not runs_kafka_agent(broker, monitored=False)
     pinned = inventory(kafka={"kafka": {"jmx_exporter": {"enabled": True}}})["@docker/kafka1"]
-    assert config.runs_kafka_agent(pinned, monitored=False)
+    assert runs_kafka_agent(pinned, monitored=False)
     off = inventory(kafka={"kafka": {"jmx_exporter": {"enabled": False}}})
     assert "kafka" not in {job["job_name"] for job in config.scrape_configs(off.values())}
 

@@ -16,7 +16,7 @@ from lab import kafka_release
 from lab.engine import LabError
 from lab.secrets import LAB_SECRET_ENV
 from roles.spec import KafkaSpec
-from roles.targets import load_targets
+from tests.verify.targets import load_targets
 
 BIN = kafka_release.RECIPE_DIR / "bin"
 TOOLS = {

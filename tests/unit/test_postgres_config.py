@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from roles.hardware import DetectedHardware
 from roles.hostdata import deep_merge
 from roles.postgres import config, scram
-from roles.postgres.hardware import DetectedHardware
 from roles.postgres.tuning import InvalidHardware
 from roles.spec import HostInput, HostSpec, validate_inventory
 from roles.templating import render

@@ -6,7 +6,7 @@ import pytest
 
 from lab.access import KNOWN_HOSTS
 from lab.secrets import LAB_SECRET_ENV
-from roles.targets import backend_options, hostspec_for, load_targets
+from tests.verify.targets import backend_options, hostspec_for, load_targets
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from roles.postgres.tuning import Hardware, Setting, as_dict, compute, main, validate
+from roles.postgres.tuning import Hardware, Setting, as_dict, compute, validate
+from roles.postgres.tuning.__main__ import main
 from roles.units import format_size, parse_size
 
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
@@ -80,7 +81,7 @@ def test_memory_stays_within_the_documented_budget(hw: Hardware) -> None:
     processes = connections + number(s, "max_worker_processes")
     fixed = size(s, "shared_buffers") + size(s, "maintenance_work_mem")
     autovacuum = number(s, "autovacuum_max_workers") * size(s, "autovacuum_work_mem")
-    # The guarantee in roles/postgres/tuning.py's docstring ...
+    # The guarantee in roles.postgres.tuning's docstring ...
     budget = fixed + autovacuum + processes * size(s, "work_mem")
     assert Fraction(budget, usable(hw)) <= Fraction(5, 8), s
     # ... and the classic DBA check it implies.

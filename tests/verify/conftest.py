@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from roles.spec import HostSpec, SpecError
-from roles.targets import Target, load_targets
+from tests.verify.targets import Target, load_targets
 
 # Testinfra's own ways to say how to reach hosts: here the inventory says it, per host.
 INVENTORY_DECIDES = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from roles.monitoring.config import address as monitoring_address
+from roles.metrics import address as monitoring_address
 from roles.monitoring.config import exporter_ports
 from roles.spec import HostSpec
 

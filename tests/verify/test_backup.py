@@ -11,10 +11,10 @@ import pytest
 
 from roles.backup import config, info
 from roles.backup.config import Layout
-from roles.postgres.facts import psql
+from roles.pgclient import psql
 from roles.spec import HostSpec
-from roles.targets import load_targets
 from roles.units import parse_duration_ms
+from tests.verify.targets import load_targets
 
 DB = pytest.mark.group("timescaledb")
 REPO = pytest.mark.group("pgbackrest_repo")

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from roles.backup import config as backup_config
-from roles.targets import load_targets
 from tests.verify import exposure
+from tests.verify.targets import load_targets
 
 SYSCTL_FILE = "/etc/sysctl.d/60-timestack.conf"
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"

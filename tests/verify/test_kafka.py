@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from roles import hardware
 from roles.colocation import kafka_heap_bytes
 from roles.kafka import admin_tool, config
 from roles.kafka.cluster import Broker, brokers, cluster_id
 from roles.kafka.topics import differences, parse_described
-from roles.postgres import hardware
-from roles.targets import load_targets
+from tests.verify.targets import load_targets
 
 pytestmark = pytest.mark.group("kafka")
 

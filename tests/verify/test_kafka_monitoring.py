@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
 from roles.monitoring import config
 from roles.monitoring.facts import TcpListeners
 from roles.monitoring.operations import WILDCARDS
-from roles.targets import load_targets
+from tests.verify.targets import load_targets
 
 pytestmark = pytest.mark.group("kafka")
 
@@ -27,14 +28,14 @@ RULE_METRICS = (
 @pytest.fixture(scope="module")
 def monitored(request: pytest.FixtureRequest) -> bool:
     targets = load_targets(request.config.getoption("--inventory"))
-    return any(config.MONITORING_GROUP in target.groups for target in targets)
+    return any(MONITORING_GROUP in target.groups for target in targets)
 
 
 @pytest.fixture
 def agent(monitored: bool, spec: Any) -> tuple[str, int]:
-    if not monitored or not config.runs_kafka_agent(spec):
+    if not monitored or not runs_kafka_agent(spec):
         pytest.skip("no monitoring group in the inventory, or the agent is not kept here")
-    return config.address(spec), spec.kafka.jmx_exporter.port
+    return address(spec), spec.kafka.jmx_exporter.port
 
 
 def test_jmx_agent_serves_the_metrics_the_rules_read(host: Any, agent: tuple[str, int]) -> None:

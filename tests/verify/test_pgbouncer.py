@@ -10,7 +10,7 @@ import pytest
 from roles.pgbouncer import config
 from roles.pgbouncer.facts import admin_console
 from roles.spec import HostSpec
-from roles.targets import Target
+from tests.verify.targets import Target
 
 pytestmark = pytest.mark.group("pgbouncer")
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from roles.postgres import config, hardware
-from roles.postgres.facts import psql
+from roles import hardware
+from roles.pgclient import psql, service_name
+from roles.postgres import config
 from roles.units import same_value
 
 pytestmark = pytest.mark.group("timescaledb")
@@ -25,9 +26,9 @@ def test_packages_installed(host: Any, spec: Any) -> None:
 
 
 def test_service_active_and_enabled(host: Any, spec: Any) -> None:
-    service = host.service(config.service_name(spec.postgres))
-    assert service.is_running, f"{config.service_name(spec.postgres)} is not running"
-    assert service.is_enabled, f"{config.service_name(spec.postgres)} is not enabled"
+    service = host.service(service_name(spec.postgres))
+    assert service.is_running, f"{service_name(spec.postgres)} is not running"
+    assert service.is_enabled, f"{service_name(spec.postgres)} is not enabled"
 
 
 def test_port_listening(host: Any, spec: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from roles.postgres.facts import psql
+from roles.pgclient import psql
 from roles.schema.edition import EditionEvidence, choose
 from roles.schema.model import load_spec
 from roles.schema.render import plan

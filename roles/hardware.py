@@ -1,4 +1,5 @@
-"""What tuning needs to know about a host, read by one shell script and parsed here.
+"""What a host has — memory, CPUs, the disk behind a directory — read by one shell script
+and parsed here, for PostgreSQL's tuning and Kafka's heap alike.
 
 The script is shared by the deploy (a pyinfra fact) and the verify suite (Testinfra), so both
 compute the settings from the same view of the hardware. Memory and CPUs honour cgroup
@@ -11,8 +12,10 @@ from __future__ import annotations
 import math
 import shlex
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-from roles.postgres.tuning import Disk
+Disk = Literal["hdd", "ssd", "nvme"]
+DISKS: tuple[str, ...] = get_args(Disk)
 
 SCRIPT = r"""
 path=$1; wal=$2

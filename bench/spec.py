@@ -1,17 +1,16 @@
-"""The `bench` section: thresholds of `python -m bench validate`.
+"""The `bench` section of host data: thresholds of `python -m bench validate`.
 
-Every default lives here: group data and hosts set only what differs.
+Read by bench alone (the deploy's validator leaves the section to it). Every default lives
+here: group data and hosts set only what differs.
 """
 
 from __future__ import annotations
 
-from pydantic import (
-    Field,
-)
+from collections.abc import Mapping
 
-from roles.spec.types import (
-    SpecModel,
-)
+from pydantic import Field, ValidationError
+
+from roles.spec.types import SpecModel
 
 
 class BenchSpec(SpecModel):
@@ -29,3 +28,15 @@ class BenchSpec(SpecModel):
     rollup_speedup: float = Field(
         10, description="1-day aggregate: raw median / rollup median, at least", gt=0
     )
+
+
+def thresholds(host: str, data: Mapping[str, object]) -> BenchSpec:
+    """The host's `bench` data (as pyinfra merges it) as thresholds; SystemExit naming each
+    bad field."""
+    try:
+        return BenchSpec.model_validate(data.get("bench") or {})
+    except ValidationError as error:
+        faults = "; ".join(
+            f"bench.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+        )
+        raise SystemExit(f"{host}: {faults}") from None

@@ -1,7 +1,7 @@
 """PostgreSQL + TimescaleDB tuning: hardware in, settings (each with its reason) out.
 
 Pure module, no pyinfra import; the postgres role writes what :func:`compute` returns, and
-``python -m roles.postgres.tuning`` prints it (see ``--help``; the CLI is a design contract).
+``python -m roles.postgres.tuning`` prints it (__main__.py; the CLI is a design contract).
 
 Formulas start from timescaledb-tune (pkg/pgtune) and PGTune; every reason says where a
 value departs from timescaledb-tune and why. Memory is "usable memory" U = memory - reserve:
@@ -20,17 +20,12 @@ large that even the 64kB work_mem floor breaks the bound is rejected with ValueE
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
 
-from roles.units import format_size, parse_size
+from roles.hardware import DISKS, Disk
+from roles.units import format_size
 
-Disk = Literal["hdd", "ssd", "nvme"]
-DISKS: tuple[str, ...] = get_args(Disk)
 PG_VERSIONS = range(13, 19)
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
@@ -304,78 +299,3 @@ def render_table(hw: Hardware, settings: Sequence[Setting]) -> str:
     value_width = max(len(row[1]) for row in rows)
     lines += [f"{n:<{name_width}}  {v:<{value_width}}  {r}" for n, v, r in rows]
     return "\n".join(lines)
-
-
-# ---- CLI ------------------------------------------------------------------------------------
-
-
-def _option(field: str) -> str:
-    """The CLI option for a Hardware field: reserve_bytes -> --reserve."""
-    return "--" + field.removesuffix("_bytes").replace("_", "-")
-
-
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
-
-
-def _size_arg(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
-        prog="python -m roles.postgres.tuning",
-        description="Print the PostgreSQL/TimescaleDB settings Timestack would write.",
-    )
-    size_help = "e.g. 64GiB, 512MB (GB = GiB = 1024^3 bytes)"
-    parser.add_argument("--memory", required=True, type=_size_arg, help=f"RAM, {size_help}")
-    parser.add_argument("--cpus", required=True, type=int, help="usable CPUs")
-    parser.add_argument("--disk", required=True, choices=DISKS, help="data disk type")
-    parser.add_argument("--pg-version", required=True, type=int, help="PostgreSQL major, 13-18")
-    parser.add_argument("--wal-disk", type=_size_arg, help=f"WAL disk size, {size_help}")
-    parser.add_argument(
-        "--reserve", type=_size_arg, default=0, help="memory of co-located services"
-    )
-    parser.add_argument("--max-connections", type=int, help="default: by memory")
-    parser.add_argument("--format", choices=("json", "table"), default="json")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-        hw = Hardware(
-            memory_bytes=args.memory,
-            cpus=args.cpus,
-            disk=args.disk,
-            pg_version=args.pg_version,
-            wal_disk_bytes=args.wal_disk,
-            reserve_bytes=args.reserve,
-            max_connections=args.max_connections,
-        )
-        settings = compute(hw)
-    except _UsageError as exc:
-        print(parser.format_usage().rstrip(), file=sys.stderr)
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except InvalidHardware as exc:
-        print(f"{parser.prog}: error: argument {_option(exc.field)}: {exc}", file=sys.stderr)
-        return 2
-    if args.format == "json":
-        print(json.dumps(as_dict(settings), indent=2))
-    else:
-        print(render_table(hw, settings))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
