@@ -3,9 +3,9 @@
 pyinfra's files.put reads three facts per file (the parent directory, the file, its SHA-1),
 files.directory and files.link two each: a role with ten files costs thirty SSH round trips
 on every run, even when nothing changes. These operations yield what those yield for the
-same state, with the same staging of uploads, but decide from `PathStates`: one command that
-reports every path a role (a `@deploy`) manages on the host and nothing knows yet
-(roles.once), read again only after an operation changed the host.
+same state, with the same staging of uploads and the same `--diff` output, but decide from
+`PathStates`: one command that reports every path a role (a `@deploy`) manages on the host
+and nothing knows yet (roles.once), read again only after an operation changed the host.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Literal
 
-from pyinfra import host
+from pyinfra import host, logger, state
 from pyinfra.api import (
     FactBase,
     FileUploadCommand,
@@ -29,7 +29,9 @@ from pyinfra.api import (
     operation,
 )
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations.util.files import chmod, chown
+from pyinfra.api.output import format_text
+from pyinfra.facts.files import FileContents
+from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 from typing_extensions import override
 
 from roles.once import managed, read_keyed
@@ -111,6 +113,29 @@ def _mode(mode: str | None) -> int | None:
     return None if mode is None else int(mode, 8)
 
 
+def _lines(content: bytes) -> list[str] | None:
+    try:
+        return content.decode().splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+def _show_diff(dest: str, content: bytes, exists: bool, secret: bool) -> None:
+    """What files.put logs with `--diff` before it uploads: a unified diff of the file's
+    lines against what is there now; never a secret's lines."""
+    host.log(f"Will {'modify' if exists else 'create'} {format_text(dest, bold=True)}", logger.info)
+    desired = _lines(content)
+    if secret:
+        logger.info("  (a secret: no diff shown)")
+    elif desired is None:
+        logger.info("Binary file uploaded")
+    else:
+        current = (host.get_fact(FileContents, path=dest) or []) if exists else []
+        for line in generate_color_diff([f"{line}\n" for line in current], desired):
+            logger.info("  %s", line)
+    logger.info("")
+
+
 def _parent(path: str, managed: list[str], user: str | None, group: str | None) -> Commands:
     """files.put's and files.link's remote directory: created (owned as the file) if missing."""
     parent = posixpath.dirname(path)
@@ -139,6 +164,8 @@ def _put(
             host.noop(f"{dest} is as managed")
         yield from changes
         return
+    if state.config.DIFF:
+        _show_diff(dest, content, found is not None, secret)
     yield from _parent(dest, managed, user, group)
     # A secret gets its owner and mode in a root-only directory before it is moved into
     # place: a new file copied in directly is readable with the SSH user's umask until chmod.

@@ -4,11 +4,13 @@ and parsers, and what each operation yields for what it finds."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, cast
 
+import click
 import pytest
 from pyinfra import host
 from pyinfra.api import (
@@ -27,6 +29,7 @@ from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import StateStage
 from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import FileContents
 from typing_extensions import override
 
 from roles import managed_files, managed_units, packages
@@ -281,6 +284,47 @@ def test_what_packages_only_recommend_can_be_left_out(fake: FactHost) -> None:
     fake.facts[DebPackages] = {}
     (install,) = _commands(packages.installed, packages=["prometheus"], no_recommends=True)
     assert "install --no-install-recommends prometheus" in install
+
+
+DRIFTED = {
+    "/etc/app": PathState("directory", 0o755, "root", "root"),
+    "/etc/app/app.conf": PathState("file", 0o640, "app", "app", "0" * 40),
+}
+
+
+def test_diff_shows_how_a_drifted_file_changes(
+    fake: FactHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.facts[PathStates] = DRIFTED
+    fake.facts[FileContents] = lambda path: ["# managed by Timestack", "listen = 0"]
+    fake.state.config.DIFF = True
+    caplog.set_level(logging.INFO, logger="pyinfra")
+    content = b"# managed by Timestack\nlisten = 1\n"
+    _commands(managed_files._put, **_put(content=content))
+    logged = [click.unstyle(record.getMessage()) for record in caplog.records]
+    assert "Will modify /etc/app/app.conf" in logged[0]
+    assert logged[1:] == [
+        "  @@ -1,2 +1,2 @@",
+        "    # managed by Timestack",
+        "  - listen = 0",
+        "  + listen = 1",
+        "",
+    ]
+
+
+def test_diff_never_shows_a_secret_nor_a_file_without_diff(
+    fake: FactHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.facts[PathStates] = DRIFTED
+    caplog.set_level(logging.INFO, logger="pyinfra")
+    _commands(managed_files._put, **_put())  # without --diff: nothing said, nothing read
+    assert caplog.records == []
+    fake.state.config.DIFF = True
+    _commands(managed_files._put, **_put(secret=True))
+    logged = "\n".join(click.unstyle(record.getMessage()) for record in caplog.records)
+    assert "Will modify /etc/app/app.conf" in logged
+    assert "listen" not in logged
+    assert FileContents not in fake.reads
 
 
 @operation()
