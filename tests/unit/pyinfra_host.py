@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO, StringIO
-from typing import Any
+from typing import Any, cast
 
 from pyinfra.api import Config, FileUploadCommand, Inventory, State
+from pyinfra.api.arguments import AllArguments
 from pyinfra.api.command import PyinfraCommand
 from pyinfra.api.host import Host
 from pyinfra.context import ctx_host, ctx_state
@@ -16,7 +17,9 @@ from pyinfra.context import ctx_host, ctx_state
 
 class FactHost:
     """`facts[Fact]` is what `host.get_fact(Fact, ...)` returns, or a function of the fact's
-    arguments that does; `reads` lists the facts read, `noops` what the operations said."""
+    arguments that does; `reads` lists the facts read, `noops` what the operations said.
+    Operations run with what deploy.py gives each: sudo, uploads staged in a private
+    directory."""
 
     def __init__(self, name: str = "db1") -> None:
         inventory = Inventory(([name], {}))
@@ -27,6 +30,9 @@ class FactHost:
         self.noops: list[str] = []
         self.host.get_fact = self._get_fact  # type: ignore[method-assign,assignment]
         self.host.noop = self.noops.append  # type: ignore[method-assign,assignment]
+        self.host.current_op_global_arguments = cast(
+            AllArguments, {"_sudo": True, "_temp_dir": "/home/deploy/.timestack-staging"}
+        )
 
     def _get_fact(self, fact: type[Any], *args: Any, **kwargs: Any) -> Any:
         self.reads.append(fact)

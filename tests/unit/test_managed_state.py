@@ -8,7 +8,7 @@ import logging
 import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 import pytest
@@ -23,7 +23,6 @@ from pyinfra.api import (
     StringCommand,
     operation,
 )
-from pyinfra.api.arguments import AllArguments
 from pyinfra.api.connect import connect_all
 from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
@@ -107,11 +106,7 @@ def test_system_account_reads_an_existing_user_and_a_missing_one() -> None:
 
 @pytest.fixture
 def fake() -> Iterator[FactHost]:
-    fact_host = FactHost()
-    fact_host.host.current_op_global_arguments = cast(
-        AllArguments, {"_sudo": True, "_temp_dir": "/home/deploy/.stage"}
-    )
-    with fact_host.context():
+    with FactHost().context() as fact_host:
         yield fact_host
 
 
