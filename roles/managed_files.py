@@ -1,14 +1,11 @@
 """Files, directories and links the roles manage, decided from one read per role and host.
 
 pyinfra's files.put reads three facts per file (the parent directory, the file, its SHA-1),
-files.directory and files.link one each: a role with ten files costs thirty SSH round trips
-on every run, even when nothing changes. These operations do what those do (same commands,
-same staging of uploads), but decide from `PathStates`, one command that reports every
-path a role (a `@deploy`) manages on the host, read when the role's first such operation
-runs (roles.once) — after the role's packages are in place.
-
-Each path is managed by one operation, so a snapshot taken at the role's first operation is
-what each later one would have read itself.
+files.directory and files.link two each: a role with ten files costs thirty SSH round trips
+on every run, even when nothing changes. These operations yield what those yield for the
+same state, with the same staging of uploads and the same `--diff` output, but decide from
+`PathStates`: one command that reports every path a role (a `@deploy`) manages on the host
+and nothing knows yet (roles.once), read again only after an operation changed the host.
 """
 
 from __future__ import annotations
@@ -22,13 +19,22 @@ from io import BytesIO, StringIO
 from pathlib import Path
 from typing import Any, Literal
 
-from pyinfra import host
-from pyinfra.api import FactBase, FileUploadCommand, OperationError, StringCommand, operation
+from pyinfra import host, logger, state
+from pyinfra.api import (
+    FactBase,
+    FileUploadCommand,
+    OperationError,
+    QuoteString,
+    StringCommand,
+    operation,
+)
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations.util.files import chmod, chown
+from pyinfra.api.output import format_text
+from pyinfra.facts.files import FileContents
+from pyinfra.operations.util.files import chmod, chown, generate_color_diff
 from typing_extensions import override
 
-from roles.once import managed, read_once
+from roles.once import managed, read_keyed
 from roles.paths import SECRET_DIR, STATE_DIR
 from roles.staging import staged_upload
 
@@ -90,20 +96,53 @@ class PathStates(FactBase[dict[str, PathState]]):
 
 
 def _state(path: str, managed: list[str]) -> PathState | None:
-    return read_once(PathStates, paths=tuple(managed)).get(path)
+    return read_keyed(PathStates, path, managed)
 
 
 def _ownership(
     path: str, found: PathState, user: str | None, group: str | None, mode: int | None
 ) -> Commands:
-    if (user and found.user != user) or (group and found.group != group):
-        yield chown(path, user, group)
+    # files.put's and files.directory's order: mode, then owner
     if mode is not None and found.mode != mode:
         yield chmod(path, f"{mode:o}")
+    if (user and found.user != user) or (group and found.group != group):
+        yield chown(path, user, group)
 
 
 def _mode(mode: str | None) -> int | None:
     return None if mode is None else int(mode, 8)
+
+
+def _lines(content: bytes) -> list[str] | None:
+    try:
+        return content.decode().splitlines(keepends=True)
+    except UnicodeDecodeError:
+        return None
+
+
+def _show_diff(dest: str, content: bytes, exists: bool, secret: bool) -> None:
+    """What files.put logs with `--diff` before it uploads: a unified diff of the file's
+    lines against what is there now; never a secret's lines."""
+    host.log(f"Will {'modify' if exists else 'create'} {format_text(dest, bold=True)}", logger.info)
+    desired = _lines(content)
+    if secret:
+        logger.info("  (a secret: no diff shown)")
+    elif desired is None:
+        logger.info("Binary file uploaded")
+    else:
+        current = (host.get_fact(FileContents, path=dest) or []) if exists else []
+        for line in generate_color_diff([f"{line}\n" for line in current], desired):
+            logger.info("  %s", line)
+    logger.info("")
+
+
+def _parent(path: str, managed: list[str], user: str | None, group: str | None) -> Commands:
+    """files.put's and files.link's remote directory: created (owned as the file) if missing."""
+    parent = posixpath.dirname(path)
+    if _state(parent, managed) is None:
+        yield StringCommand("mkdir", "-p", QuoteString(parent))
+        if user or group:
+            yield chown(parent, user, group)
 
 
 @operation(is_idempotent=True)
@@ -125,9 +164,9 @@ def _put(
             host.noop(f"{dest} is as managed")
         yield from changes
         return
-    parent = posixpath.dirname(dest)
-    if _state(parent, managed) is None:
-        yield StringCommand("mkdir", "-p", shlex.quote(parent))
+    if state.config.DIFF:
+        _show_diff(dest, content, found is not None, secret)
+    yield from _parent(dest, managed, user, group)
     # A secret gets its owner and mode in a root-only directory before it is moved into
     # place: a new file copied in directly is readable with the SSH user's umask until chmod.
     staged = f"{SECRET_DIR}/{dest.strip('/').replace('/', '_')}" if secret else dest
@@ -139,7 +178,7 @@ def _put(
     if mode is not None:
         yield chmod(staged, f"{mode:o}")
     if secret:
-        yield StringCommand("mv", "-f", staged, shlex.quote(dest))
+        yield StringCommand("mv", "-f", staged, QuoteString(dest))
 
 
 def put(
@@ -165,7 +204,7 @@ def put(
         group=group,
         mode=_mode(mode),
         secret=secret,
-        managed=managed("paths", dest, posixpath.dirname(dest)),
+        managed=managed(PathStates, dest, posixpath.dirname(dest)),
         **arguments,
     )
     return meta
@@ -177,11 +216,11 @@ def _directory(
 ) -> Commands:
     found = _state(path, managed)
     if found is None:
-        yield StringCommand("mkdir", "-p", shlex.quote(path))
-        if user or group:
-            yield chown(path, user, group)
+        yield StringCommand("mkdir", "-p", QuoteString(path))
         if mode is not None:
             yield chmod(path, f"{mode:o}")
+        if user or group:
+            yield chown(path, user, group)
         return
     if found.kind != "directory":
         raise OperationError(
@@ -200,13 +239,13 @@ def directory(
     mode: str | None = None,
     **arguments: Any,
 ) -> OperationMeta:
-    """files.directory: created with its parents, then owner and mode set when given."""
+    """files.directory: created with its parents, then mode and owner set when given."""
     meta: OperationMeta = _directory(
         path=path,
         user=user,
         group=group,
         mode=_mode(mode),
-        managed=managed("paths", path),
+        managed=managed(PathStates, path),
         **arguments,
     )
     return meta
@@ -220,14 +259,21 @@ def _link(path: str, target: str, managed: list[str]) -> Commands:
     if found is not None and found.kind == "link" and found.target == target:
         host.noop(f"{path} points at {target}")
         return
-    # -n: replace a link to a directory rather than create a link inside it
-    yield StringCommand("ln", "-sfn", shlex.quote(target), shlex.quote(path))
+    if found is None:
+        yield from _parent(path, managed, None, None)
+    else:  # another link, or a file
+        yield StringCommand("rm", "-f" if found.kind == "link" else "-rf", QuoteString(path))
+    yield StringCommand("ln -s", QuoteString(target), QuoteString(path))
 
 
 def link(path: str, target: str, **arguments: Any) -> OperationMeta:
-    """files.link(force=True): a symbolic link, replacing a file or another link there."""
+    """files.link(force=True, force_backup=False): a symbolic link, replacing a file or
+    another link there."""
     meta: OperationMeta = _link(
-        path=path, target=target, managed=managed("paths", path), **arguments
+        path=path,
+        target=target,
+        managed=managed(PathStates, path, posixpath.dirname(path)),
+        **arguments,
     )
     return meta
 
@@ -240,10 +286,10 @@ def _absent(path: str, managed: list[str]) -> Commands:
         return
     if found.kind == "directory":
         raise OperationError(f"{path} is a directory: not removed")
-    yield StringCommand("rm", "-f", shlex.quote(path))
+    yield StringCommand("rm", "-f", QuoteString(path))
 
 
 def absent(path: str, **arguments: Any) -> OperationMeta:
     """files.file(present=False) for a file or link."""
-    meta: OperationMeta = _absent(path=path, managed=managed("paths", path), **arguments)
+    meta: OperationMeta = _absent(path=path, managed=managed(PathStates, path), **arguments)
     return meta

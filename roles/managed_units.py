@@ -1,31 +1,27 @@
 """systemd units the roles manage, decided from one `systemctl show` per role and host.
 
-pyinfra's systemd.service reads two facts per call (the unit's state, whether it is
-enabled). This does what it does — the same start/stop/restart/reload and enable/disable
-decisions, through pyinfra's own handle_service_control — from `UnitStates`, read once for
-every unit a role manages when the role's first such operation runs (roles.once).
-An operation that starts or stops a unit records it, so a later one on the same unit in the
-same role decides from what the unit is now.
+pyinfra's systemd.service reads two facts per call (SystemdStatus, SystemdEnabled). This
+yields what it yields for the same state — through pyinfra's own handle_service_control,
+from pyinfra's own facts' command and parsers — but from `UnitStates`: one `systemctl show`
+of every unit a role manages that nothing knows yet (roles.once), read again only after an
+operation changed the host.
 """
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.api import FactBase, QuoteString, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
+from pyinfra.facts.systemd import SYSTEMD_UNIT_NAME_REGEX, SystemdEnabled, SystemdStatus
 from pyinfra.operations.util.service import handle_service_control
 from typing_extensions import override
 
-from roles.once import managed, read_once
-
-# What pyinfra's SystemdStatus and SystemdEnabled count as running and as enabled.
-_RUNNING = frozenset({"running", "waiting", "exited", "listening", "mounted"})
-_ENABLED = frozenset({"enabled", "static"})
+from roles.once import managed, read_keyed
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,8 @@ class UnitState:
 
 
 class UnitStates(FactBase[dict[str, UnitState]]):
-    """Running and enabled, per unit (a unit systemd does not know is neither)."""
+    """Running and enabled, per unit, as SystemdStatus and SystemdEnabled count them (a unit
+    systemd does not know is neither)."""
 
     @override
     @staticmethod
@@ -47,30 +44,24 @@ class UnitStates(FactBase[dict[str, UnitState]]):
         return "systemctl"
 
     @override
-    def command(self, units: Sequence[str]) -> str:
-        quoted = " ".join(shlex.quote(unit) for unit in units)
-        return f"systemctl show --all --property Id,SubState,UnitFileState {quoted}"
+    def command(self, units: Sequence[str]) -> StringCommand:
+        # SystemdStatus's `systemctl show`, with SystemdEnabled's property too
+        status: StringCommand = SystemdStatus().command(services=list(units))
+        return StringCommand(status, "--property", SystemdEnabled.state_key)
 
     @override
     def process(self, output: list[str]) -> dict[str, UnitState]:
-        units: dict[str, UnitState] = {}
-        fields: dict[str, str] = {}
-        for line in [*output, ""]:  # a blank line ends each unit's block
-            key, _, value = line.strip().partition("=")
-            if key:
-                fields[key] = value
-                continue
-            if "Id" in fields:
-                units[fields["Id"]] = UnitState(
-                    running=fields.get("SubState") in _RUNNING,
-                    enabled=fields.get("UnitFileState") in _ENABLED,
-                )
-            fields = {}
-        return units
+        running = SystemdStatus().process(output)
+        enabled = SystemdEnabled().process(output)
+        return {
+            unit: UnitState(running=is_running, enabled=enabled.get(unit, False))
+            for unit, is_running in running.items()
+        }
 
 
 def _unit_name(service: str) -> str:
-    return service if "." in service else f"{service}.service"
+    """systemd.service's: a name without a unit type is a service."""
+    return service if re.fullmatch(SYSTEMD_UNIT_NAME_REGEX, service) else f"{service}.service"
 
 
 @operation()
@@ -82,17 +73,12 @@ def _service(
     enabled: bool | None,
     units: list[str],
 ) -> Generator[StringCommand, None, None]:
-    states = read_once(UnitStates, units=tuple(units))
-    found = states.get(unit, UnitState(running=False, enabled=False))
-    for command in handle_service_control(
+    found = read_keyed(UnitStates, unit, units) or UnitState(running=False, enabled=False)
+    yield from handle_service_control(
         host, unit, {unit: found.running}, "systemctl {1} {0}", running, restarted, reloaded
-    ):
-        yield command
-        if running is not None:  # a start or stop: what the next operation on it sees
-            states[unit] = found = replace(found, running=running)
+    )
     if enabled is not None and found.enabled != enabled:
-        yield StringCommand("systemctl", "enable" if enabled else "disable", shlex.quote(unit))
-        states[unit] = replace(found, enabled=enabled)
+        yield StringCommand("systemctl", "enable" if enabled else "disable", QuoteString(unit))
 
 
 def service(
@@ -112,7 +98,7 @@ def service(
         restarted=restarted,
         reloaded=reloaded,
         enabled=enabled,
-        units=managed("units", unit),
+        units=managed(UnitStates, unit),
         **arguments,
     )
     return meta

@@ -3,24 +3,26 @@
 pyinfra's apt.packages reads every installed package (`dpkg -l`) for each call, and each
 role installs its own; apt.update with a cache time reads two facts. These decide the same
 way (pyinfra's ensure_packages, its apt-get command line) from one package list per host,
-read again only after an operation installed something.
+read again only after an operation changed the host (roles.once).
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Generator, Sequence
 
 from pyinfra import host
 from pyinfra.api import FactBase, StringCommand, operation
 from pyinfra.facts.apt import noninteractive_apt
 from pyinfra.facts.deb import DebPackages
+from pyinfra.operations.apt import APT_UPDATE_FILENAME
 from pyinfra.operations.util.packaging import ensure_packages
 from typing_extensions import override
 
-from roles.once import forget, read_once
+from roles.once import read_once
 
-# What apt-get update touches on success (pyinfra's apt.update reads it too).
-UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+# What a successful update touches (pyinfra's apt.update with a cache_time does too).
+UPDATE_STAMP = APT_UPDATE_FILENAME
 
 
 class AptCacheAge(FactBase[int | None]):
@@ -46,7 +48,7 @@ def cache_fresh(cache_seconds: int) -> Generator[StringCommand, None, None]:
         host.noop(f"the apt cache is {age} s old (refreshed after {cache_seconds} s)")
         return
     yield StringCommand("apt-get", "update")
-    yield StringCommand("mkdir", "-p", "/var/lib/apt/periodic")
+    yield StringCommand("mkdir", "-p", posixpath.dirname(UPDATE_STAMP))  # not in every image
     yield StringCommand("touch", UPDATE_STAMP)
 
 
@@ -56,20 +58,15 @@ def installed(
 ) -> Generator[StringCommand, None, None]:
     """apt.packages(packages): install those not installed (a `name=version` pins one);
     `no_recommends` leaves out what they only recommend."""
-    current = read_once(DebPackages)
     install = "install --no-install-recommends" if no_recommends else "install"
-    commands = list(
-        ensure_packages(
-            host,
-            list(packages),
-            current,
-            True,
-            install_command=noninteractive_apt(install),
-            uninstall_command=noninteractive_apt("remove"),
-            upgrade_command=noninteractive_apt(install),
-            version_join="=",
-        )
-    )
-    if commands:
-        forget(DebPackages)  # the next role's packages are read after this install
-    yield from (StringCommand(str(c)) if isinstance(c, str) else c for c in commands)
+    for command in ensure_packages(
+        host,
+        list(packages),
+        read_once(DebPackages),
+        True,
+        install_command=noninteractive_apt(install),
+        uninstall_command=noninteractive_apt("remove"),
+        upgrade_command=noninteractive_apt(install),
+        version_join="=",
+    ):
+        yield StringCommand(command) if isinstance(command, str) else command

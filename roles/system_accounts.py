@@ -2,7 +2,8 @@
 
 pyinfra's server.group and server.user read four facts between them (every user and
 group on the host, the OS, the home directory); a service account needs two `getent`
-lines. The commands are the ones those operations run.
+lines. The commands are the ones `server.group(group, system=True)` and `server.user(user,
+home=, shell=, group=, system=True, ensure_home=False)` yield for the same state.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from pyinfra import host
-from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.api import FactBase, QuoteString, StringCommand, operation
 from typing_extensions import override
 
 
@@ -63,34 +64,21 @@ def system_account(
     """A system user whose primary group is its own system group; its home is not created
     (the role creates what it owns)."""
     found = host.get_fact(SystemAccount, user=user, group=group)
-    commands = (
-        [] if found.group_exists else [StringCommand("groupadd", "--system", shlex.quote(group))]
-    )
+    commands = [] if found.group_exists else [StringCommand("groupadd", "-r", QuoteString(group))]
+    wanted = {"-d": home, "-s": shell, "-g": group}
     if not found.user_exists:
-        commands.append(
-            StringCommand(
-                "useradd",
-                "--system",
-                "--gid",
-                shlex.quote(group),
-                "--home-dir",
-                shlex.quote(home),
-                "--no-create-home",
-                "--shell",
-                shlex.quote(shell),
-                shlex.quote(user),
-            )
-        )
+        options = [part for flag, value in wanted.items() for part in (flag, QuoteString(value))]
+        commands.append(StringCommand("useradd", *options, "-r", "-M", QuoteString(user)))
     else:
-        for flag, want, have in (
-            ("-g", group, found.primary_group),
-            ("-d", home, found.home),
-            ("-s", shell, found.shell),
-        ):
-            if want != have:
-                commands.append(
-                    StringCommand("usermod", flag, shlex.quote(want), shlex.quote(user))
-                )
+        have = {"-d": found.home, "-s": found.shell, "-g": found.primary_group}
+        changed = [
+            part
+            for flag, value in wanted.items()
+            if have[flag] != value
+            for part in (flag, QuoteString(value))
+        ]
+        if changed:
+            commands.append(StringCommand("usermod", *changed, QuoteString(user)))
     if not commands:
         host.noop(f"{user} exists: group {group}, home {home}, shell {shell}")
     yield from commands

@@ -21,7 +21,7 @@ from roles.kafka.facts import (
     MetaProperties,
 )
 from roles.kafka.topics import RefusedChanges, plan, tool_commands
-from roles.once import forget, read_once
+from roles.once import read_once
 from roles.spec import KafkaTopic
 from roles.staging import staged_upload
 
@@ -39,7 +39,6 @@ def archive_in_cache(archive: Archive) -> Commands:
     if cached.sha512 is not None and cached.sha512 == expected:
         host.noop(f"{archive.cached_path} is in place with the expected SHA-512")
         return
-    forget(ArchiveInCache, **where)  # unpacking reads what this puts in place
     if archive.local:
         part = f"{archive.cached_path}.part"
         yield staged_upload(archive.source, part)

@@ -23,7 +23,7 @@ def listening(service: str, address: str, port: int) -> Generator[StringCommand,
     """Restart `service` unless `port` listens on what `address` resolves to, and nowhere
     else: Debian's packages start their service on every address as they are installed, and
     a changed listen address in /etc/default takes a restart. The listeners are read once
-    per host: each service's port is its own, and its restart here is this run's first."""
+    per host, and again after an operation changed it (roles.once)."""
     wanted = read_once(ResolvedAddresses, hostname=address)
     bound = read_once(TcpListeners).get(port, frozenset())
     if bound_as_wanted(bound, wanted):

@@ -1,8 +1,8 @@
 """Operation of the schema role: apply one unit when the ledger or the live state says so.
 
 One pyinfra operation per unit, so `pyinfra ... --dry` lists exactly the units still due.
-They decide from one read of the ledger and the probes per host (roles.once): each unit's
-decision rests on its own ledger row and probe, which only that unit changes.
+They decide from one read of the ledger and the probes per host (roles.once), read again
+after a unit (or any other operation) changed the host.
 """
 
 from __future__ import annotations

@@ -218,12 +218,40 @@ def test_factory_rollup_chain_is_rendered_over_the_bench_tables() -> None:
 def test_noop_benchmark_counts_only_operations_that_changed_a_host() -> None:
     from bench.noop import changed_operations
 
-    payload = (
+    run = (
         '{"plan": [], "results": {"operations": ['
         '{"name": "Common | Timezone", "success": [], "error": [], "no_change": ["db1"]},'
         '{"name": "pgBouncer | ini", "success": ["db1"], "error": [], "no_change": []}]}}'
     )
-    assert changed_operations(payload) == ["pgBouncer | ini"]
+    assert changed_operations(run) == ["pgBouncer | ini"]
+    dry = (  # --dry: only the plan; an operation behind `_if` might change a host, not must
+        '{"results": null, "plan": ['
+        '{"name": "pgBouncer | ini", "hosts_with_change": [], '
+        '"hosts_with_conditional_change": []},'
+        '{"name": "pgBouncer | Restart", "hosts_with_change": [], '
+        '"hosts_with_conditional_change": ["db1"]},'
+        '{"name": "Kafka | topics", "hosts_with_change": ["kafka1"], '
+        '"hosts_with_conditional_change": []}]}'
+    )
+    assert changed_operations(dry) == ["Kafka | topics"]
+
+
+def test_noop_benchmark_runs_both_modes_against_connecting() -> None:
+    from bench.noop import CONNECT, commands, summary
+
+    runs = commands("inventory/lab.py")
+    assert [command[1:3] for command in runs.values()] == [
+        ["-y", "inventory/lab.py"],
+        ["-y", "--json"],
+        ["--dry", "--json"],
+    ]
+    lines = summary(
+        {CONNECT: [1.0, 1.2, 1.1], "no-op deploy -y": [4.4], "no-op deploy --dry": [6.6]}
+    )
+    assert lines[-2:] == [
+        "no-op deploy -y / connect: 4.0x (target: at most 5x)",
+        "no-op deploy --dry / connect: 6.0x (target: at most 5x)",
+    ]
 
 
 def test_the_deploy_leaves_the_bench_section_to_bench() -> None:

@@ -4,24 +4,41 @@ and parsers, and what each operation yields for what it finds."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
-from pyinfra.api import FileUploadCommand, OperationError
+from pyinfra import host
+from pyinfra.api import (
+    Config,
+    FactBase,
+    FileUploadCommand,
+    Inventory,
+    OperationError,
+    State,
+    StringCommand,
+    operation,
+)
+from pyinfra.api.connect import connect_all
+from pyinfra.api.operation import add_op
+from pyinfra.api.operations import run_ops
 from pyinfra.api.state import StateStage
-from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import FileContents
+from typing_extensions import override
 
 from roles import managed_files, managed_units, packages
 from roles.managed_files import PathState, PathStates
 from roles.managed_units import UnitState, UnitStates
-from roles.once import managed, read_once
+from roles.once import managed, read_keyed, read_once
 from roles.packages import AptCacheAge
 from roles.paths import SECRET_DIR
 from roles.system_accounts import Account, SystemAccount, system_account
+from tests.unit.pyinfra_host import FactHost
 
 
 def _read(fact: Any, **arguments: Any) -> Any:
@@ -87,38 +104,10 @@ def test_system_account_reads_an_existing_user_and_a_missing_one() -> None:
     assert absent == Account(group_exists=False, user_exists=False)
 
 
-class FakeHost:
-    """What the operations use of pyinfra's Host: facts, noop, the op's global arguments."""
-
-    def __init__(self, facts: dict[type[Any], Any]) -> None:
-        self.facts = facts
-        self.reads: list[type[Any]] = []
-        self.noops: list[str] = []
-        self.current_deploy_name = "Role"
-        self.current_op_global_arguments = {"_sudo": True, "_temp_dir": "/home/deploy/.stage"}
-        self.name = "db1"
-
-    def get_fact(self, fact: type[Any], **arguments: Any) -> Any:
-        self.reads.append(fact)
-        return self.facts[fact]
-
-    def noop(self, description: str) -> None:
-        self.noops.append(description)
-
-    def get_temp_filename(self, key: str, temp_directory: str | None = None) -> str:
-        return f"{temp_directory}/{hashlib.sha1(key.encode()).hexdigest()}"
-
-
-class FakeState:
-    def __init__(self, stage: StateStage = StateStage.Execute) -> None:
-        self.current_stage = stage
-
-
 @pytest.fixture
-def fake() -> Iterator[FakeHost]:
-    fake_host = FakeHost({})
-    with ctx_host.use(fake_host), ctx_state.use(FakeState()):
-        yield fake_host
+def fake() -> Iterator[FactHost]:
+    with FactHost().context() as fact_host:
+        yield fact_host
 
 
 def _commands(operation: Any, **arguments: Any) -> list[str]:
@@ -145,30 +134,33 @@ def _put(**overrides: Any) -> dict[str, Any]:
     return arguments | overrides
 
 
-def test_a_matching_file_is_a_noop_and_a_wrong_mode_only_a_chmod(fake: FakeHost) -> None:
+def test_a_matching_file_is_a_noop_and_a_wrong_mode_only_a_chmod(fake: FactHost) -> None:
     fake.facts[PathStates] = {
         "/etc/app": PathState("directory", 0o755, "root", "root"),
         "/etc/app/app.conf": PathState("file", 0o640, "app", "app", SHA1),
+        "/etc/app/other.conf": PathState("file", 0o644, "root", "app", SHA1),
     }
     assert _commands(managed_files._put, **_put()) == []
     assert fake.noops == ["/etc/app/app.conf is as managed"]
-    # Another role's snapshot (other paths): read anew.
-    fake.facts[PathStates] = {"/etc/app/app.conf": PathState("file", 0o644, "app", "app", SHA1)}
-    only_the_file = _put(managed=["/etc/app/app.conf"])
-    assert _commands(managed_files._put, **only_the_file) == ["chmod 640 /etc/app/app.conf"]
+    other = _put(dest="/etc/app/other.conf")
+    assert _commands(managed_files._put, **other) == [
+        "chmod 640 /etc/app/other.conf",  # files.put's order: mode, then owner
+        "chown app:app /etc/app/other.conf",
+    ]
 
 
-def test_a_missing_file_is_uploaded_then_owned_and_its_directory_made(fake: FakeHost) -> None:
+def test_a_missing_file_is_uploaded_then_owned_and_its_directory_made(fake: FactHost) -> None:
     fake.facts[PathStates] = {}
     assert _commands(managed_files._put, **_put()) == [
         "mkdir -p /etc/app",
+        "chown app:app /etc/app",
         "upload /etc/app/app.conf",
         "chown app:app /etc/app/app.conf",
         "chmod 640 /etc/app/app.conf",
     ]
 
 
-def test_a_secret_gets_owner_and_mode_before_it_is_moved_into_place(fake: FakeHost) -> None:
+def test_a_secret_gets_owner_and_mode_before_it_is_moved_into_place(fake: FactHost) -> None:
     fake.facts[PathStates] = {
         "/etc/app": PathState("directory", 0o755, "root", "root"),
         "/etc/app/app.conf": PathState("file", 0o640, "app", "app", "0" * 40),
@@ -183,84 +175,98 @@ def test_a_secret_gets_owner_and_mode_before_it_is_moved_into_place(fake: FakeHo
     ]
 
 
-def test_a_directory_where_a_file_belongs_is_refused(fake: FakeHost) -> None:
+def test_a_directory_where_a_file_belongs_is_refused(fake: FactHost) -> None:
     fake.facts[PathStates] = {"/etc/app/app.conf": PathState("directory", 0o755, "root", "root")}
     with pytest.raises(OperationError, match="is a directory, not a file"):
         _commands(managed_files._put, **_put())
 
 
-def test_directories_and_links_change_only_what_differs(fake: FakeHost) -> None:
+def test_directories_and_links_change_only_what_differs(fake: FactHost) -> None:
     fake.facts[PathStates] = {
         "/var/lib/app": PathState("directory", 0o750, "root", "app"),
         "/opt/app": PathState("link", target="/opt/app-1.0"),
+        "/opt/tool": PathState("file", 0o755, "root", "root", SHA1),
     }
     arguments = {"path": "/var/lib/app", "user": "app", "group": "app", "mode": 0o750}
     assert _commands(managed_files._directory, **arguments, managed=["/var/lib/app"]) == [
         "chown app:app /var/lib/app"
     ]
-    link = {"path": "/opt/app", "managed": ["/opt/app"]}
+    link = {"path": "/opt/app", "managed": ["/opt/app", "/opt"]}
     assert _commands(managed_files._link, **link, target="/opt/app-1.0") == []
     assert _commands(managed_files._link, **link, target="/opt/app-2.0") == [
-        "ln -sfn /opt/app-2.0 /opt/app"
+        "rm -f /opt/app",
+        "ln -s /opt/app-2.0 /opt/app",
+    ]
+    over_a_file = {"path": "/opt/tool", "managed": ["/opt/tool"], "target": "/opt/app/tool"}
+    assert _commands(managed_files._link, **over_a_file) == [
+        "rm -rf /opt/tool",
+        "ln -s /opt/app/tool /opt/tool",
     ]
 
 
-def test_a_unit_started_by_one_operation_is_running_for_the_next(fake: FakeHost) -> None:
+def test_a_roles_units_are_read_in_one_systemctl_show(fake: FactHost) -> None:
     fake.facts[UnitStates] = {"app.service": UnitState(running=False, enabled=False)}
-    units = ["app.service"]
-    common = {"unit": "app.service", "units": units, "reloaded": False}
+    units = managed(UnitStates, "app.service", "app.timer")
+    common = {"units": units, "reloaded": False, "restarted": False}
     assert _commands(
-        managed_units._service, **common, running=True, restarted=False, enabled=True
-    ) == ["systemctl start app.service", "systemctl enable app.service"]
-    assert _commands(
-        managed_units._service, **common, running=None, restarted=True, enabled=None
-    ) == ["systemctl restart app.service"]
-    assert fake.reads == [UnitStates]  # one read for both
+        managed_units._service, unit="app.service", **common, running=True, enabled=True
+    ) == [
+        "systemctl start app.service",
+        "systemctl enable app.service",
+    ]
+    assert (
+        _commands(managed_units._service, unit="app.timer", **common, running=False, enabled=None)
+        == []
+    )
+    assert fake.reads == [UnitStates]
+    assert managed_units._unit_name("postgresql@17-main") == "postgresql@17-main.service"
+    assert managed_units._unit_name("timestack-retention.timer") == "timestack-retention.timer"
 
 
-def test_the_account_is_created_with_its_group_or_corrected(fake: FakeHost) -> None:
+def test_the_account_is_created_with_its_group_or_corrected(fake: FactHost) -> None:
     arguments = {"user": "kafka", "group": "kafka", "home": "/nonexistent"}
     fake.facts[SystemAccount] = Account(group_exists=False, user_exists=False)
     assert _commands(system_account, **arguments) == [
-        "groupadd --system kafka",
-        "useradd --system --gid kafka --home-dir /nonexistent --no-create-home "
-        "--shell /usr/sbin/nologin kafka",
+        "groupadd -r kafka",
+        "useradd -d /nonexistent -s /usr/sbin/nologin -g kafka -r -M kafka",
     ]
     fake.facts[SystemAccount] = Account(True, True, "kafka", "/home/kafka", "/usr/sbin/nologin")
     assert _commands(system_account, **arguments) == ["usermod -d /nonexistent kafka"]
 
 
-def test_a_fact_is_read_once_per_stage(fake: FakeHost) -> None:
-    fake.facts[PathStates] = {}
-    for _ in range(3):
-        read_once(PathStates, paths=("/a",))
-    assert fake.reads == [PathStates]
-    with ctx_state.use(FakeState(StateStage.Prepare)):  # --dry read it while preparing
-        read_once(PathStates, paths=("/a",))
-    assert fake.reads == [PathStates, PathStates]
+def test_a_miss_reads_what_the_role_named_and_nothing_knows_yet(fake: FactHost) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def path_states(paths: tuple[str, ...]) -> dict[str, PathState]:
+        asked.append(paths)
+        return {"/a": PathState("directory", 0o755, "root", "root")}
+
+    fake.facts[PathStates] = path_states
+    batch = managed(PathStates, "/a", "/b")
+    assert read_keyed(PathStates, "/b", batch) is None  # absent, and known to be
+    assert read_keyed(PathStates, "/a", batch) == PathState("directory", 0o755, "root", "root")
+    assert read_keyed(PathStates, "/c", managed(PathStates, "/c")) is None
+    assert asked == [("/b", "/a"), ("/c",)]
 
 
-def test_what_a_role_manages_is_collected_per_role(fake: FakeHost) -> None:
-    first = managed("paths", "/a", "/b")
-    assert managed("paths", "/b", "/c") is first
+def test_what_a_role_manages_is_collected_per_role(fake: FactHost) -> None:
+    first = managed(PathStates, "/a", "/b")
+    assert managed(PathStates, "/b", "/c") is first
     assert first == ["/a", "/b", "/c"]
-    fake.current_deploy_name = "Other role"
-    assert managed("paths", "/a") == ["/a"]
+    assert managed(UnitStates, "a.service") == ["a.service"]
+    fake.host.current_deploy_name = "Other role"
+    assert managed(PathStates, "/a") == ["/a"]
 
 
-def test_packages_are_read_once_and_again_after_an_install(fake: FakeHost) -> None:
+def test_packages_are_read_once_for_every_role(fake: FactHost) -> None:
     fake.facts[DebPackages] = {"curl": {"8.14.1-2"}}
     assert _commands(packages.installed, packages=["curl"]) == []
-    assert _commands(packages.installed, packages=["curl"]) == []
-    assert fake.reads == [DebPackages]
     (install,) = _commands(packages.installed, packages=["curl", "jq"])
     assert install.endswith("install jq")
-    fake.facts[DebPackages] = {"curl": {"8.14.1-2"}, "jq": {"1.7.1-6"}}
-    assert _commands(packages.installed, packages=["jq"]) == []  # read after the install
-    assert fake.reads == [DebPackages, DebPackages]
+    assert fake.reads == [DebPackages]
 
 
-def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(fake: FakeHost) -> None:
+def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(fake: FactHost) -> None:
     fake.facts[AptCacheAge] = 600
     assert _commands(packages.cache_fresh, cache_seconds=3600) == []
     fake.facts[AptCacheAge] = None  # never refreshed
@@ -269,7 +275,95 @@ def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(fake: FakeHos
     assert AptCacheAge().process([]) is None
 
 
-def test_what_packages_only_recommend_can_be_left_out(fake: FakeHost) -> None:
+def test_what_packages_only_recommend_can_be_left_out(fake: FactHost) -> None:
     fake.facts[DebPackages] = {}
     (install,) = _commands(packages.installed, packages=["prometheus"], no_recommends=True)
     assert "install --no-install-recommends prometheus" in install
+
+
+DRIFTED = {
+    "/etc/app": PathState("directory", 0o755, "root", "root"),
+    "/etc/app/app.conf": PathState("file", 0o640, "app", "app", "0" * 40),
+}
+
+
+def test_diff_shows_how_a_drifted_file_changes(
+    fake: FactHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.facts[PathStates] = DRIFTED
+    fake.facts[FileContents] = lambda path: ["# managed by Timestack", "listen = 0"]
+    fake.state.config.DIFF = True
+    caplog.set_level(logging.INFO, logger="pyinfra")
+    content = b"# managed by Timestack\nlisten = 1\n"
+    _commands(managed_files._put, **_put(content=content))
+    logged = [click.unstyle(record.getMessage()) for record in caplog.records]
+    assert "Will modify /etc/app/app.conf" in logged[0]
+    assert logged[1:] == [
+        "  @@ -1,2 +1,2 @@",
+        "    # managed by Timestack",
+        "  - listen = 0",
+        "  + listen = 1",
+        "",
+    ]
+
+
+def test_diff_never_shows_a_secret_nor_a_file_without_diff(
+    fake: FactHost, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.facts[PathStates] = DRIFTED
+    caplog.set_level(logging.INFO, logger="pyinfra")
+    _commands(managed_files._put, **_put())  # without --diff: nothing said, nothing read
+    assert caplog.records == []
+    fake.state.config.DIFF = True
+    _commands(managed_files._put, **_put(secret=True))
+    logged = "\n".join(click.unstyle(record.getMessage()) for record in caplog.records)
+    assert "Will modify /etc/app/app.conf" in logged
+    assert "listen" not in logged
+    assert FileContents not in fake.reads
+
+
+@operation()
+def _want(path: str, line: str) -> Generator[StringCommand, None, None]:
+    """Write `line` to `path` unless read_once says it is there."""
+    if read_once(LocalFile, path=path) == line:
+        host.noop(f"{path} says {line}")
+        return
+    yield StringCommand(f"echo {line} > {path}")
+
+
+class LocalFile(FactBase[str]):
+    @override
+    def command(self, path: str) -> str:
+        return f"cat {path}"
+
+    @override
+    def process(self, output: list[str]) -> str:
+        LocalFile.reads += 1
+        return output[0]
+
+    reads = 0
+
+
+@pytest.mark.parametrize("yes", [True, False], ids=["-y", "prompt"])
+def test_a_fact_is_read_again_only_after_an_operation_changed_the_host(
+    tmp_path: Path, yes: bool
+) -> None:
+    """pyinfra's own run on this machine (@local): with -y the operations read when they
+    execute; without, they read while preparing (--dry stops there) and when executing."""
+    path = tmp_path / "file"
+    path.write_text("one\n")
+    LocalFile.reads = 0
+    state = State(Inventory((["@local"], {})), Config(), check_for_changes=not yes)
+    state.set_stage(StateStage.Connect)
+    connect_all(state)
+    state.set_stage(StateStage.Prepare)
+    metas = [
+        add_op(state, _want, path=str(path), line=line) for line in ("one", "one", "two", "two")
+    ]
+    assert LocalFile.reads == (0 if yes else 1)  # --dry: one read for all four
+    state.set_stage(StateStage.Execute)
+    run_ops(state)
+    changed = [meta for results in metas for meta in results.values() if meta.did_change()]
+    assert len(changed) == 1
+    assert LocalFile.reads == 2  # again after the third operation wrote the file
+    assert path.read_text() == "two\n"
