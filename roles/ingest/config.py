@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from roles import metrics
 from roles.schema.model import LoadedSpec, OnConflictUpdate, SpecFileError, load_spec
 from roles.spec import HostSpec, Parsed, PostgresSpec, RoleSpec, host_address
 from roles.units import parse_duration_ms
@@ -94,13 +95,9 @@ def writer_config(
             if table.ingest
         ],
         "retry": {"initial_s": 0.5, "max_s": parse_duration_ms(ingest.retry_max) / 1000},
-        "metrics": {"address": metrics_address(host), "port": ingest.metrics_port},
+        # Where Prometheus dials this host's exporters (roles.metrics).
+        "metrics": {"address": metrics.address(host), "port": ingest.metrics_port},
     }
-
-
-def metrics_address(host: HostSpec) -> str:
-    """Where the writer's endpoint binds: the address Prometheus dials for this host."""
-    return host.monitoring.address or host_address(host.name)
 
 
 def inventory_problems(hosts: Sequence[Parsed]) -> Iterator[tuple[str, str, str, str]]:

@@ -48,6 +48,8 @@ PROMETHEUS = Exporter("prometheus", "prometheus", 9090, frozenset({MONITORING_GR
 # The JMX exporter's agent inside the broker's JVM, installed and loaded by the kafka role
 # (kafka.service); its port is host data (kafka.jmx_exporter.port, default 7071).
 KAFKA_JMX = Exporter("kafka", "kafka", 7071, frozenset({"kafka"}))
+# The ingest writer's own endpoint (roles/ingest); its port is host data (ingest.metrics_port).
+INGEST = Exporter("ingest", "timestack-ingest", 9309, frozenset({"ingest"}))
 # Node exporter's textfile collector directory, the default of Debian's build (where its
 # optional collectors package writes too): the Kafka lag timer writes there.
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
@@ -167,7 +169,7 @@ def scrape_configs(specs: Iterable[HostSpec]) -> list[dict[str, Any]]:
     labelled with its inventory name (`host`)."""
     hosts = list(specs)
     jobs: list[dict[str, Any]] = []
-    for exporter in (PROMETHEUS, *EXPORTERS, KAFKA_JMX):
+    for exporter in (PROMETHEUS, *EXPORTERS, KAFKA_JMX, INGEST):
         runs = _runners(exporter, hosts)
         if not runs:
             continue
@@ -188,6 +190,8 @@ def scrape_configs(specs: Iterable[HostSpec]) -> list[dict[str, Any]]:
 
 def port(exporter: Exporter, spec: HostSpec) -> int:
     """Where `exporter` listens on this host: the package's default, the agent's host data."""
+    if exporter is INGEST:
+        return spec.ingest.metrics_port
     return spec.kafka.jmx_exporter.port if exporter is KAFKA_JMX else exporter.port
 
 
@@ -196,6 +200,8 @@ def exporter_ports(spec: HostSpec) -> dict[int, str]:
     ports = {e.port: e.job for e in exporters(spec.groups, spec.monitoring.exporters)}
     if runs_kafka_agent(spec):
         ports[port(KAFKA_JMX, spec)] = KAFKA_JMX.job
+    if "ingest" in spec.groups:
+        ports[port(INGEST, spec)] = INGEST.job
     return ports
 
 
@@ -204,6 +210,8 @@ def _runners(exporter: Exporter, hosts: list[HostSpec]) -> list[HostSpec]:
         return [h for h in hosts if MONITORING_GROUP in h.groups]
     if exporter is KAFKA_JMX:
         return [h for h in hosts if runs_kafka_agent(h)]
+    if exporter is INGEST:
+        return [h for h in hosts if "ingest" in h.groups]
     return [h for h in hosts if exporter in exporters(h.groups, h.monitoring.exporters)]
 
 

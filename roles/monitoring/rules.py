@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from roles.monitoring.config import prometheus_duration, seconds
+from roles.monitoring.ingest_rules import ingest_group
 from roles.monitoring.kafka_rules import kafka_group
 from roles.monitoring.rules_model import Alert, Group
 from roles.spec import HostSpec, host_address
@@ -46,7 +47,7 @@ def groups(
                 for a in group.alerts
             ),
         )
-        for group in (*_groups(t, hosts), kafka_group(t, hosts))
+        for group in (*_groups(t, hosts), kafka_group(t, hosts), ingest_group(t, hosts))
     )
 
 
@@ -60,7 +61,8 @@ def _groups(t: Thresholds, specs: list[HostSpec]) -> tuple[Group, ...]:
             (
                 Alert(
                     "TargetDown",
-                    'up{job!="kafka"} == 0',  # a broker: KafkaBrokerDown
+                    # a broker: KafkaBrokerDown; a writer: IngestWriterDown
+                    'up{job!~"kafka|ingest"} == 0',
                     "2m",
                     "critical",
                     "{{ $labels.job }} on {{ $labels.host }} is not answering scrapes",

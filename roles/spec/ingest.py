@@ -34,3 +34,8 @@ class IngestSpec(SpecModel):
         "30s", description="longest wait between attempts while the database is unavailable"
     )
     statement_timeout: PgDuration = Field("60s", description="limit of one batch's statement")
+    rejects_window: PgDuration = Field(
+        "15min",
+        description="on a primary: the verify suite fails on a reject younger than this "
+        "(0: rejects are expected, never a failure)",
+    )

@@ -111,6 +111,12 @@ class Thresholds(SpecModel):
     kafka_offline_partitions: int = Field(
         0, ge=0, description="partitions without a leader (any: their producers fail)"
     )
+    ingest_rejects: int = Field(
+        0,
+        ge=0,
+        description="messages the ingest writers kept as rejects within 10 minutes (any: "
+        "a producer sends what the table refuses; timestack.ingest_rejects says why)",
+    )
     kafka_consumer_lag: int = Field(
         10000,
         ge=1,
@@ -127,7 +133,7 @@ AlertName = Literal[
     "CheckpointsRequested", "TimestackJobFailing", "CompressionSavingLow", "FullBackupTooOld",
     "BackupTooOld", "DiskFreeLow", "KafkaBrokerDown", "KafkaUnderReplicatedPartitions",
     "KafkaOfflinePartitions", "KafkaNoActiveController", "KafkaConsumerGroupLag",
-    "KafkaLagUnknown",
+    "KafkaLagUnknown", "IngestWriterDown", "IngestRejects",
 ]  # fmt: skip
 # The scrape targets a host can have; each needs the group its service runs in.
 ExporterName = Literal["node", "postgres", "pgbouncer", "pgbackrest", "kafka"]

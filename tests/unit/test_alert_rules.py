@@ -43,7 +43,10 @@ def rule_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             _db("db1"),
             _db("db2"),
-            *(HostInput(f"@docker/kafka{n}", frozenset({"kafka"}), {}) for n in (1, 2, 3)),
+            *(
+                HostInput(f"@docker/kafka{n}", frozenset({"kafka", "ingest"}), {})
+                for n in (1, 2, 3)
+            ),
             HostInput("@docker/backup1", frozenset({"pgbackrest_repo"}), {}),
         ]
     )
