@@ -16,6 +16,7 @@ import json
 import os
 import runpy
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,3 +114,27 @@ def variant(brokers: Brokers, test: str, overrides: Mapping[str, Any]) -> Iterat
 def topics_with(name: str, **changes: Any) -> list[dict[str, Any]]:
     """The group data's topics with `changes` applied to topic `name`."""
     return [{**topic, **changes} if topic["name"] == name else topic for topic in GROUP_TOPICS]
+
+
+def kill_and_start(container: str) -> dict[str, Any]:
+    """SIGKILL the broker's JVM, start it again, wait until the cluster is healthy."""
+    pid = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID").strip()
+    on(container, "systemctl", "kill", "--signal=SIGKILL", "kafka.service")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID")
+        if state.strip() != pid:
+            break
+        time.sleep(0.5)
+    on(container, "systemctl", "start", "kafka.service")  # systemd may have restarted it
+    node = str(brokers_node(container))
+    on(container, "python3", config.ADMIN_SCRIPT, "health", "--bootstrap", "127.0.0.1:9092",
+       "--kafka-home", "/opt/kafka", "--node-id", node, "--voters", "1,2,3",
+       "--name", container, "--when", "after SIGKILL", "--timeout", "300")  # fmt: skip
+    now = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID")
+    return {"killed": pid, "now": now.strip()}
+
+
+def brokers_node(container: str) -> int:
+    meta = on(container, "cat", "/var/lib/kafka/data/meta.properties")
+    return int(next(line for line in meta.splitlines() if line.startswith("node.id="))[8:])

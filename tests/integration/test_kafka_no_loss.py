@@ -18,15 +18,14 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from roles.kafka import config
 from tests.integration.kafka_lab import (
     RESTART_OP,
     TARGET_ENV,
     Brokers,
+    kill_and_start,
     on,
     target,
     variant,
@@ -51,30 +50,6 @@ def stream(brokers: Brokers, command: str, *args: str) -> list[str]:
         "docker", "exec", brokers.containers[0], "python3", f"{WORK}/kafka_stream.py", command,
         "--bootstrap", brokers.bootstrap, "--topic", TOPIC, "--dir", WORK, *args,
     ]  # fmt: skip
-
-
-def kill_and_start(container: str) -> dict[str, Any]:
-    """SIGKILL the broker's JVM, start it again, wait until the cluster is healthy."""
-    pid = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID").strip()
-    on(container, "systemctl", "kill", "--signal=SIGKILL", "kafka.service")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID")
-        if state.strip() != pid:
-            break
-        time.sleep(0.5)
-    on(container, "systemctl", "start", "kafka.service")  # systemd may have restarted it
-    node = str(brokers_node(container))
-    on(container, "python3", config.ADMIN_SCRIPT, "health", "--bootstrap", "127.0.0.1:9092",
-       "--kafka-home", "/opt/kafka", "--node-id", node, "--voters", "1,2,3",
-       "--name", container, "--when", "after SIGKILL", "--timeout", "300")  # fmt: skip
-    now = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID")
-    return {"killed": pid, "now": now.strip()}
-
-
-def brokers_node(container: str) -> int:
-    meta = on(container, "cat", "/var/lib/kafka/data/meta.properties")
-    return int(next(line for line in meta.splitlines() if line.startswith("node.id="))[8:])
 
 
 def test_no_acknowledged_record_is_lost_through_a_rolling_restart_and_a_kill(

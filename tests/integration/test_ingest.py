@@ -1,0 +1,169 @@
+"""The ingest writers on the lab: one row per acknowledged message through the failures a
+writer tier lives with, and bad messages kept with their reason while their batch's good
+rows land.
+
+A numbered stream of seed-000 vehicle messages (bench/telemetry_feed.py, run on a broker
+host, acks=all) flows through the three writers while (1) a writer is killed with SIGKILL
+mid-stream, (2) a broker is killed with SIGKILL, (3) PostgreSQL restarts. Then the rows
+are compared with what the brokers acknowledged: 0 lost, 0 duplicated. Bounded: 100,000
+messages at 2,000 a second, at most 6 minutes of waiting. The counts are printed (-s).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roles.ingest import config
+from tests.integration.kafka_lab import kill_and_start, on
+from tests.integration.lab_access import db_sql
+from tests.integration.pyinfra_run import DeployRun
+
+FEED = Path(__file__).resolve().parents[2] / "bench" / "telemetry_feed.py"
+WORK = "/srv/timestack-ingest-test"  # not /tmp: trixie's systemd mounts a tmpfs there
+WRITERS = ("ts-kafka1", "ts-kafka2", "ts-kafka3")
+BOOTSTRAP = ",".join(f"{name}:9092" for name in WRITERS)
+TABLE = "telemetry.vehicle_telemetry"
+REJECTS = "timestack.ingest_rejects"
+COUNT, RATE = 100_000, 2_000
+
+
+@pytest.fixture(scope="module")
+def feed(first_deploy: DeployRun) -> Iterator[str]:
+    """The feed script on the first writer host; every writer running again afterwards."""
+    on(WRITERS[0], "mkdir", "-p", WORK)
+    subprocess.run(["docker", "cp", str(FEED), f"{WRITERS[0]}:{WORK}/feed.py"], check=True)
+    yield f"{WORK}/feed.py"
+    for name in WRITERS:
+        on(name, "systemctl", "start", config.UNIT)
+
+
+def _prefix(kind: str) -> str:
+    return f"{kind}{uuid.uuid4().hex[:6]}"  # a plate prefix of its own: rows of this run only
+
+
+def _rows(prefix: str) -> list[str]:
+    """driver_id (the message's number) of every row the run wrote."""
+    out = db_sql(
+        f"SELECT driver_id FROM {TABLE} WHERE license_plate LIKE '{prefix}-%'", "telemetry"
+    )
+    return out.split()
+
+
+def _wait_for_rows(prefix: str, wanted: int, seconds: float) -> list[str]:
+    deadline = time.monotonic() + seconds
+    rows = _rows(prefix)
+    while len(rows) < wanted and time.monotonic() < deadline:
+        time.sleep(2)
+        rows = _rows(prefix)
+    return rows
+
+
+def _forget(prefix: str) -> None:
+    db_sql(f"DELETE FROM {TABLE} WHERE license_plate LIKE '{prefix}-%'", "telemetry")
+    db_sql(f"DELETE FROM {REJECTS} WHERE convert_from(key, 'UTF8') = '{prefix}'", "telemetry")
+
+
+def test_bad_messages_are_kept_with_their_reason_and_their_batch_lands(feed: str) -> None:
+    prefix = _prefix("IB")
+    where: dict[str, list[int]] = json.loads(
+        on(WRITERS[0], "python3", feed, "bad", "--bootstrap", BOOTSTRAP, "--prefix", prefix)
+    )
+    try:
+        good = _wait_for_rows(prefix, 3, 120)
+        query = (
+            f"SELECT \"offset\", coalesce(sqlstate, '-'), error FROM {REJECTS} "
+            f"WHERE convert_from(key, 'UTF8') = '{prefix}' ORDER BY \"offset\""
+        )
+        deadline = time.monotonic() + 60
+        rejects: dict[int, tuple[str, str]] = {}
+        while len(rejects) < 6 and time.monotonic() < deadline:
+            rejects = {
+                int(offset): (state, error)
+                for offset, state, error in (
+                    line.split("|", 2) for line in db_sql(query, "telemetry").splitlines()
+                )
+            }
+            time.sleep(1)
+    finally:
+        _forget(prefix)
+    by_case = {case: rejects.get(offset) for case, (_partition, offset) in where.items()}
+    print(f"\nbad messages: {json.dumps(by_case, indent=1)}")
+    assert sorted(good) == ["0", "4", "5"], f"good rows of the batch: {good}"
+    assert by_case["good_before"] is None and by_case["good_after"] is None
+    assert by_case["unknown_field_kept_as_row"] is None, "an unknown field is ignored, not refused"
+    expected = {
+        "not_json": ("-", "not JSON"),
+        "not_utf8": ("-", "not UTF-8"),
+        "not_an_object": ("-", "not a JSON object"),
+        "wrong_type": ("22P02", "invalid input syntax for type numeric"),
+        "out_of_range": ("23514", "vehicle_telemetry_fuel_level_check"),
+        "missing_required": ("23502", 'null value in column "time"'),
+    }
+    for case, (state, words) in expected.items():
+        found = by_case[case]
+        assert found is not None, f"{case}: not kept in {REJECTS}"
+        assert found[0] == state and words in found[1], f"{case}: kept as {found}"
+
+
+def _writer_pid(name: str) -> str:
+    return on(name, "systemctl", "show", config.UNIT, "--property", "MainPID").strip()
+
+
+def test_one_row_per_acknowledged_message_through_kills_and_a_restart(feed: str) -> None:
+    prefix = _prefix("IN")
+    on(WRITERS[0], "rm", "-f", f"{WORK}/acked")
+    producer = subprocess.Popen(
+        ["docker", "exec", WRITERS[0], "python3", feed, "produce", "--bootstrap", BOOTSTRAP,
+         "--prefix", prefix, "--count", str(COUNT), "--rate", str(RATE), "--dir", WORK],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    events: dict[str, Any] = {}
+    try:
+        time.sleep(8)
+        before = _writer_pid(WRITERS[1])
+        on(WRITERS[1], "systemctl", "kill", "--signal=SIGKILL", config.UNIT)
+        events["writer SIGKILL"] = {"host": WRITERS[1], "pid": before, "rows": len(_rows(prefix))}
+        time.sleep(6)
+        events["broker SIGKILL"] = {"host": WRITERS[2], **kill_and_start(WRITERS[2])}
+        events["postgres restart"] = {"rows": len(_rows(prefix))}
+        db_restart = subprocess.run(
+            ["docker", "exec", "ts-db1", "systemctl", "restart", "postgresql@17-main"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert db_restart.returncode == 0, db_restart.stderr
+        out, err = producer.communicate(timeout=420)
+        assert producer.returncode == 0, err[-2000:]
+        produced = json.loads(out.strip().splitlines()[-1])
+        acked = {line for line in on(WRITERS[0], "cat", f"{WORK}/acked").split()}
+        rows = _wait_for_rows(prefix, len(acked), 360)
+        restarted = _writer_pid(WRITERS[1])
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+        written = _rows(prefix)
+        _forget(prefix)
+    counts = {
+        **produced,
+        "rows": len(rows),
+        "distinct_rows": len(set(rows)),
+        "lost": len(acked - set(rows)),
+        "duplicated": len(rows) - len(set(rows)),
+        "unacknowledged_written": len(set(rows) - acked),
+        "rows_at_cleanup": len(written),
+        "events": events,
+    }
+    print(f"\ningest counts: {json.dumps(counts, sort_keys=True)}")
+    assert (produced["failed"], produced["unsent"]) == (0, 0), counts
+    assert produced["acknowledged"] == COUNT, counts
+    assert restarted not in ("0", before), f"systemd did not restart the killed writer: {counts}"
+    assert counts["lost"] == 0, counts
+    assert counts["duplicated"] == 0, counts
+    assert counts["distinct_rows"] == len(acked), counts
