@@ -12,14 +12,13 @@ covers it.
 """
 
 from pyinfra import host, inventory
-from pyinfra.operations import python
 
 from roles.backup import runbook
 from roles.backup.drill_run import restore_drill
 
 _specs = runbook.specs(inventory, ("drill_port", "drill_rows"))
 if "timescaledb" in host.groups and _specs[host.name].postgres.upstream is None:
-    python.call(
+    runbook.step(
         name="Restore drill: PITR into a scratch cluster, compared with the live data",
         function=restore_drill,
         spec=_specs[host.name],

@@ -12,14 +12,14 @@ update the inventory (postgres.upstream); deploy.py refuses both hosts until it 
 """
 
 from pyinfra import host, inventory
-from pyinfra.operations import python, systemd
+from pyinfra.operations import systemd
 
 from roles import staging
-from roles.backup.runbook import specs as runbook_specs
+from roles.backup import runbook
 from roles.postgres import config, replication, standby, switchover
 from roles.postgres.role import base_settings_file, hba_file, pgpass_file
 
-_specs = runbook_specs(inventory, ("switchover_to",))
+_specs = runbook.specs(inventory, ("switchover_to",))
 _plan = switchover.plan(_specs, host.data.get("switchover_to"))
 _mine = _plan.specs.get(host.name)
 _old, _new = _plan.old, _plan.new
@@ -34,25 +34,25 @@ def _promoted() -> bool:
 if host.name in (_old, _new):
     staging.prepare()
 if host.name == _new:
-    python.call(
+    runbook.step(
         name="Standby in recovery and streaming", function=switchover.check_standby, spec=_mine
     )
 if host.name == _old:
-    python.call(
+    runbook.step(
         name="Standby streams within max_lag",
         function=switchover.check_replication,
         spec=_mine,
         standby=_new,
         max_lag=_plan.specs[_new].postgres.replication.max_lag,
     )
-    python.call(
+    runbook.step(
         name="Pause writes (pgBouncer PAUSE), stop the primary cleanly",
         function=switchover.pause_and_stop,
         spec=_mine,
         pgbouncer=_pooled,
     )
 if host.name == _new and _mine is not None:
-    python.call(
+    runbook.step(
         name="Replay everything, promote, a slot for the old primary",
         function=switchover.promote,
         spec=_mine,
@@ -82,7 +82,7 @@ if host.name == _old and _mine is not None:
     )
     hba_file(_mine, _groups, [], _if=_promoted)
     pgpass_file(_up, _if=_promoted)
-    python.call(
+    runbook.step(
         name="Follow the new primary as its standby, resume pgBouncer, report",
         function=switchover.follow,
         spec=_mine,
