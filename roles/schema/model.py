@@ -29,6 +29,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from roles.schema.immutable import ADVICE, non_immutable_calls, why
 from roles.schema.units import PHASES
 from roles.spec.errors import FieldError, from_validation_error, render
 
@@ -294,6 +295,14 @@ def cross_check(spec: TimeseriesSpec, base: Path) -> Iterator[tuple[str, str, st
     for table in spec.hypertables:
         index_names = [spec.index_name(table, index) for index in table.indexes]
         yield from _duplicates(f"hypertables[{table.table}].indexes", index_names, "index name")
+        for index in table.indexes:
+            calls = list(dict.fromkeys(non_immutable_calls(index.where or "")))
+            if calls:
+                yield (
+                    f"hypertables[{table.table}].indexes[{spec.index_name(table, index)}].where",
+                    repr(index.where),
+                    ADVICE.format(call=", ".join(calls), why=why(calls[0])),
+                )
         if table.compression and table.time_column in table.compression.segment_by:
             yield (
                 f"hypertables[{table.table}].compression.segment_by",

@@ -475,6 +475,13 @@ CASES = [
         "existing file, relative to the spec file's folder ",
     ),
     spec_case(
+        "spec-index-predicate-not-immutable",
+        replaced('where: "gps_status = \'A\'"', "where: \"time > now() - interval '24 hours'\""),
+        "hypertables[telemetry.vehicle_telemetry].indexes[vehicle_telemetry_gps_ok_idx].where: "
+        "\"time > now() - interval '24 hours'\"; expected an IMMUTABLE predicate: PostgreSQL "
+        "refuses now() in an index (its value moves with the clock)",
+    ),
+    spec_case(
         "spec-invalid-yaml",
         replaced("rollups:\n", "rollups: [\n"),
         "(file): invalid YAML at line ",
