@@ -5,9 +5,10 @@
 Refused, with nothing changed, unless the standby streams and replays within its
 postgres.replication.max_lag. Writes pause on the primary's pgBouncer for the duration
 (PAUSE: running transactions finish, new ones wait), the primary stops cleanly, the standby
-replays all of it and is promoted, the old primary follows it with the configuration a
-deploy of the switched inventory writes, its pgBouncer RESUMEs, and a one-screen report
-gives the write pause, the LSN and the new timeline (roles/postgres/switchover.py). Then
+replays all of it and is promoted, the old primary's pgBouncer sends its clients on (KILL:
+they reconnect to the new primary), the old primary follows it with the configuration a
+deploy of the switched inventory writes, and a one-screen report gives the write pause a
+client sees, the LSN and the new timeline (roles/postgres/switchover.py). Then
 update the inventory (postgres.upstream); deploy.py refuses both hosts until it says so.
 """
 
@@ -57,7 +58,13 @@ if host.name == _new and _mine is not None:
         function=switchover.promote,
         spec=_mine,
         old=_old,
+        pgbouncer=_pooled,
     )
+# Right after the promotion: the clients' wait ends here, not after the files below.
+if host.name == _old and _pooled and _mine is not None:
+    _release = "Send the clients on to the new primary (pgBouncer KILL, RESUME)"
+    runbook.step(_release, switchover.release_clients, spec=_mine, _if=_promoted)
+if host.name == _new and _mine is not None:
     _rules = replication.replication_rules(_mine, standby.standby_addresses([_old], _plan.specs))
     base_settings_file(
         _mine.postgres, config.base_settings(_mine.postgres, _mine.backup), _if=_promoted
@@ -83,7 +90,7 @@ if host.name == _old and _mine is not None:
     hba_file(_mine, _groups, [], _if=_promoted)
     pgpass_file(_up, _if=_promoted)
     runbook.step(
-        name="Follow the new primary as its standby, resume pgBouncer, report",
+        name="Follow the new primary as its standby, report",
         function=switchover.follow,
         spec=_mine,
         new=_new,
