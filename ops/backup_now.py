@@ -8,7 +8,6 @@ Prints the new backup's label, duration and size, and the stanza's state afterwa
 
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.operations import python
 
 from roles.backup import config, runbook
 from roles.hostdata import validated_specs
@@ -20,7 +19,7 @@ if _kind not in config.BACKUP_TYPES:
     raise PyinfraError(f"backup_type {_kind!r}: one of {', '.join(config.BACKUP_TYPES)}")
 _layout = config.layout(_specs[host.name], _specs.values())
 for _stanza in _layout.stanzas if _layout.runs_backups else ():
-    python.call(
+    runbook.step(
         name=f"{_kind} backup of stanza {_stanza} now",
         function=runbook.backup_now,
         user=_layout.os_user,

@@ -12,15 +12,15 @@ covers it.
 """
 
 from pyinfra import host, inventory
-from pyinfra.operations import python
 
 from roles.backup.drill_run import restore_drill
+from roles.backup import runbook
 from roles.hostdata import validated_specs
 
 # --data keys of this runbook are not host data
 _specs = validated_specs(inventory, not_host_data=("drill_port", "drill_rows"))
 if "timescaledb" in host.groups and _specs[host.name].postgres.upstream is None:
-    python.call(
+    runbook.step(
         name="Restore drill: PITR into a scratch cluster, compared with the live data",
         function=restore_drill,
         spec=_specs[host.name],

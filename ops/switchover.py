@@ -5,16 +5,18 @@
 Refused, with nothing changed, unless the standby streams and replays within its
 postgres.replication.max_lag. Writes pause on the primary's pgBouncer for the duration
 (PAUSE: running transactions finish, new ones wait), the primary stops cleanly, the standby
-replays all of it and is promoted, the old primary follows it with the configuration a
-deploy of the switched inventory writes, its pgBouncer RESUMEs, and a one-screen report
-gives the write pause, the LSN and the new timeline (roles/postgres/switchover.py). Then
+replays all of it and is promoted, the old primary's pgBouncer sends its clients on (KILL:
+they reconnect to the new primary), the old primary follows it with the configuration a
+deploy of the switched inventory writes, and a one-screen report gives the write pause a
+client sees, the LSN and the new timeline (roles/postgres/switchover.py). Then
 update the inventory (postgres.upstream); deploy.py refuses both hosts until it says so.
 """
 
 from pyinfra import host, inventory
-from pyinfra.operations import python, systemd
+from pyinfra.operations import systemd
 
 from roles import staging
+from roles.backup import runbook
 from roles.hostdata import validated_specs
 from roles.pgclient import service_name
 from roles.postgres import (
@@ -43,30 +45,36 @@ def _promoted() -> bool:
 if host.name in (_old, _new):
     staging.prepare()
 if host.name == _new:
-    python.call(
+    runbook.step(
         name="Standby in recovery and streaming", function=switchover.check_standby, spec=_mine
     )
 if host.name == _old:
-    python.call(
+    runbook.step(
         name="Standby streams within max_lag",
         function=switchover.check_replication,
         spec=_mine,
         standby=_new,
         max_lag=_plan.specs[_new].postgres.replication.max_lag,
     )
-    python.call(
+    runbook.step(
         name="Pause writes (pgBouncer PAUSE), stop the primary cleanly",
         function=switchover.pause_and_stop,
         spec=_mine,
         pgbouncer=_pooled,
     )
 if host.name == _new and _mine is not None:
-    python.call(
+    runbook.step(
         name="Replay everything, promote, a slot for the old primary",
         function=switchover.promote,
         spec=_mine,
         old=_old,
+        pgbouncer=_pooled,
     )
+# Right after the promotion: the clients' wait ends here, not after the files below.
+if host.name == _old and _pooled and _mine is not None:
+    _release = "Send the clients on to the new primary (pgBouncer KILL, RESUME)"
+    runbook.step(_release, switchover.release_clients, spec=_mine, _if=_promoted)
+if host.name == _new and _mine is not None:
     _rules = replication.replication_rules(_mine, standby.standby_addresses([_old], _plan.specs))
     base_settings_file(
         _mine.postgres, config.base_settings(_mine.postgres, _mine.backup), _if=_promoted
@@ -91,8 +99,8 @@ if host.name == _old and _mine is not None:
     )
     hba_file(_mine, _groups, [], _if=_promoted)
     pgpass_file(_up, _if=_promoted)
-    python.call(
-        name="Follow the new primary as its standby, resume pgBouncer, report",
+    runbook.step(
+        name="Follow the new primary as its standby, report",
         function=switchover.follow,
         spec=_mine,
         new=_new,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pyinfra import host
 
 from roles.backup import config, drill
-from roles.backup.runbook import RunbookError, run, stanza_info
+from roles.backup.runbook import RunbookError, cause, run, stanza_info
 from roles.pgclient import psql
 from roles.spec import HostSpec
 
@@ -29,12 +29,45 @@ class Live:
         return run(psql(self.version, self.cluster, query, database), query[:60]).strip()
 
 
-def _scratch_sql(version: int, directory: str, port: int, query: str) -> str:
+def _scratch_sql(
+    version: int, directory: str, port: int, query: str, database: str = drill.DATABASE
+) -> str:
     command = (
         f"runuser -u postgres -- /usr/lib/postgresql/{version}/bin/psql -h {directory} "
-        f"-p {port} -d {drill.DATABASE} -XAtq -F '|' -v ON_ERROR_STOP=1 -c {shlex.quote(query)}"
+        f"-p {port} -d {database} -XAtq -F '|' -v ON_ERROR_STOP=1 -c {shlex.quote(query)}"
     )
     return run(command, f"scratch cluster: {query[:60]}").strip()
+
+
+def _wait_promoted(version: int, directory: str, port: int) -> None:
+    """Until the scratch cluster has reached the target and promoted. Asked in database
+    postgres, which every cluster has: the drill database may be younger than the backup,
+    and exists in the scratch cluster only once replay has passed its creation. Hot standby
+    accepts connections as soon as the restored copy is consistent, long before that."""
+    deadline = time.monotonic() + PROMOTE_WAIT_SECONDS
+    while True:
+        try:
+            query = "SELECT pg_is_in_recovery()"
+            if _scratch_sql(version, directory, port, query, "postgres") == "f":
+                return
+            last = "still in recovery"
+        except RunbookError as error:  # not accepting connections yet, or gone
+            last = str(error)
+            status = run(
+                f"runuser -u postgres -- /usr/lib/postgresql/{version}/bin/pg_ctl -D {directory} "
+                f"status >/dev/null && echo running || tail -n 20 {directory}.log",
+                "scratch cluster status",
+            )
+            if status.strip() != "running":  # e.g. recovery ended before the target
+                raise RunbookError(
+                    f"{host.name}: the scratch cluster stopped in recovery: {cause(status)}"
+                ) from None
+        if time.monotonic() > deadline:
+            raise RunbookError(
+                f"{host.name}: scratch cluster did not reach the target within "
+                f"{PROMOTE_WAIT_SECONDS}s ({last})"
+            )
+        time.sleep(1)
 
 
 def _prepare(live: Live) -> bool:
@@ -136,11 +169,7 @@ def restore_drill(spec: HostSpec, port: int, rows: int) -> None:
             f"-w -t {PROMOTE_WAIT_SECONDS} start || {{ tail -n 30 {scratch}.log; exit 1; }}",
             "start the scratch cluster",
         )
-        deadline = time.monotonic() + PROMOTE_WAIT_SECONDS
-        while _scratch_sql(pg.version, scratch, port, "SELECT pg_is_in_recovery()") != "f":
-            if time.monotonic() > deadline:
-                raise RunbookError(f"{host.name}: scratch cluster did not reach the target")
-            time.sleep(1)
+        _wait_promoted(pg.version, scratch, port)
         recovered = time.monotonic() - started
         outcome = drill.Outcome(
             before_written=rows,

@@ -42,7 +42,7 @@ def settings(bouncer: PgbouncerSpec) -> dict[str, str]:
         "admin_users": ",".join([OS_USER, *bouncer.admin_users]),
         "stats_users": ",".join(bouncer.stats_users),
         "pool_mode": bouncer.pool_mode,
-        "max_client_conn": str(bouncer.max_client_conn),
+        "max_client_conn": str(bouncer.client_limit),
         "default_pool_size": str(bouncer.default_pool_size),
         "reserve_pool_size": str(bouncer.reserve_pool_size),
         "reserve_pool_timeout": str(bouncer.reserve_pool_timeout),
@@ -90,7 +90,7 @@ def open_files_limit(bouncer: PgbouncerSpec) -> int:
     servers = (bouncer.default_pool_size + bouncer.reserve_pool_size) * max(
         1, len(bouncer.databases)
     )
-    return max(4096, 2 * (bouncer.max_client_conn + servers) + 256)
+    return max(4096, 2 * (bouncer.client_limit + servers) + 256)
 
 
 def lookup_sql(auth_user: str) -> str:

@@ -8,14 +8,19 @@ run and leaves or puts the old primary back in charge):
    primary cleanly: its walsender sends all WAL, up to the shutdown checkpoint, first;
 3. the standby replays up to that checkpoint, is promoted (a new timeline) and gets a slot
    for the old primary;
-4. the old primary, given the configuration a deploy of the switched inventory writes
+4. the old primary's pgBouncer sends its clients on at once: it drops every pool (with the
+   startup parameters pgBouncer cached from the primary, in_hot_standby off, which it would
+   hand new clients as if the host were still writable) and the clients PAUSE held, so a
+   client following the primary (libpq target_session_attrs=read-write) reconnects and
+   finds the new one; the new primary's pgBouncer likewise drops the parameters its pools
+   cached while it was a standby;
+5. the old primary, given the configuration a deploy of the switched inventory writes
    (same rendering), starts as a standby of the new one (pg_rewind would be needed only if
-   it had WAL past the fork; it cannot after a clean stop, so this is checked, not run),
-   streams, and its pgBouncer RESUMEs (reads there go on; writes belong to the new
-   primary's pool).
-Then a one-screen report: write pause, LSN, timeline. The inventory must then say the new
-topology (postgres.upstream); until it does, deploy.py refuses both hosts (roles/postgres/
-standby.py).
+   it had WAL past the fork; it cannot after a clean stop, so this is checked, not run) and
+   streams; its pgBouncer's pools then serve reads and tell clients it is read-only.
+Then a one-screen report: write pause (what a client sees), LSN, timeline. The inventory
+must then say the new topology (postgres.upstream); until it does, deploy.py refuses both
+hosts (roles/postgres/standby.py).
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ class Progress:
     paused_at: float | None = None
     checkpoint_lsn: str | None = None
     promoted_at: float | None = None
+    released_at: float | None = None  # the old primary's pgBouncer sent its clients on
     timeline: str | None = None
     switchpoint: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -173,7 +179,22 @@ def resume(spec: HostSpec, pgbouncer: bool) -> None:
         _console(spec, "RESUME")
 
 
-def promote(spec: HostSpec, old: str) -> None:
+def release_clients(spec: HostSpec) -> None:
+    """On the old primary once the new one accepts writes. pgBouncer hands each new client
+    the startup parameters of its pool's first server login, kept for the pool's life: here
+    in_hot_standby off, so libpq's target_session_attrs=read-write would take this host for
+    the primary and every write would fail read-only once it runs as a standby. KILL drops
+    the pools with those parameters, and the clients PAUSE held, which then reconnect: logins
+    here fail until this host runs as a standby, then see it read-only."""
+    _console(spec, "RECONNECT")  # no stale parameters even in the instant before KILL
+    _console(spec, "RESUME")  # KILL is refused while pgBouncer is paused
+    for database in spec.pgbouncer.databases:
+        _console(spec, f"KILL {database.name}")
+        _console(spec, f"RESUME {database.name}")
+    PROGRESS.released_at = time.monotonic()
+
+
+def promote(spec: HostSpec, old: str, pgbouncer: bool) -> None:
     """Replay all the old primary sent, promote, keep a slot for the old primary."""
     lsn = PROGRESS.checkpoint_lsn
     if lsn is None:
@@ -186,6 +207,10 @@ def promote(spec: HostSpec, old: str) -> None:
     if live.sql("SELECT pg_promote(true, 60)", "postgres") != "t":
         raise RunbookError(f"{host.name}: pg_promote did not finish within 60 s")
     PROGRESS.promoted_at = time.monotonic()
+    if pgbouncer:
+        # Its pools logged in while this was a standby (in_hot_standby on): RECONNECT drops
+        # those parameters with the server connections, so new clients see a primary.
+        _console(spec, "RECONNECT")
     # pg_control takes the new timeline only at a checkpoint: pgBackRest's backups (and
     # pg_rewind) read it there, so do not wait for the next scheduled one.
     live.sql("CHECKPOINT", "postgres")
@@ -200,7 +225,8 @@ def promote(spec: HostSpec, old: str) -> None:
 
 
 def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
-    """Start the stopped old primary as a standby of `new`; RESUME its pgBouncer."""
+    """Start the stopped old primary as a standby of `new` (its pgBouncer runs already:
+    release_clients), and report."""
     pg = spec.postgres
     if not PROGRESS.promoted:
         if PROGRESS.paused_at is None:
@@ -240,16 +266,16 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
         f"WHERE slot_name = '{slot_name(new)}' AND NOT active",
         "postgres",
     )
-    resume(spec, pgbouncer)
-    resumed = time.monotonic()
     assert PROGRESS.paused_at is not None and PROGRESS.promoted_at is not None
+    # What a client sees: from PAUSE until its pgBouncer sent it on to the new primary.
+    released = PROGRESS.released_at or PROGRESS.promoted_at
     lines = [
         f"new primary        {new} (timeline {PROGRESS.timeline}, fork at {PROGRESS.switchpoint})",
         f"now its standby    {host.name} (streaming, slot {slot_name(host.name)} on {new})",
         f"old primary LSN    {PROGRESS.checkpoint_lsn} (shutdown checkpoint, replayed on {new})",
-        f"write pause        {PROGRESS.promoted_at - PROGRESS.paused_at:.2f} s "
-        f"(pgBouncer PAUSE on {host.name} until {new} accepted writes)",
-        f"{host.name} pool paused {resumed - PROGRESS.paused_at:.2f} s (RESUMEd: reads)",
+        f"write pause        {released - PROGRESS.paused_at:.2f} s "
+        f"(pgBouncer PAUSE on {host.name} until its clients were sent on; {new} accepted "
+        f"writes after {PROGRESS.promoted_at - PROGRESS.paused_at:.2f} s)",
         "next               set postgres.upstream: "
         f"{new} on {host.name} and none on {new} in the inventory",
     ]

@@ -11,7 +11,8 @@ Keys (every hypertable and rollup is schema-qualified):
                  retention {drop_after, tenants {policies, map, key}},
                  indexes[] {name, using, columns, include, where, with}
   rollups[]:     name, source (a hypertable or an earlier rollup), bucket, bucket_column,
-                 query (a file holding the SELECT), refresh {start_offset, end_offset, every}
+                 query (a file holding the SELECT, relative to the spec file and outside
+                 its phase folders), refresh {start_offset, end_offset, every}
 Intervals are `<n> <unit>` with unit second, minute, hour, day or week (plural allowed):
 months and years have no fixed length, so bucket multiples could not be checked.
 """
@@ -29,6 +30,8 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from roles.schema.ddl import DdlError, schema_shapes
+from roles.schema.immutable import ADVICE, non_immutable_calls, why
+from roles.schema.units import PHASES
 from roles.spec.errors import FieldError, from_validation_error, render
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -214,7 +217,7 @@ class Rollup(Model):
     source: Qualified = Field(description="a hypertable or another rollup")
     bucket: Interval = Field(description="time_bucket width used by the query")
     bucket_column: Ident = Field("bucket", description="the query's time_bucket column")
-    query: str = Field(description="file with the SELECT, relative to the project", min_length=1)
+    query: str = Field(description="file with the SELECT, relative to the spec file", min_length=1)
     refresh: Refresh = Field(description="the refresh window and schedule")
 
 
@@ -263,7 +266,15 @@ class SpecFileError(Exception):
 class LoadedSpec:
     spec: TimeseriesSpec
     path: Path  # the spec file
-    root: Path  # what file paths in the spec are relative to
+    root: Path  # the project: file names in messages are relative to it
+
+    def file(self, relative: str) -> Path:
+        """A file the spec names: relative to the spec file, wherever it was copied."""
+        return self.path.parent / relative
+
+    def label(self, path: Path) -> str:
+        """How messages name a file: relative to the project when it is inside."""
+        return _label(path, self.root)
 
 
 def load_spec(path: Path, root: Path) -> LoadedSpec:
@@ -279,7 +290,7 @@ def load_spec(path: Path, root: Path) -> LoadedSpec:
         schema = TimeseriesSpec.model_json_schema(by_alias=True)
         errors = from_validation_error(exc, label, "", schema, raw)
         raise SpecFileError([_strip_dot(e) for e in errors]) from None
-    problems = [FieldError(label, *p) for p in cross_check(spec, root)]
+    problems = [FieldError(label, *p) for p in cross_check(spec, path.parent)]
     problems += [FieldError(label, *p) for p in ingest_problems(spec, path.parent)]
     if problems:
         raise SpecFileError(problems)
@@ -328,8 +339,9 @@ def _strip_dot(error: FieldError) -> FieldError:
     return FieldError(error.host, error.field.removeprefix("."), error.got, error.expected)
 
 
-def cross_check(spec: TimeseriesSpec, root: Path) -> Iterator[tuple[str, str, str]]:
-    """(key path, got, expected) for rules between fields, tables and files."""
+def cross_check(spec: TimeseriesSpec, base: Path) -> Iterator[tuple[str, str, str]]:
+    """(key path, got, expected) for rules between fields, tables and files; `base`: the
+    spec file's folder, which its file names are relative to."""
     tables = [h.table for h in spec.hypertables]
     rollups = {r.name: r for r in spec.rollups}
     yield from _duplicates("hypertables", tables, "table")
@@ -339,6 +351,14 @@ def cross_check(spec: TimeseriesSpec, root: Path) -> Iterator[tuple[str, str, st
     for table in spec.hypertables:
         index_names = [spec.index_name(table, index) for index in table.indexes]
         yield from _duplicates(f"hypertables[{table.table}].indexes", index_names, "index name")
+        for index in table.indexes:
+            calls = list(dict.fromkeys(non_immutable_calls(index.where or "")))
+            if calls:
+                yield (
+                    f"hypertables[{table.table}].indexes[{spec.index_name(table, index)}].where",
+                    repr(index.where),
+                    ADVICE.format(call=", ".join(calls), why=why(calls[0])),
+                )
         if table.compression and table.time_column in table.compression.segment_by:
             yield (
                 f"hypertables[{table.table}].compression.segment_by",
@@ -372,11 +392,7 @@ def cross_check(spec: TimeseriesSpec, root: Path) -> Iterator[tuple[str, str, st
                 f"at least end_offset + 2 x bucket ({rollup.bucket}): a window must hold a "
                 "whole bucket wherever now falls (TimescaleDB refuses smaller ones too)",
             )
-        query = root / rollup.query
-        if not query.is_file():
-            yield f"{path}.query", repr(rollup.query), "an existing file (relative to the project)"
-        elif not _is_utf8(query):
-            yield f"{path}.query", repr(rollup.query), "a UTF-8 text file holding one SELECT"
+        yield from _query_file(f"{path}.query", rollup.query, base)
     yield from _cycles(rollups)
 
 
@@ -429,6 +445,22 @@ def ingest_problems(spec: TimeseriesSpec, spec_dir: Path) -> Iterator[tuple[str,
                         repr(column),
                         f"a column outside the key ({', '.join(shape.primary_key)})",
                     )
+def _query_file(key: str, query: str, base: Path) -> Iterator[tuple[str, str, str]]:
+    file = base / query
+    folder = file.resolve().parent
+    if not file.is_file():
+        yield key, repr(query), f"an existing file, relative to the spec file's folder {base}"
+    elif folder.parent == base.resolve() and folder.name in PHASES:
+        # Every *.sql there runs as a unit of its own: the template would run as one too.
+        yield (
+            key,
+            repr(query),
+            f"a file outside the phase folders beside the spec ({folder.name}/ runs each "
+            f"*.sql in it as a schema unit): move it, e.g. to rollups/{file.name}, and name "
+            "that path here",
+        )
+    elif not _is_utf8(file):
+        yield key, repr(query), "a UTF-8 text file holding one SELECT"
 
 
 def _is_utf8(path: Path) -> bool:

@@ -71,7 +71,7 @@ def plan(loaded: LoadedSpec, edition: Edition) -> list[Unit]:
     """Every unit of every phase, in the order they are applied."""
     if edition not in EDITIONS:
         raise ValueError(f"edition {edition!r}: expected one of {', '.join(EDITIONS)}")
-    spec, label = loaded.spec, _label(loaded)
+    spec, label = loaded.spec, loaded.label(loaded.path)
     rendered: dict[str, list[Unit]] = {phase: [] for phase in PHASES}
     rendered["10-schema"].append(_engine_unit(edition))
     for table in spec.hypertables:
@@ -96,11 +96,6 @@ def plan(loaded: LoadedSpec, edition: Edition) -> list[Unit]:
         units += rendered[phase]
         units += _user_files(loaded, phase, edition)
     return units
-
-
-def _label(loaded: LoadedSpec) -> str:
-    path, root = loaded.path, loaded.root
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _engine_unit(edition: Edition) -> Unit:
@@ -304,18 +299,18 @@ def _user_files(loaded: LoadedSpec, phase: str, edition: Edition) -> list[Unit]:
     directory = loaded.path.parent / phase
     if not directory.is_dir():
         return []
-    queries = {(loaded.root / r.query).resolve() for r in loaded.spec.rollups}
+    # Rollup query templates are never here: load_spec refuses them in a phase folder.
     other = next(e for e in EDITIONS if e != edition)
     units = []
     for path in sorted(directory.glob("*.sql")):
-        if path.resolve() in queries or path.name.endswith(f".{other}.sql"):
+        if path.name.endswith(f".{other}.sql"):
             continue
         units.append(_user_file(loaded, phase, path))
     return units
 
 
 def _user_file(loaded: LoadedSpec, phase: str, path: Path) -> Unit:
-    label = str(path.relative_to(loaded.root)) if path.is_relative_to(loaded.root) else str(path)
+    label = loaded.label(path)
     text = path.read_text()
     statements = split_statements(text)
     transactional = not text.lstrip().startswith(NO_TRANSACTION_MARKER)

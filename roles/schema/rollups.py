@@ -26,21 +26,22 @@ def rollup_query(loaded: LoadedSpec, rollup: Rollup) -> str:
     """The rollup's SELECT: its file rendered as a Jinja2 template with the rollup's name,
     source, bucket and bucket_column, so one file can serve every level of a hierarchy."""
     template = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    file = loaded.file(rollup.query)
     try:
-        text = template.from_string((loaded.root / rollup.query).read_text()).render(
+        text = template.from_string(file.read_text()).render(
             name=rollup.name,
             source=rollup.source,
             bucket=rollup.bucket,
             bucket_column=rollup.bucket_column,
         )
     except TemplateError as exc:
-        fault = FieldError(rollup.query, "(template)", str(exc), _ONE_SELECT)
+        fault = FieldError(loaded.label(file), "(template)", str(exc), _ONE_SELECT)
         raise SpecFileError([fault]) from None
     statements = split_statements(text)
     head = strip_comments(statements[0]).lower() if len(statements) == 1 else ""
     if not head.startswith(("select", "with", "(")):
         got = f"{len(statements)} statement(s)" if len(statements) != 1 else repr(head[:30])
-        raise SpecFileError([FieldError(rollup.query, "(file)", got, _ONE_SELECT)])
+        raise SpecFileError([FieldError(loaded.label(file), "(file)", got, _ONE_SELECT)])
     return statements[0]
 
 

@@ -33,9 +33,23 @@ def split_name(qualified: str) -> tuple[str, str]:
 def split_statements(text: str) -> list[str]:
     """The statements of a SQL script, without their terminating semicolons."""
     statements: list[str] = []
-    start, i, n = 0, 0, len(text)
+    start = 0
+    for i, char in enumerate(mask_quoted(text)):
+        if char == ";":
+            _keep(statements, text[start:i])
+            start = i + 1
+    _keep(statements, text[start:])
+    return statements
+
+
+def mask_quoted(text: str) -> str:
+    """`text`, same length, with comments blanked, string literals as `''` and quoted
+    identifiers as `_` amid blanks: what is left is code to search for semicolons, names and
+    calls."""
+    out: list[str] = []
+    i, n = 0, len(text)
     while i < n:
-        char = text[i]
+        char, start = text[i], i
         if text.startswith("--", i):
             end = text.find("\n", i)
             i = n if end < 0 else end + 1
@@ -49,14 +63,13 @@ def split_statements(text: str) -> list[str]:
         elif char == "$" and (match := _DOLLAR.match(text, i)) and not _in_word(text, i):
             end = text.find(match[0], match.end())
             i = n if end < 0 else end + len(match[0])
-        elif char == ";":
-            _keep(statements, text[start:i])
-            i += 1
-            start = i
         else:
+            out.append(char)
             i += 1
-    _keep(statements, text[start:])
-    return statements
+            continue
+        width = min(i, n) - start
+        out.append(("_" if char == '"' else "''" if char in "'$" else "").center(width)[:width])
+    return "".join(out)
 
 
 def _in_word(text: str, i: int) -> bool:

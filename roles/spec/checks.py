@@ -19,7 +19,7 @@ from roles.spec.common import CommonSpec
 from roles.spec.ingest import IngestSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
 from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
-from roles.spec.pgbouncer import PgbouncerSpec
+from roles.spec.pgbouncer import PgbouncerSpec, client_slots_arithmetic, internal_clients
 from roles.spec.postgres import PostgresSpec
 from roles.spec.schema import SchemaSpec
 from roles.spec.topic_configs import topic_config_problems
@@ -120,6 +120,8 @@ def host_problems(
         problems += _kafka(host.kafka, brokers)
     if host.backup:
         problems += _backup(host.backup, inventory, "timescaledb" in groups)
+    if bouncer and "pgbouncer" in groups:
+        problems += _client_slots(bouncer)
     if pg and bouncer and {"pgbouncer", "timescaledb"} <= groups:
         problems += _pooling(pg, bouncer)
     if pg and host.schema and "timescaledb" in groups:
@@ -390,6 +392,17 @@ def _backup(backup: BackupSpec, inventory: Inventory, database_host: bool) -> It
             repr(backup.repo_host) if backup.repo_host else "nothing",
             f"a host in group pgbackrest_repo: {_names(repos, '(none in the inventory)')}; "
             "or repo_type: posix_local",
+        )
+
+
+def _client_slots(bouncer: PgbouncerSpec) -> Iterator[Problem]:
+    limit, needed = bouncer.max_client_conn, bouncer.clients + internal_clients()
+    if limit is not None and limit < needed:
+        yield (
+            "pgbouncer.max_client_conn",
+            str(limit),
+            f"at least {client_slots_arithmetic(bouncer.clients)}; leave it out to have it "
+            "computed, or lower pgbouncer.clients",
         )
 
 

@@ -22,6 +22,29 @@ from roles.spec.types import (
     SpecModel,
 )
 
+# Timestack's own clients of a pgBouncer. Each holds a client slot while connected (all log in
+# to the admin console over the Unix socket), so max_client_conn must cover them on top of the
+# application clients, or the last application logins are refused.
+INTERNAL_CLIENTS: tuple[tuple[str, int], ...] = (
+    ("exporter", 1),  # the pgBouncer exporter logs in for each Prometheus scrape
+    ("deploy", 1),  # facts and reloads, and the runbooks' PAUSE/RESUME, one at a time
+    ("verify", 1),  # the verify suite's SHOW CONFIG
+    ("operator", 1),  # someone's psql on the console, e.g. SHOW POOLS during an incident
+)
+
+
+def internal_clients() -> int:
+    return sum(count for _name, count in INTERNAL_CLIENTS)
+
+
+def client_slots_arithmetic(clients: int) -> str:
+    """How max_client_conn is sized, for the validator's message and the README."""
+    parts = " + ".join(f"{name} {count}" for name, count in INTERNAL_CLIENTS)
+    return (
+        f"pgbouncer.clients {clients} + Timestack's own clients {internal_clients()} ({parts})"
+        f" = {clients + internal_clients()}"
+    )
+
 
 class TlsFiles(SpecModel):
     cert_file: AbsPath = Field(description="PEM certificate")
@@ -54,7 +77,14 @@ class PgbouncerSpec(SpecModel):
     pool_mode: Literal["session", "transaction", "statement"] = Field(
         "transaction", description="when a server connection returns to the pool"
     )
-    max_client_conn: int = Field(1000, description="client connection limit", ge=1)
+    clients: int = Field(
+        1000, description="application client connections to accept at once (seed 001)", ge=1
+    )
+    max_client_conn: int | None = Field(
+        None,
+        description="pgBouncer's client limit; default: clients + Timestack's own clients",
+        ge=1,
+    )
     default_pool_size: int = Field(
         50, description="server connections per database/user pool", ge=1
     )
@@ -69,3 +99,10 @@ class PgbouncerSpec(SpecModel):
     stats_users: list[PgIdent] = Field([], description="roles allowed SHOW commands")
     databases: list[PgbouncerDatabase] = Field([], description="databases to pool")
     tls: PgbouncerTls | None = Field(None, description="TLS files; None = plain TCP")
+
+    @property
+    def client_limit(self) -> int:
+        """max_client_conn as written: the declared one, else clients plus Timestack's own."""
+        if self.max_client_conn is not None:
+            return self.max_client_conn
+        return self.clients + internal_clients()

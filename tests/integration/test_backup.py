@@ -40,6 +40,30 @@ def test_backup_now_then_restore_drill_loses_nothing(first_deploy: DeployRun) ->
     assert scratch.returncode != 0, f"scratch cluster left behind: {scratch.stdout}"
 
 
+def test_the_drill_passes_run_after_run_with_and_without_a_backup_between(
+    first_deploy: DeployRun,
+) -> None:
+    # Its database younger than the latest backup: the scratch cluster has it only once
+    # replay passes its creation (it used to be polled there, and failed).
+    db_sql("DROP DATABASE IF EXISTS timestack_drill WITH (FORCE)")
+    for attempt, backup_first in enumerate((False, False, True, False, False), 1):
+        if backup_first:
+            backup = run_pyinfra(LAB, "ops/backup_now.py", "--data", "backup_type=incr")
+            assert backup.returncode == 0, backup.output[-4000:]
+        drill = run_pyinfra(LAB, "ops/restore_drill.py")
+        assert drill.returncode == 0, f"run {attempt}: {drill.output[-4000:]}"
+        assert "RESULT: PASS: 0 rows lost, 0 post-target rows present" in drill.output
+
+
+def test_a_failing_runbook_says_why_in_one_line(first_deploy: DeployRun) -> None:
+    # The live cluster's own port as the scratch port: refused before anything is written.
+    drill = run_pyinfra(LAB, "ops/restore_drill.py", "--data", "drill_port=5432")
+    assert drill.returncode != 0
+    assert "ts-db1: scratch port 5432 is in use; pass --data drill_port=N" in drill.output
+    assert "Traceback" not in drill.output, drill.output[-4000:]
+    assert "Unexpected error" not in drill.output
+
+
 def test_backup_verify_checks_pass(first_deploy: DeployRun) -> None:
     result = run_verify("tests/verify/test_backup.py")
     assert result.returncode == 0, result.stdout[-4000:]

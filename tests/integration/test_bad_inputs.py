@@ -435,8 +435,8 @@ CASES = [
     spec_case(
         "spec-bucket-not-a-multiple",
         replaced(
-            "bucket: 1 hour\n    query: sql/60-rollups/metric_reaggregate.sql",
-            "bucket: 90 seconds\n    query: sql/60-rollups/metric_reaggregate.sql",
+            "bucket: 1 hour\n    query: rollups/metric_reaggregate.sql",
+            "bucket: 90 seconds\n    query: rollups/metric_reaggregate.sql",
         ),
         "rollups[factory_telemetry.metric_1hour].bucket: '90 seconds'; expected a multiple of "
         "its source's bucket (factory_telemetry.metric_1min: 1 minute)",
@@ -470,9 +470,16 @@ CASES = [
     ),
     spec_case(
         "spec-query-file-missing",
-        replaced("query: sql/60-rollups/vehicle_hourly.sql", "query: sql/60-rollups/_none.sql"),
-        "rollups[analytics.vehicle_hourly].query: 'sql/60-rollups/_none.sql'; expected an "
-        "existing file (relative to the project)",
+        replaced("query: rollups/vehicle_hourly.sql", "query: rollups/_none.sql"),
+        "rollups[analytics.vehicle_hourly].query: 'rollups/_none.sql'; expected an "
+        "existing file, relative to the spec file's folder ",
+    ),
+    spec_case(
+        "spec-index-predicate-not-immutable",
+        replaced('where: "gps_status = \'A\'"', "where: \"time > now() - interval '24 hours'\""),
+        "hypertables[telemetry.vehicle_telemetry].indexes[vehicle_telemetry_gps_ok_idx].where: "
+        "\"time > now() - interval '24 hours'\"; expected an IMMUTABLE predicate: PostgreSQL "
+        "refuses now() in an index (its value moves with the clock)",
     ),
     spec_case(
         "spec-invalid-yaml",
@@ -488,8 +495,8 @@ CASES = [
     ),
     case(
         "spec-is-a-directory",
-        DB, {"schema": {"spec": "sql/60-rollups"}},
-        "schema.spec: got sql/60-rollups: (file): a directory; expected a YAML time-series "
+        DB, {"schema": {"spec": "sql/rollups"}},
+        "schema.spec: got sql/rollups: (file): a directory; expected a YAML time-series "
         "spec file",
     ),
     # Monitoring: an exporter Timestack does not know, thresholds out of range, an alert

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import datagen, report, schema, workload
+from bench import datagen, pgbouncer_load, report, schema, workload
 from bench.runner import Plan, generate
 from bench.spec import BenchSpec, thresholds
 from bench.stats import METRICS, Summary, derived, percentile, ratio
@@ -257,3 +257,51 @@ def test_noop_benchmark_runs_both_modes_against_connecting() -> None:
 def test_the_deploy_leaves_the_bench_section_to_bench() -> None:
     host = HostInput(name="db1", groups=frozenset(), data={"bench": {"latest_row_ms": -1}})
     assert "db1" in validate_inventory([host])
+
+
+PGBENCH_RAN = """\
+pgbench (17.11 (Debian 17.11-1))
+transaction type: -
+scaling factor: 1
+query mode: simple
+number of clients: 1000
+number of threads: 2
+maximum number of tries: 1
+duration: 15 s
+number of transactions actually processed: 268512
+number of failed transactions: 0 (0.000%)
+latency average = 55.866 ms
+initial connection time = 4512.340 ms
+tps = 17900.113195 (without initial connection time)
+"""
+PGBENCH_REFUSED = """\
+pgbench (17.11 (Debian 17.11-1))
+pgbench: error: connection to server at "127.0.0.1", port 6432 failed: FATAL:  no more connections allowed (max_client_conn)
+pgbench: error: could not create connection for client 996
+pgbench: error: connection to server at "127.0.0.1", port 6432 failed: FATAL:  no more connections allowed (max_client_conn)
+pgbench: error: could not create connection for client 999
+"""  # noqa: E501
+
+
+def test_pgbench_report_of_a_clean_run_is_ok() -> None:
+    result = pgbouncer_load.parse(0, PGBENCH_RAN)
+    assert result.ok
+    assert (result.clients, result.transactions, result.failed) == (1000, 268512, 0)
+    assert (result.latency_ms, result.connect_ms) == (55.866, 4512.34)
+    assert round(result.tps) == 17900
+
+
+def test_a_refused_login_fails_the_load() -> None:
+    result = pgbouncer_load.parse(1, PGBENCH_REFUSED)
+    assert not result.ok
+    assert result.aborted == 2
+    report = pgbouncer_load.report("127.0.0.1:16432/telemetry as app", 1000, result)
+    assert "0 ran of 1000; 2 refused or aborted" in report
+    assert "no more connections allowed (max_client_conn)" in report
+
+
+def test_pgbench_runs_the_declared_clients_on_the_simple_protocol() -> None:
+    args = pgbouncer_load.pgbench_args("127.0.0.1", 6432, "telemetry", "app", 1000, 15)
+    assert {"--client=1000", "--protocol=simple", "--file=-", "--no-vacuum"} <= set(args)
+    assert args[-1] == "telemetry"
+    assert not [arg for arg in args if "password" in arg.lower()]

@@ -14,11 +14,17 @@ def bouncer(**fields: object) -> PgbouncerSpec:
 def test_seed_defaults_transaction_pooling_for_1000_clients() -> None:
     settings = config.settings(bouncer())
     assert settings["pool_mode"] == "transaction"
-    assert settings["max_client_conn"] == "1000"
+    assert settings["max_client_conn"] == "1004"  # 1000 applications + Timestack's own 4
     assert settings["default_pool_size"] == "50"
     assert settings["reserve_pool_size"] == "10"
     assert settings["auth_type"] == "hba"
     assert "auth_user" not in settings  # per database: a global one breaks the admin console
+
+
+def test_max_client_conn_adds_timestack_clients_to_the_declared_ones() -> None:
+    assert config.settings(bouncer(clients=200))["max_client_conn"] == "204"
+    assert config.settings(bouncer(max_client_conn=5000))["max_client_conn"] == "5000"
+    assert config.open_files_limit(bouncer(clients=3000)) == 2 * (3004 + 60) + 256
 
 
 def test_no_password_anywhere_in_the_configuration() -> None:

@@ -8,7 +8,7 @@ from roles.backup.runbook import RunbookError
 from roles.postgres import operations, replication, switchover
 from roles.postgres.facts import HostAddresses, ReplicationSlots
 from roles.postgres.replication import Upstream
-from roles.spec import HostInput, HostSpec, validate_inventory
+from roles.spec import HostInput, HostSpec, PgbouncerDatabase, validate_inventory
 
 PASSWORD = "re:pl\\ication-Pa55"
 ROLE = {"name": "timestack_replication", "password_env": "TS_TEST_REPLICATION_PW"}
@@ -174,3 +174,23 @@ def test_switchover_plan_swaps_the_upstreams(specs: dict[str, HostSpec]) -> None
 
 def test_lsn_order() -> None:
     assert switchover.lsn("0/C000028") < switchover.lsn("0/C0000A0") < switchover.lsn("1/0")
+
+
+def test_the_old_primary_sends_its_clients_on_without_stale_parameters(
+    specs: dict[str, HostSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(switchover, "_console", lambda _spec, command: sent.append(command))
+    monkeypatch.setattr(switchover, "PROGRESS", switchover.Progress(paused_at=1.0))
+    old = specs["@ssh/db1.example"]
+    databases = [PgbouncerDatabase(name=name, dbname=name) for name in ("telemetry", "archive")]
+    bouncer = old.pgbouncer.model_copy(update={"databases": databases})
+    pooled = old.model_copy(update={"pgbouncer": bouncer})
+    switchover.release_clients(pooled)
+    # Cached startup parameters go first; KILL only once the global PAUSE is lifted (pgBouncer
+    # refuses it while paused); each killed database resumed, or its clients would wait.
+    assert sent == [
+        "RECONNECT", "RESUME", "KILL telemetry", "RESUME telemetry", "KILL archive",
+        "RESUME archive",
+    ]  # fmt: skip
+    assert switchover.PROGRESS.released_at is not None

@@ -174,7 +174,7 @@ def test_index_repeating_the_primary_key_or_another_index_is_warned(tmp_path: Pa
             '      - {name: plate_time_idx, columns: [license_plate, "time DESC"]}\n'
             "      - {name: gps_idx, columns: [gps_status]}\n"
             '      - {name: gps_time_idx, columns: [gps_status, "time"]}\n'
-            "      - {name: plate_partial_idx, columns: [license_plate], where: 'time > now()'}\n"
+            "      - {name: plate_partial_idx, columns: [license_plate], where: 'speed > 0'}\n"
             "      - {name: vehicle_telemetry_geom_idx,",
         )
     )

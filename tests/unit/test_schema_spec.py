@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from roles.schema.model import SpecFileError, interval_seconds, load_spec
+from roles.schema.render import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -277,4 +279,37 @@ def test_inventory_validation_reports_a_phase_file_that_is_not_utf8(tmp_path: Pa
         f"db1: schema.spec: got {tmp_path}/10-schema/010_bad.sql: (file): not UTF-8 text "
         "(invalid start byte at byte 16); expected UTF-8 text in every SQL file of the "
         "time-series schema"
+    )
+
+
+def test_a_copied_spec_reads_its_files_beside_the_copy(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "sql", tmp_path / "sql")
+    shipped = plan(load_spec(ROOT / "sql/timeseries.yml", ROOT), "apache")
+    copy = tmp_path / "sql" / "timeseries.yml"
+    assert [(u.key, u.checksum) for u in plan(load_spec(copy, ROOT), "apache")] == [
+        (u.key, u.checksum) for u in shipped
+    ]
+    query = tmp_path / "sql" / "rollups" / "vehicle_hourly.sql"
+    query.write_text(query.read_text().replace("count(*) AS samples", "count(*) AS fixes"))
+    (changed,) = [
+        u
+        for u in plan(load_spec(copy, ROOT), "apache")
+        if u.key == "60-rollups/analytics.vehicle_hourly"
+    ]
+    assert "AS fixes" in " ".join(changed.statements)
+
+
+def test_a_rollup_query_in_a_phase_folder_is_refused(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "sql", tmp_path / "sql")
+    spec = tmp_path / "sql" / "timeseries.yml"
+    shutil.move(tmp_path / "sql" / "rollups", tmp_path / "sql" / "60-rollups")
+    spec.write_text(spec.read_text().replace("query: rollups/", "query: 60-rollups/"))
+    with pytest.raises(SpecFileError) as caught:
+        load_spec(spec, ROOT)
+    found = [str(error) for error in caught.value.errors]
+    assert len(found) == 4, found  # each rollup, the shared template twice
+    assert found[0].startswith(
+        f"{spec}: rollups[analytics.vehicle_hourly].query: got '60-rollups/vehicle_hourly.sql'; "
+        "expected a file outside the phase folders beside the spec (60-rollups/ runs each *.sql "
+        "in it as a schema unit): move it, e.g. to rollups/vehicle_hourly.sql"
     )

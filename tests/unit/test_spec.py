@@ -394,6 +394,18 @@ def test_pool_arithmetic_is_spelled_out() -> None:
     )
 
 
+def test_client_slot_arithmetic_is_spelled_out() -> None:
+    data = set_path(good_data(), "pgbouncer.max_client_conn", 1000)
+    (error,) = [e for e in errors_of(data) if e.field == "pgbouncer.max_client_conn"]
+    assert error.got == "1000"
+    assert error.expected.startswith(
+        "at least pgbouncer.clients 1000 + Timestack's own clients 4 (exporter 1 + deploy 1 + "
+        "verify 1 + operator 1) = 1004"
+    )
+    data = set_path(good_data(), "pgbouncer.max_client_conn", 1004)
+    assert validate_inventory([HostInput(DB, ALL_IN_ONE, data)])[DB].pgbouncer.client_limit == 1004
+
+
 def test_pool_arithmetic_only_applies_where_both_run() -> None:
     data = set_path(good_data(), "pgbouncer.default_pool_size", 500)
     specs = validate_inventory([HostInput("@local", frozenset({"pgbouncer", "kafka"}), data)])
@@ -572,7 +584,8 @@ def test_defaults_fill_every_section() -> None:
     assert spec.common.sysctl["vm.swappiness"] == 1
     assert (spec.postgres.version, spec.postgres.port) == (17, 5432)
     assert spec.postgres.data_dir == "/var/lib/postgresql/17/main"
-    assert (spec.pgbouncer.pool_mode, spec.pgbouncer.max_client_conn) == ("transaction", 1000)
+    assert (spec.pgbouncer.pool_mode, spec.pgbouncer.clients) == ("transaction", 1000)
+    assert spec.pgbouncer.client_limit == 1004
     assert (spec.pgbouncer.default_pool_size, spec.pgbouncer.reserve_pool_size) == (50, 10)
     assert spec.kafka.archive_url == (
         "https://archive.apache.org/dist/kafka/4.4.0/kafka_2.13-4.4.0.tgz"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from lab.access import KNOWN_HOSTS
 from lab.secrets import LAB_SECRET_ENV
+from roles.spec import SpecError
 from tests.verify.targets import backend_options, hostspec_for, load_targets
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -103,3 +111,43 @@ def test_testinfra_hosts_option_selects_inventory_hosts_by_name(passwords: None)
     assert selected_targets(targets, None) == targets
     with pytest.raises(pytest.UsageError, match="--hosts: nosuch not in the inventory"):
         selected_targets(targets, "nosuch")
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """inventory/prod.py copied into a folder of its own, run from another folder."""
+    inventory = tmp_path / "elsewhere" / "inv.py"
+    inventory.parent.mkdir()
+    shutil.copy(ROOT / "inventory" / "prod.py", inventory)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    return inventory
+
+
+def test_group_data_is_found_where_pyinfra_looks(passwords: None, elsewhere: Path) -> None:
+    with pytest.raises(SpecError, match=r"schema\.database"):
+        load_targets(elsewhere)  # no group_data beside it, nor in the current directory
+    group_data = ROOT / "inventory" / "group_data"
+    db = next(t for t in load_targets(elsewhere, [group_data]) if "timescaledb" in t.groups)
+    assert db.spec.postgres.postgis is True
+    assert [d.name for d in db.spec.postgres.databases] == ["telemetry"]
+    shutil.copytree(group_data, elsewhere.parent / "group_data")
+    assert load_targets(elsewhere)  # beside the inventory: found without the option
+
+
+def test_verify_takes_group_data_like_pyinfra(passwords: None, elsewhere: Path) -> None:
+    def collect(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", str(ROOT / "tests" / "verify"), "--collect-only",
+             "-q", "-p", "no:cacheprovider", "--inventory", str(elsewhere), *args],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    refused = collect()
+    assert refused.returncode != 0
+    assert "schema.database" in refused.stdout + refused.stderr
+    found = collect("--group-data", str(ROOT / "inventory" / "group_data"))
+    assert found.returncode == 0, found.stdout[-2000:] + found.stderr[-2000:]
+    assert "db1.telemetry.example.net" in found.stdout
+    missing = collect("--group-data", "nosuch")
+    assert "--group-data: no such directory: nosuch" in missing.stderr

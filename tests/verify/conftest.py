@@ -9,6 +9,7 @@ and its connection options are refused (the inventory says how each host is reac
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="inventory/lab.py",
         help="pyinfra inventory whose hosts the checks run against (default: the lab)",
     )
+    parser.addoption(
+        "--group-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="more group data, as pyinfra's --group-data (after group_data/ in the current "
+        "directory and beside the inventory; repeatable, later wins)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,8 +52,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if given:
         lines = [f"--{n.replace('_', '-')}: set {INVENTORY_DECIDES[n]} instead" for n in given]
         raise pytest.UsageError("the inventory decides how hosts are reached:\n" + "\n".join(lines))
+    group_data = config.getoption("--group-data")
+    missing = [folder for folder in group_data if not Path(folder).is_dir()]
+    if missing:
+        raise pytest.UsageError(f"--group-data: no such directory: {', '.join(missing)}")
     try:
-        targets = load_targets(config.getoption("--inventory"))
+        targets = load_targets(config.getoption("--inventory"), group_data)
     except SpecError as error:
         raise pytest.UsageError(f"the inventory's data is invalid:\n{error}") from None
     config.stash[_TARGETS] = selected_targets(targets, config.getoption("hosts", default=None))

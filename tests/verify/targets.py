@@ -11,7 +11,7 @@ import os
 import shlex
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,11 +141,17 @@ def network_address(name: str, data: Mapping[str, Any]) -> str:
     return str(data.get("ssh_hostname") or host_address(name))
 
 
-def load_targets(inventory_path: str | Path) -> list[Target]:
-    """Every inventory host as a Target; bad host data raises roles.spec.SpecError."""
+def load_targets(inventory_path: str | Path, group_data: Sequence[str | Path] = ()) -> list[Target]:
+    """Every inventory host as a Target; bad host data raises roles.spec.SpecError. Group
+    data is read as pyinfra reads it: `group_data/` in the current directory, then beside
+    the inventory file, then each of `group_data` (pyinfra's --group-data), later winning."""
     path = Path(inventory_path)
     with ctx_state.use(State()):
-        inventory = make_inventory(str(path), cwd=str(Path.cwd()))
+        inventory = make_inventory(
+            str(path),
+            cwd=str(Path.cwd()),
+            group_data_directories=[str(folder) for folder in group_data],
+        )
     token = SECRETS_REQUIRED.set(False)
     try:
         specs = validated_specs(inventory)
