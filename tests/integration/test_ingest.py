@@ -105,7 +105,7 @@ def test_bad_messages_are_kept_with_their_reason_and_their_batch_lands(feed: str
         "not_an_object": ("-", "not a JSON object"),
         "wrong_type": ("22P02", "invalid input syntax for type numeric"),
         "out_of_range": ("23514", "vehicle_telemetry_fuel_level_check"),
-        "missing_required": ("23502", 'null value in column "time"'),
+        "missing_required": ("23502", 'value in column "time" violates not-null'),
     }
     for case, (state, words) in expected.items():
         found = by_case[case]
