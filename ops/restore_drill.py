@@ -13,8 +13,8 @@ covers it.
 
 from pyinfra import host, inventory
 
-from roles.backup.drill_run import restore_drill
 from roles.backup import runbook
+from roles.backup.drill_run import restore_drill
 from roles.hostdata import validated_specs
 
 # --data keys of this runbook are not host data

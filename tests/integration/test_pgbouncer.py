@@ -15,10 +15,10 @@ from bench import pgbouncer_load
 from lab.secrets import lab_secrets
 from roles.pgbouncer.facts import admin_console
 from roles.spec.pgbouncer import INTERNAL_CLIENTS
-from roles.targets import load_targets
 from tests.integration.inventories import db_host_variant
 from tests.integration.lab_access import LAB_INVENTORY
 from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
+from tests.verify.targets import load_targets
 
 SETTINGS_OP = "pgBouncer | pgBouncer settings in effect (reload or restart)"
 DSN = "host=127.0.0.1 port=16432 dbname=telemetry user=telemetry_app connect_timeout=5"
