@@ -76,7 +76,7 @@ def writer_config(
             "password_file": PASSWORD,
             "sslmode": ingest.sslmode,
             "application_name": f"timestack-ingest {host_address(host.name)}",
-            "statement_timeout_ms": parse_duration_ms(ingest.statement_timeout),
+            "statement_timeout_ms": int(parse_duration_ms(ingest.statement_timeout)),
         },
         "rejects": loaded.spec.ingest.rejects,
         "tables": [
@@ -114,6 +114,16 @@ def inventory_problems(hosts: Sequence[Parsed]) -> Iterator[tuple[str, str, str,
             f"{len(writers)} host(s) and no primary in group timescaledb",
             "a PostgreSQL primary (group timescaledb) for the writers to write to",
         )
+    databases = {h.name for h in hosts if "timescaledb" in h.groups}
+    for writer in writers:
+        for name in writer.ingest.database_hosts if writer.ingest else ():
+            if name not in databases:
+                yield (
+                    writer.name,
+                    "ingest.database_hosts",
+                    repr(name),
+                    f"a host of group timescaledb: {', '.join(sorted(databases)) or '(none)'}",
+                )
     topics = {t.name for h in hosts if "kafka" in h.groups and h.kafka for t in h.kafka.topics}
     for host in primary:
         if host.schema is None or host.postgres is None:

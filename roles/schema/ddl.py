@@ -70,9 +70,12 @@ def _unique_index(statement: ast.IndexStmt) -> tuple[str, ...] | None:
     return tuple(str(name).lower() for name in columns)
 
 
-def table_shapes(texts: Iterable[str]) -> dict[str, TableShape]:
-    """Table name -> shape, over SQL texts in order. Raises pglast.parser.ParseError."""
-    shapes: dict[str, TableShape] = {}
+def table_shapes(
+    texts: Iterable[str], shapes: dict[str, TableShape] | None = None
+) -> dict[str, TableShape]:
+    """Table name -> shape, over SQL texts in order (added to `shapes`, so a unique index
+    may follow its table in a later file). Raises pglast.parser.ParseError."""
+    shapes = {} if shapes is None else shapes
     for text in texts:
         for raw in pglast.parse_sql(text):
             statement = raw.stmt
@@ -97,7 +100,10 @@ def schema_shapes(spec_dir: Path) -> dict[str, TableShape]:
     shapes: dict[str, TableShape] = {}
     for path in sorted(directory.glob("*.sql")) if directory.is_dir() else []:
         try:
-            shapes.update(table_shapes([path.read_text(encoding="utf-8")]))
+            table_shapes([path.read_text(encoding="utf-8")], shapes)
         except pglast.parser.ParseError as error:
             raise DdlError(f"{path.name}: not valid SQL ({error})") from None
+        except UnicodeDecodeError as error:
+            where = f"{error.reason} at byte {error.start}"
+            raise DdlError(f"{path.name}: not UTF-8 text ({where})") from None
     return shapes

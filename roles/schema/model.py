@@ -445,6 +445,8 @@ def ingest_problems(spec: TimeseriesSpec, spec_dir: Path) -> Iterator[tuple[str,
                         repr(column),
                         f"a column outside the key ({', '.join(shape.primary_key)})",
                     )
+
+
 def _query_file(key: str, query: str, base: Path) -> Iterator[tuple[str, str, str]]:
     file = base / query
     folder = file.resolve().parent

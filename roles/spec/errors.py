@@ -132,7 +132,16 @@ def _walk(
             is_key = True
         elif "anyOf" in node and isinstance(item, str):  # union member tag, e.g. "int"
             wanted = _JSON_TYPES.get(item)
-            node = next((b for b in node["anyOf"] if b.get("type") == wanted), {})
+            branch: Mapping[str, Any] = next(
+                (
+                    b
+                    for b in node["anyOf"]
+                    # a model's tag is its class name, its branch a reference to it
+                    if b.get("type") == wanted or b.get("$ref", "").endswith(f"/{item}")
+                ),
+                {},
+            )
+            node = _deref(schema, branch)
         elif isinstance(item, int):
             label: int | str = item
             if isinstance(raw, list) and item < len(raw):

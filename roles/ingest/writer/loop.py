@@ -38,30 +38,29 @@ class Writer:
 
     def on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         """Finish the waiting batches before the partitions go, or abandon them unwritten."""
-        revoked = {(p.topic, p.partition) for p in partitions}
         if not self.in_outage:
             for topic in list(self.pending):
                 try:
                     self.flush(topic, attempts=1, drain=True)
                 except DatabaseUnavailable as error:
                     log.warning("rebalance: batch of %s abandoned uncommitted: %s", topic, error)
-        self._drop(revoked)
-        self.assigned -= revoked
-        if not any(self.pending.values()):
-            self.in_outage = False  # nothing held back: what comes next starts unpaused
+        self._release({(p.topic, p.partition) for p in partitions})
         log.info("revoked %s", _positions(partitions))
 
     def on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        lost = {(p.topic, p.partition) for p in partitions}
-        self._drop(lost)
-        self.assigned -= lost
+        self._release({(p.topic, p.partition) for p in partitions})
         log.warning("lost %s: their waiting messages go to the new owner", _positions(partitions))
 
-    def _drop(self, positions: set[tuple[str, int]]) -> None:
+    def _release(self, positions: set[tuple[str, int]]) -> None:
+        """Forget the partitions and their waiting messages (never committed: the next
+        owner reads them again)."""
         for topic, messages in self.pending.items():
             self.pending[topic] = [
                 m for m in messages if (m.topic(), m.partition()) not in positions
             ]
+        self.assigned -= positions
+        if not any(self.pending.values()):
+            self.in_outage = False  # nothing held back: what comes next starts unpaused
 
     # -- the loop --
     def describe_tables(self) -> None:
