@@ -15,6 +15,10 @@ python3-confluent-kafka), so its traffic stays on the lab network. Used by
     telemetry_feed.py bad --bootstrap B --prefix P
         one message of each kind a writer must keep as a reject, between two good ones;
         prints {case: [partition, offset]}.
+    telemetry_feed.py rewind --bootstrap B --kind K --group G --since-ms T
+        moves group G's committed offsets on the kind's topic back to the first message
+        at or after T (ms since the epoch): what a crash between the database commit and
+        the offset commit does. The group's members must be stopped.
 
 Bounded: --count messages, and --max-seconds (default 600).
 """
@@ -159,20 +163,38 @@ def bad(args: argparse.Namespace) -> dict[str, Any]:
     return where
 
 
+def rewind(args: argparse.Namespace) -> dict[str, Any]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = TOPICS[args.kind]
+    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group})
+    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+    wanted = [TopicPartition(topic, number, args.since_ms) for number in partitions]
+    found = consumer.offsets_for_times(wanted, timeout=30)
+    # A partition with nothing since then keeps its offset (-1: no such message).
+    moved = [p for p in found if p.offset >= 0]
+    if moved:
+        consumer.commit(offsets=moved, asynchronous=False)
+    consumer.close()
+    return {f"{p.topic}[{p.partition}]": p.offset for p in moved}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["produce", "bad"])
+    parser.add_argument("command", choices=["produce", "bad", "rewind"])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--kind", choices=sorted(TOPICS), default="vehicle")
-    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--prefix", default="")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0)
     parser.add_argument("--dir", default="")
     parser.add_argument("--base", default="2026-11-20T00:00:00+00:00")
     parser.add_argument("--max-seconds", type=float, default=600)
+    parser.add_argument("--group", default="timestack-ingest")
+    parser.add_argument("--since-ms", type=int, default=0)
     args = parser.parse_args()
-    action = produce if args.command == "produce" else bad
+    action = {"produce": produce, "bad": bad, "rewind": rewind}[args.command]
     print(json.dumps(action(args), sort_keys=True))
     return 0
 
