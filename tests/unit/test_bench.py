@@ -305,3 +305,21 @@ def test_pgbench_runs_the_declared_clients_on_the_simple_protocol() -> None:
     assert {"--client=1000", "--protocol=simple", "--file=-", "--no-vacuum"} <= set(args)
     assert args[-1] == "telemetry"
     assert not [arg for arg in args if "password" in arg.lower()]
+
+
+def test_ingest_latency_quantiles_interpolate_inside_a_bucket() -> None:
+    from bench.ingest import quantile
+
+    before = {0.1: 10.0, 0.5: 10.0, 1.0: 10.0, float("inf"): 10.0}
+    # 100 more: 50 under 0.1 s, 40 in (0.1, 0.5], 10 in (0.5, 1.0]
+    after = {0.1: 60.0, 0.5: 100.0, 1.0: 110.0, float("inf"): 110.0}
+    assert quantile(0.5, before, after) == 0.1
+    assert round(quantile(0.7, before, after), 3) == 0.3
+    assert round(quantile(0.95, before, after), 3) == 0.75
+
+
+def test_ingest_latency_beyond_the_last_bound_is_that_bound() -> None:
+    from bench.ingest import quantile
+
+    after = {1.0: 0.0, float("inf"): 5.0}
+    assert quantile(0.99, {}, after) == 1.0
