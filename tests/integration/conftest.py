@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.ingest_lab import install_feed, start_writers
 from tests.integration.lab_access import LAB_INVENTORY
 from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
 
@@ -51,3 +52,11 @@ def restore_lab(first_deploy: DeployRun) -> Iterator[None]:
     yield
     restored = run_pyinfra(LAB_INVENTORY)
     assert restored.returncode == 0, restored.output[-3000:]
+
+
+@pytest.fixture(scope="module")
+def ingest_feed(first_deploy: DeployRun) -> Iterator[str]:
+    """bench/telemetry_feed.py on the first writer host (tests/integration/ingest_lab.py);
+    every ingest writer running again afterwards."""
+    yield install_feed()
+    start_writers()

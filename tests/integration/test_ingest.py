@@ -14,70 +14,34 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from roles.ingest import config
+from tests.integration.ingest_lab import (
+    BOOTSTRAP,
+    REJECTS,
+    TABLE,
+    WRITERS,
+    acknowledged,
+    forget,
+    producer,
+    rows,
+    run_prefix,
+    wait_for_rows,
+)
 from tests.integration.kafka_lab import kill_and_start, on
 from tests.integration.lab_access import db_sql
-from tests.integration.pyinfra_run import DeployRun
 
-FEED = Path(__file__).resolve().parents[2] / "bench" / "telemetry_feed.py"
-WORK = "/srv/timestack-ingest-test"  # not /tmp: trixie's systemd mounts a tmpfs there
-WRITERS = ("ts-kafka1", "ts-kafka2", "ts-kafka3")
-BOOTSTRAP = ",".join(f"{name}:9092" for name in WRITERS)
-TABLE = "telemetry.vehicle_telemetry"
-REJECTS = "timestack.ingest_rejects"
 COUNT, RATE = 100_000, 2_000
 
 
-@pytest.fixture(scope="module")
-def feed(first_deploy: DeployRun) -> Iterator[str]:
-    """The feed script on the first writer host; every writer running again afterwards."""
-    on(WRITERS[0], "mkdir", "-p", WORK)
-    subprocess.run(["docker", "cp", str(FEED), f"{WRITERS[0]}:{WORK}/feed.py"], check=True)
-    yield f"{WORK}/feed.py"
-    for name in WRITERS:
-        on(name, "systemctl", "start", config.UNIT)
-
-
-def _prefix(kind: str) -> str:
-    return f"{kind}{uuid.uuid4().hex[:6]}"  # a plate prefix of its own: rows of this run only
-
-
-def _rows(prefix: str) -> list[str]:
-    """driver_id (the message's number) of every row the run wrote."""
-    out = db_sql(
-        f"SELECT driver_id FROM {TABLE} WHERE license_plate LIKE '{prefix}-%'", "telemetry"
-    )
-    return out.split()
-
-
-def _wait_for_rows(prefix: str, wanted: int, seconds: float) -> list[str]:
-    deadline = time.monotonic() + seconds
-    rows = _rows(prefix)
-    while len(rows) < wanted and time.monotonic() < deadline:
-        time.sleep(2)
-        rows = _rows(prefix)
-    return rows
-
-
-def _forget(prefix: str) -> None:
-    db_sql(f"DELETE FROM {TABLE} WHERE license_plate LIKE '{prefix}-%'", "telemetry")
-    db_sql(f"DELETE FROM {REJECTS} WHERE convert_from(key, 'UTF8') = '{prefix}'", "telemetry")
-
-
-def test_bad_messages_are_kept_with_their_reason_and_their_batch_lands(feed: str) -> None:
-    prefix = _prefix("IB")
+def test_bad_messages_are_kept_with_their_reason_and_their_batch_lands(ingest_feed: str) -> None:
+    prefix = run_prefix("IB")
     where: dict[str, list[int]] = json.loads(
-        on(WRITERS[0], "python3", feed, "bad", "--bootstrap", BOOTSTRAP, "--prefix", prefix)
+        on(WRITERS[0], "python3", ingest_feed, "bad", "--bootstrap", BOOTSTRAP, "--prefix", prefix)
     )
     try:
-        good = _wait_for_rows(prefix, 3, 120)
+        good = wait_for_rows(prefix, 3, 120)
         query = (
             f"SELECT \"offset\", coalesce(sqlstate, '-'), error FROM {REJECTS} "
             f"WHERE convert_from(key, 'UTF8') = '{prefix}' ORDER BY \"offset\""
@@ -93,7 +57,7 @@ def test_bad_messages_are_kept_with_their_reason_and_their_batch_lands(feed: str
             }
             time.sleep(1)
     finally:
-        _forget(prefix)
+        forget(prefix)
     by_case = {case: rejects.get(offset) for case, (_partition, offset) in where.items()}
     print(f"\nbad messages: {json.dumps(by_case, indent=1)}")
     assert sorted(good) == ["0", "4", "5"], f"good rows of the batch: {good}"
@@ -117,46 +81,41 @@ def _writer_pid(name: str) -> str:
     return on(name, "systemctl", "show", config.UNIT, "--property", "MainPID").strip()
 
 
-def test_one_row_per_acknowledged_message_through_kills_and_a_restart(feed: str) -> None:
-    prefix = _prefix("IN")
-    on(WRITERS[0], "rm", "-f", f"{WORK}/acked")
-    producer = subprocess.Popen(
-        ["docker", "exec", WRITERS[0], "python3", feed, "produce", "--bootstrap", BOOTSTRAP,
-         "--prefix", prefix, "--count", str(COUNT), "--rate", str(RATE), "--dir", WORK],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+def test_one_row_per_acknowledged_message_through_kills_and_a_restart(ingest_feed: str) -> None:
+    prefix = run_prefix("IN")
+    stream = producer(ingest_feed, prefix, COUNT, RATE)
     events: dict[str, Any] = {}
     try:
         time.sleep(8)
         before = _writer_pid(WRITERS[1])
         on(WRITERS[1], "systemctl", "kill", "--signal=SIGKILL", config.UNIT)
-        events["writer SIGKILL"] = {"host": WRITERS[1], "pid": before, "rows": len(_rows(prefix))}
+        events["writer SIGKILL"] = {"host": WRITERS[1], "pid": before, "rows": len(rows(prefix))}
         time.sleep(6)
         events["broker SIGKILL"] = {"host": WRITERS[2], **kill_and_start(WRITERS[2])}
-        events["postgres restart"] = {"rows": len(_rows(prefix))}
+        events["postgres restart"] = {"rows": len(rows(prefix))}
         db_restart = subprocess.run(
             ["docker", "exec", "ts-db1", "systemctl", "restart", "postgresql@17-main"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert db_restart.returncode == 0, db_restart.stderr
-        out, err = producer.communicate(timeout=420)
-        assert producer.returncode == 0, err[-2000:]
+        out, err = stream.communicate(timeout=420)
+        assert stream.returncode == 0, err[-2000:]
         produced = json.loads(out.strip().splitlines()[-1])
-        acked = {line for line in on(WRITERS[0], "cat", f"{WORK}/acked").split()}
-        rows = _wait_for_rows(prefix, len(acked), 360)
+        acked = acknowledged()
+        landed = wait_for_rows(prefix, len(acked), 360)
         restarted = _writer_pid(WRITERS[1])
     finally:
-        if producer.poll() is None:
-            producer.kill()
-        written = _rows(prefix)
-        _forget(prefix)
+        if stream.poll() is None:
+            stream.kill()
+        written = rows(prefix)
+        forget(prefix)
     counts = {
         **produced,
-        "rows": len(rows),
-        "distinct_rows": len(set(rows)),
-        "lost": len(acked - set(rows)),
-        "duplicated": len(rows) - len(set(rows)),
-        "unacknowledged_written": len(set(rows) - acked),
+        "rows": len(landed),
+        "distinct_rows": len(set(landed)),
+        "lost": len(acked - set(landed)),
+        "duplicated": len(landed) - len(set(landed)),
+        "unacknowledged_written": len(set(landed) - acked),
         "rows_at_cleanup": len(written),
         "events": events,
     }
@@ -185,28 +144,37 @@ def _duplicates_written() -> int:
     return total
 
 
-def test_redelivered_messages_are_written_once(feed: str) -> None:
+def test_redelivered_messages_are_written_once(ingest_feed: str) -> None:
     """Offsets moved back (what a crash between the database commit and the offset commit
     does): every message comes again, and each row is still there once."""
-    prefix, count = _prefix("IR"), 20_000
+    prefix, count = run_prefix("IR"), 20_000
     since = on(WRITERS[0], "date", "+%s%3N").strip()
     time.sleep(1)
-    on(WRITERS[0], "python3", feed, "produce", "--bootstrap", BOOTSTRAP, "--prefix", prefix,
+    on(WRITERS[0], "python3", ingest_feed, "produce", "--bootstrap", BOOTSTRAP, "--prefix", prefix,
        "--count", str(count))  # fmt: skip
     try:
-        first = _wait_for_rows(prefix, count, 120)
+        first = wait_for_rows(prefix, count, 120)
         for name in WRITERS:
             on(name, "systemctl", "stop", config.UNIT)
-        on(WRITERS[0], "python3", feed, "rewind", "--bootstrap", BOOTSTRAP, "--since-ms", since)
+        on(
+            WRITERS[0],
+            "python3",
+            ingest_feed,
+            "rewind",
+            "--bootstrap",
+            BOOTSTRAP,
+            "--since-ms",
+            since,
+        )
         for name in WRITERS:
             on(name, "systemctl", "start", config.UNIT)
         deadline = time.monotonic() + 180
         while _duplicates_written() < count and time.monotonic() < deadline:
             time.sleep(2)
-        again = _rows(prefix)
+        again = rows(prefix)
         duplicates = _duplicates_written()
     finally:
-        _forget(prefix)
+        forget(prefix)
     print(f"\nredelivered: {count} messages, duplicates written once: {duplicates}")
     assert len(first) == count
     assert duplicates >= count, f"only {duplicates} redelivered messages seen"

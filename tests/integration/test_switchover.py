@@ -20,6 +20,7 @@ import pytest
 
 from lab import HOSTS
 from lab.secrets import lab_secrets
+from tests.integration.ingest_lab import acknowledged, forget, producer, run_prefix, wait_for_rows
 from tests.integration.inventories import lab_variant
 from tests.integration.lab_access import LAB_INVENTORY, db_sql
 from tests.integration.pyinfra_run import DeployRun, run_pyinfra
@@ -30,6 +31,8 @@ LOAD_SECONDS = 2.0  # of steady writes before and after the switchover
 # The client's own share of its outage: its pause between attempts and a reconnect through
 # two hosts.
 CLIENT_SLACK_SECONDS = 3.0
+# The ingest writers' stream through the switchover: 30 s of messages, 200 a second.
+INGEST_MESSAGES, INGEST_RATE = 6_000, 200
 
 
 def _pool_port(name: str) -> int:
@@ -111,13 +114,17 @@ def switched_inventory(first_deploy: DeployRun) -> Iterator[Path]:
 
 
 def test_switchover_under_write_load_pauses_as_reported_and_loses_nothing(
-    switched_inventory: Path,
+    switched_inventory: Path, ingest_feed: str
 ) -> None:
     db_sql(
         f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id bigint PRIMARY KEY, "
         f"payload text NOT NULL); GRANT SELECT, INSERT ON {TABLE} TO telemetry_app",
         "telemetry",
     )
+    # The ingest writers carry a numbered stream through the switchover too: they follow the
+    # primary (libpq multi-host, target_session_attrs=read-write) without a redeploy.
+    prefix = run_prefix("IS")
+    stream = producer(ingest_feed, prefix, INGEST_MESSAGES, INGEST_RATE)
     writer = Writer(lab_secrets()["TIMESTACK_PG_APP_PASSWORD"])
     writer.start()
     time.sleep(LOAD_SECONDS)
@@ -158,6 +165,17 @@ def test_switchover_under_write_load_pauses_as_reported_and_loses_nothing(
         STANDBY,
     )
     assert server_digest == _digest(writer.acked), "rows differ from what was committed"
+
+    out, err = stream.communicate(timeout=300)
+    assert stream.returncode == 0, err[-2000:]
+    messages = acknowledged()
+    try:
+        landed = set(wait_for_rows(prefix, len(messages), 180, STANDBY))
+    finally:
+        forget(prefix, STANDBY)
+    print(f"ingest through the switchover: {len(messages)} acknowledged, {len(landed)} rows")
+    assert len(messages) == INGEST_MESSAGES, out
+    assert messages == landed, f"{len(messages - landed)} acknowledged messages without a row"
 
     # The old primary follows the new one.
     assert db_sql("SELECT pg_is_in_recovery()") == "t"

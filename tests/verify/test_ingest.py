@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from roles.monitoring.facts import TcpListeners
 from roles.monitoring.operations import WILDCARDS
 
 pytestmark = pytest.mark.group("ingest")
+JOIN_SECONDS = 30
 
 # The members of the writers' group, as the group coordinator lists them (librdkafka's
 # list_groups: no broker tool needed on a writer host).
@@ -54,14 +56,24 @@ def test_writer_is_a_member_of_its_consumer_group(host: Any, writer_config: Any)
     kafka = writer_config["kafka"]
     script = shlex.quote(MEMBERS)
     command = f"python3 -c {script} {shlex.quote(kafka['bootstrap.servers'])} "
-    members = json.loads(host.check_output(command + shlex.quote(kafka["group.id"])))
     me = f"timestack-ingest-{writer_config['host']}"
+    # A writer the deploy just started joins within seconds (the group coordinator waits
+    # for more members before the first assignment): give it JOIN_SECONDS.
+    deadline = time.monotonic() + JOIN_SECONDS
+    members = json.loads(host.check_output(command + shlex.quote(kafka["group.id"])))
+    while me not in members and time.monotonic() < deadline:
+        time.sleep(2)
+        members = json.loads(host.check_output(command + shlex.quote(kafka["group.id"])))
     assert me in members, f"{me} is not in group {kafka['group.id']}: members {members}"
 
 
 def test_writer_serves_its_metrics_on_the_monitoring_address_only(host: Any, spec: Any) -> None:
     where, port = address(spec), spec.ingest.metrics_port
-    text = host.check_output(f"curl -fsS --max-time 10 http://{where}:{port}/metrics")
+    # --retry-connrefused: a writer the deploy has just (re)started opens it within seconds
+    text = host.check_output(
+        f"curl -fsS --max-time 10 --retry 10 --retry-connrefused --retry-delay 1 "
+        f"http://{where}:{port}/metrics"
+    )
     assert "timestack_ingest_rows_total{" in text, f"http://{where}:{port}/metrics: no rows"
     listeners = TcpListeners().process(host.check_output("ss -Htln").splitlines())
     bound = listeners.get(port, frozenset())
