@@ -41,6 +41,7 @@ FEED = Path(__file__).with_name("telemetry_feed.py")
 WORK = "/srv/timestack-bench"  # not /tmp: trixie's systemd mounts a tmpfs there
 TABLE = "telemetry.vehicle_telemetry"
 COPY_FILE = "/var/lib/postgresql/timestack-bench-ingest.copy"
+CLOCK_TICKS = 100  # USER_HZ of Linux on x86-64 and arm64 (/proc/<pid>/stat's unit)
 TIMING = re.compile(r"^Time: ([0-9.]+) ms", re.MULTILINE)
 
 
@@ -54,8 +55,12 @@ class Host:
 @dataclass
 class Stack:
     writers: list[Host]
-    broker: Host
+    brokers: list[Host]
     primary: Host
+
+    @property
+    def broker(self) -> Host:
+        return self.brokers[0]
 
     @property
     def bootstrap(self) -> str:
@@ -77,7 +82,7 @@ def stack(inventory: str) -> Stack:
     ]
     if not writers or not brokers or not primaries:
         raise SystemExit(f"{inventory}: needs hosts in groups ingest, kafka and a primary")
-    return Stack(writers, brokers[0], primaries[0])
+    return Stack(writers, brokers, primaries[0])
 
 
 def sql(host: Host, query: str) -> str:
@@ -111,7 +116,10 @@ def produce(stack: Stack, prefix: str, count: int, rate: float = 0) -> dict[str,
         f"python3 {WORK}/feed.py produce --bootstrap {stack.bootstrap} --prefix {prefix} "
         f"--count {count} --rate {rate} --max-seconds 900"
     )
-    produced: dict[str, Any] = json.loads(result.strip().splitlines()[-1])
+    lines = result.strip().splitlines()
+    if not lines:
+        raise SystemExit(f"{stack.broker.name}: the feed printed nothing")
+    produced: dict[str, Any] = json.loads(lines[-1])
     if produced["acknowledged"] != count:
         raise SystemExit(f"the brokers acknowledged {produced['acknowledged']} of {count}")
     return produced
@@ -130,12 +138,29 @@ def writers_restored(stack: Stack) -> Iterator[None]:
         systemctl(stack.writers, "start")
 
 
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds the processes of each component's system user have used so far, summed
+    per kind, from /proc (10 ms ticks; a process that exited meanwhile is not counted)."""
+    users = [("writers", h, config.USER) for h in stack.writers]
+    users += [("brokers", h, "kafka") for h in stack.brokers]
+    users.append(("postgres", stack.primary, "postgres"))
+    used: dict[str, float] = {}
+    for kind, host, user in users:
+        ticks = host.shell.run(
+            f"for p in $(pgrep -u {user}); do cut -d')' -f2 /proc/$p/stat 2>/dev/null; done "
+            "| awk '{t += $12 + $13} END {print t + 0}'"  # utime + stime after the name
+        )
+        used[kind] = used.get(kind, 0.0) + float(ticks) / CLOCK_TICKS
+    return used
+
+
 def drain(stack: Stack, running: Sequence[Host], count: int) -> dict[str, float]:
     """Messages waiting in the topic, then `running` writers started: rows/s from the first
     committed row to the last, and the time from the start until all are rows."""
     prefix = f"BD{uuid.uuid4().hex[:6]}"
     systemctl(stack.writers, "stop")
     produce(stack, prefix, count)
+    cpu_before = cpu_seconds(stack)
     started = time.monotonic()
     systemctl(running, "start")
     first: tuple[float, float] | None = None
@@ -146,6 +171,7 @@ def drain(stack: Stack, running: Sequence[Host], count: int) -> dict[str, float]
             first = (time.monotonic(), written)
         time.sleep(0.25)
     ended = time.monotonic()
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_seconds(stack).items()}
     systemctl(stack.writers, "start")
     if first is None or written < count:
         raise SystemExit(f"drain: {written:.0f} of {count} rows after 15 minutes")
@@ -157,6 +183,7 @@ def drain(stack: Stack, running: Sequence[Host], count: int) -> dict[str, float]
         "seconds_from_start": ended - started,
         "copy_rows_per_s": count / copy,
         "copy_seconds": copy,
+        **{f"cpu_{kind}_s": seconds for kind, seconds in cpu.items()},
     }
 
 
@@ -197,7 +224,7 @@ def histogram(writers: Sequence[Host]) -> dict[float, float]:
     for host in writers:
         for labels, value in metric(host, "timestack_ingest_latency_seconds_bucket").items():
             if f'table="{TABLE}"' in labels:
-                bound = labels.split('le="')[1].split('"')[0]
+                bound = labels.split(',le="')[1].split('"')[0]
                 key = float("inf") if bound == "+Inf" else float(bound)
                 summed[key] = summed.get(key, 0.0) + value
     return summed
@@ -234,6 +261,7 @@ def steady(stack: Stack, rate: float, seconds: float) -> dict[str, float]:
     return {
         "rate": rate,
         "achieved_rate": count / produced["seconds"],
+        **{f"ack_{q}_s": v for q, v in produced["ack_seconds"].items()},
         "messages": count,
         **{f"p{int(q * 100)}_s": quantile(q, before, after) for q in (0.5, 0.95, 0.99)},
     }
@@ -243,22 +271,26 @@ def report(drains: Sequence[dict[str, float]], latency: dict[str, float]) -> str
     lines = [
         "ingest benchmark (figures of one run on shared machines: compare side by side)",
         "",
-        "| drain | rows | writer rows/s | direct COPY rows/s | writer / COPY | all rows after |",
-        "|---|---|---|---|---|---|",
+        "| drain | rows | writer rows/s | direct COPY rows/s | writer / COPY | all rows after "
+        "| CPU s: writers / brokers / PostgreSQL |",
+        "|---|---|---|---|---|---|---|",
     ]
     for d in drains:
         lines.append(
             f"| {d['writers']:.0f} writer(s) | {d['rows']:.0f} | {d['rows_per_s']:,.0f} | "
             f"{d['copy_rows_per_s']:,.0f} | {d['rows_per_s'] / d['copy_rows_per_s']:.0%} | "
-            f"{d['seconds_from_start']:.1f} s |"
+            f"{d['seconds_from_start']:.1f} s | {d.get('cpu_writers_s', 0):.1f} / "
+            f"{d.get('cpu_brokers_s', 0):.1f} / {d.get('cpu_postgres_s', 0):.1f} |"
         )
     lines += [
         "",
-        "| steady | messages/s asked | achieved | P50 | P95 | P99 |",
-        "|---|---|---|---|---|---|",
+        "| steady | messages/s asked | achieved | produce->row P50 | P95 | P99 "
+        "| of which produce->acked P50 / P95 / P99 |",
+        "|---|---|---|---|---|---|---|",
         f"| all writers | {latency['rate']:,.0f} | "
         f"{latency['achieved_rate']:,.0f} | {latency['p50_s']:.3f} s | {latency['p95_s']:.3f} s | "
-        f"{latency['p99_s']:.3f} s |",
+        f"{latency['p99_s']:.3f} s | {latency['ack_p50_s']:.3f} / {latency['ack_p95_s']:.3f} / "
+        f"{latency['ack_p99_s']:.3f} s |",
     ]
     return "\n".join(lines)
 
@@ -271,13 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args(argv)
     found = stack(args.inventory)
-    found.broker.shell.run(f"mkdir -p {WORK} && tee {WORK}/feed.py >/dev/null", FEED.read_text())
+    found.broker.shell.run(f"mkdir -p {WORK}")
+    found.broker.shell.run(f"tee {WORK}/feed.py >/dev/null", FEED.read_text())
     with writers_restored(found):
-        drains = [
-            drain(found, found.writers, args.messages),
-            drain(found, found.writers[:1], args.messages),
-        ]
+        drains = []
+        for running in (found.writers, found.writers[:1]):
+            drains.append(drain(found, running, args.messages))
+            print(f"drain: {json.dumps(drains[-1])}", flush=True)
         latency = steady(found, args.rate, args.seconds)
+        print(f"steady: {json.dumps(latency)}", flush=True)
     print(report(drains, latency))
     return 0
 

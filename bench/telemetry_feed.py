@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed-shaped telemetry into Kafka, numbered, run ON a broker host (Debian's
 python3-confluent-kafka), so its traffic stays on the lab network. Used by
-`python -m bench ingest` and tests/integration/test_ingest.py.
+`python -m bench.ingest` and tests/integration/test_ingest.py.
 
     telemetry_feed.py produce --bootstrap B --kind vehicle|factory --prefix P --count N
         [--rate R] [--start K] [--dir D] [--base 2026-11-20T00:00:00+00:00]
@@ -82,9 +82,12 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
     acked: list[int] = []
     failed: list[str] = []
 
+    waited: list[float] = []  # produce() -> acknowledged, seconds: Kafka's share of latency
+
     def delivered(error: Any, message: Any) -> None:
         if error is None:
             acked.append(int(message.key()))
+            waited.append(time.time() - message.timestamp()[1] / 1000)
         else:
             failed.append(str(error))
 
@@ -125,6 +128,15 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
         "unsent": unsent,
         "errors": sorted(set(failed))[:5],
         "seconds": round(time.monotonic() - started, 2),
+        "ack_seconds": percentiles(waited),
+    }
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values) or [0.0]
+    return {
+        f"p{q}": round(ordered[min(len(ordered) - 1, len(ordered) * q // 100)], 3)
+        for q in (50, 95, 99)
     }
 
 

@@ -12,6 +12,7 @@ from .metrics import TableMetrics
 from .sink import DatabaseUnavailable, Sink
 
 log = logging.getLogger("timestack-ingest")
+IDLE_POLL_S = 0.05
 
 
 class Writer:
@@ -107,12 +108,16 @@ class Writer:
         self.pending[topic].append(message)
 
     def _timeout(self) -> float:
+        """How long one consume may block: librdkafka returns a batch only when it is full
+        or the timeout ends, so an idle writer looks again every IDLE_POLL_S (a message's
+        wait for its batch starts when the writer sees it), a busy one when its oldest
+        message's batch is due."""
         waits = [
             self.first_at[topic] + self.tables[topic].batch_wait_ms / 1000 - time.monotonic()
             for topic, messages in self.pending.items()
             if messages
         ]
-        return max(0.0, min([0.5, *waits]))
+        return max(0.0, min([IDLE_POLL_S, *waits]))
 
     def _due(self) -> list[str]:
         now = time.monotonic()
