@@ -10,7 +10,6 @@ from typing import Any, Protocol
 # After a COPY failed, the next batches of that table go the INSERT way (redeliveries come
 # in runs after a rebalance or a crash); then COPY is tried again.
 INSERT_AFTER_COPY_FAILED = 10
-CREDENTIAL = "pgpassword"  # systemd LoadCredential= name of the database password
 
 
 class Message(Protocol):
