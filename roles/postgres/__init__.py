@@ -218,6 +218,11 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
             database=database.name,
             names=database.extensions,
         )
+    operations.extension_updates(
+        name="Extensions at their packages' default versions, in every database",
+        version=pg.version,
+        cluster=pg.cluster,
+    )
 
 
 def _package_sources(spec: HostSpec) -> None:
