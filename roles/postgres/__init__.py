@@ -216,7 +216,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
             version=pg.version,
             cluster=pg.cluster,
             database=database.name,
-            names=database.extensions,
+            names=config.extensions(database),
         )
     operations.extension_updates(
         name="Extensions at their packages' default versions, in every database",

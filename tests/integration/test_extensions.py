@@ -1,5 +1,6 @@
 """Extensions follow their packages on the lab: an extension left at an old version is updated
-by the deploy on the primary and replayed by the standby."""
+by the deploy on the primary and replayed by the standby; pg_stat_statements is created in the
+application database and the seeds' maintenance query works there."""
 
 from __future__ import annotations
 
@@ -73,3 +74,22 @@ def test_an_old_extension_version_is_updated_by_the_deploy(scratch_database: str
     second = run_pyinfra(LAB_INVENTORY)
     assert second.returncode == 0, second.output[-4000:]
     assert second.changed == {}, f"operations that changed on a second deploy: {second.changed}"
+
+
+def test_pg_stat_statements_is_created_in_the_application_database(
+    first_deploy: DeployRun,
+) -> None:
+    assert versions("telemetry").startswith(
+        db_sql(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'pg_stat_statements'"
+        )
+    )
+    # Seed 002's maintenance query, as written there, on PostgreSQL 17's column names.
+    db_sql("SELECT * FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 10", "telemetry")
+    slowest = db_sql(
+        "SELECT datname, round(mean_exec_time::numeric, 2), calls, left(query, 60) "
+        "FROM timestack.slowest_statements LIMIT 5",
+        "telemetry",
+    )
+    print(f"timestack.slowest_statements:\n{slowest}")
+    assert slowest, "timestack.slowest_statements is empty on a deployed lab"

@@ -1,4 +1,5 @@
-"""Extensions follow their packages: which updates, in what order, as what commands."""
+"""Extensions follow their packages: which updates, in what order, as what commands; and the
+extensions the role creates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from roles.postgres import operations
+from roles.postgres import config, operations
 from roles.postgres.extensions import (
     InstalledExtension,
     Session,
@@ -17,6 +18,7 @@ from roles.postgres.extensions import (
     update_sessions,
 )
 from roles.postgres.facts import ExtensionVersions
+from roles.spec import DatabaseSpec
 from tests.unit.pyinfra_host import FactHost, commands
 
 
@@ -121,3 +123,11 @@ def test_the_fact_reads_every_connectable_database_in_one_command() -> None:
     assert command.count("pg_database WHERE datallowconn") == 1
     assert '-d "$db"' in command and "pg_available_extensions" in command
     subprocess.run(["sh", "-n", "-c", command], check=True)  # one valid shell command
+
+
+def test_pg_stat_statements_is_created_besides_the_listed_extensions() -> None:
+    listed = DatabaseSpec(name="telemetry", owner="o", extensions=["timescaledb"])
+    assert config.extensions(listed) == ["timescaledb", "pg_stat_statements"]
+    both = DatabaseSpec(name="t", owner="o", extensions=["pg_stat_statements", "postgis"])
+    assert config.extensions(both) == ["pg_stat_statements", "postgis"]
+    assert set(config.ALWAYS_CREATED) <= set(config.PRELOADED)

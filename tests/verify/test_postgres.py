@@ -51,7 +51,7 @@ def test_extensions_installed_with_version_and_licence(
         installed = dict(
             sql(host, spec, "SELECT extname, extversion FROM pg_extension", database.name)
         )
-        missing = [e for e in database.extensions if e not in installed]
+        missing = [e for e in config.extensions(database) if e not in installed]
         assert not missing, f"{database.name}: extensions missing: {missing}"
         if "timescaledb" in installed:
             # The licence GUC exists once the extension is loaded in the session's database.
