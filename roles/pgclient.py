@@ -29,11 +29,27 @@ STANDBY_SIGNAL = "standby.signal"  # in the data directory: the cluster starts a
 def psql(version: int, cluster: str, sql: str | None, database: str = "postgres") -> str:
     """A psql command line: unaligned, tuples only, '|'-separated, stop on the first error.
     Without `sql` it reads the statements from standard input."""
+    return _psql(version, cluster, sql, shlex.quote(database))
+
+
+def _psql(version: int, cluster: str, sql: str | None, database_word: str) -> str:
+    """psql() with the database as a shell word (quoted, or a variable's expansion)."""
     command = (
         f"runuser -u postgres -- psql --cluster {version}/{shlex.quote(cluster)} "
-        f"-d {shlex.quote(database)} -XAtq -F '|' -v ON_ERROR_STOP=1"
+        f"-d {database_word} -XAtq -F '|' -v ON_ERROR_STOP=1"
     )
     return command if sql is None else f"{command} -c {shlex.quote(sql)}"
+
+
+def in_each_database(version: int, cluster: str, sql: str) -> str:
+    """One shell command running `sql` in every database that allows connections (template1
+    too: new databases copy what it has), one after the other; it fails if one does."""
+    listing = psql(
+        version, cluster, "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname"
+    )
+    each = _psql(version, cluster, sql, '"$db"')
+    # </dev/null: the loop's own input is the list of databases.
+    return f"{listing} | while IFS= read -r db; do {each} </dev/null || exit 1; done"
 
 
 def when_online(version: int, cluster: str, database: str | None = None) -> str:

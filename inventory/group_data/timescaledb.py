@@ -33,6 +33,7 @@ postgres = {
         {
             "name": "telemetry",
             "owner": "telemetry_owner",
+            # pg_stat_statements is created too, in every database: it is always preloaded.
             "extensions": ["timescaledb", "postgis"],
         },
     ],

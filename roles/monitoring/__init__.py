@@ -107,6 +107,7 @@ def _postgres_exporter_files(spec: HostSpec) -> list[OperationMeta]:
         "monitoring/postgres-exporter-queries.yml.j2",
         role=role.name,
         min_age=spec.monitoring.thresholds.compression_min_age,
+        top_statements=config.TOP_STATEMENTS,
     )
     return [password, queries]
 

@@ -25,6 +25,9 @@ RULES_FILE = f"{RULES_DIR}/timestack.yml"
 PG_QUERIES = f"{CONF_DIR}/postgres-exporter-queries.yml"
 PG_PASSWORD_FILE = f"{CONF_DIR}/postgres-exporter.password"
 PROMETHEUS_USER = "prometheus"  # Debian's prometheus-* units run as this user
+# The PostgreSQL exporter reports this many statements of pg_stat_statements (by total
+# execution time): one series per statement would grow with every new query shape.
+TOP_STATEMENTS = 20
 
 
 @dataclass(frozen=True)

@@ -20,20 +20,26 @@ def admin_console(port: int, command: str) -> str:
     )
 
 
+def running_console(command: str) -> str:
+    """`command` on the admin console of the pgBouncer that runs, found by its Unix socket;
+    OFFLINE when none runs. PostgreSQL keeps a .lock file beside each of its sockets;
+    pgBouncer's socket has none."""
+    find_port = (
+        f"port=; for s in {SOCKET_DIR}/.s.PGSQL.*; do case $s in *.lock) continue;; esac; "
+        '[ -S "$s" ] && [ ! -e "$s.lock" ] && port=${s##*.}; done; '
+        f'[ -n "$port" ] || {{ echo {OFFLINE}; exit 0; }}; '
+    )
+    console = admin_console(0, command).replace(" -p 0 ", ' -p "$port" ')
+    return f"{find_port}{console} 2>/dev/null || echo {OFFLINE}"
+
+
 class RunningConfig(FactBase[dict[str, str] | None]):
     """SHOW CONFIG of the running pgBouncer, found by its Unix socket (so a port change in
-    pgbouncer.ini does not hide the process still on the old port); None when none runs.
-    PostgreSQL keeps a .lock file beside each of its sockets; pgBouncer's socket has none."""
+    pgbouncer.ini does not hide the process still on the old port); None when none runs."""
 
     @override
     def command(self) -> str:
-        find_port = (
-            f"port=; for s in {SOCKET_DIR}/.s.PGSQL.*; do case $s in *.lock) continue;; esac; "
-            '[ -S "$s" ] && [ ! -e "$s.lock" ] && port=${s##*.}; done; '
-            f'[ -n "$port" ] || {{ echo {OFFLINE}; exit 0; }}; '
-        )
-        console = admin_console(0, "SHOW CONFIG").replace(" -p 0 ", ' -p "$port" ')
-        return f"{find_port}{console} 2>/dev/null || echo {OFFLINE}"
+        return running_console("SHOW CONFIG")
 
     @override
     def process(self, output: list[str]) -> dict[str, str] | None:

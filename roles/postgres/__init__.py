@@ -216,8 +216,13 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
             version=pg.version,
             cluster=pg.cluster,
             database=database.name,
-            names=database.extensions,
+            names=config.extensions(database),
         )
+    operations.extension_updates(
+        name="Extensions at their packages' default versions, in every database",
+        version=pg.version,
+        cluster=pg.cluster,
+    )
 
 
 def _package_sources(spec: HostSpec) -> None:

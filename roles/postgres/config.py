@@ -15,7 +15,7 @@ from roles.colocation import kafka_heap_bytes
 from roles.hardware import DetectedHardware
 from roles.pgbouncer import config as pgbouncer
 from roles.postgres import tuning
-from roles.spec import BackupSpec, FieldError, HostSpec, PostgresSpec
+from roles.spec import BackupSpec, DatabaseSpec, FieldError, HostSpec, PostgresSpec
 
 MIB = 1024**2
 
@@ -146,6 +146,20 @@ def _inputs(
     return inputs, reserve
 
 
+# Loaded by every Timestack cluster, whatever the host data says.
+PRELOADED = ("timescaledb", "pg_stat_statements")
+# Created in every database of postgres.databases besides its `extensions`: the library is
+# always preloaded, and the exporter's top statements and the maintenance queries read its
+# view in the application database. Not a model default: a list the user writes replaces a
+# default list, and the exporter's query would then fail in that database.
+ALWAYS_CREATED = ("pg_stat_statements",)
+
+
+def extensions(database: DatabaseSpec) -> list[str]:
+    """What the role creates in `database`: its `extensions`, then ALWAYS_CREATED."""
+    return [*database.extensions, *(e for e in ALWAYS_CREATED if e not in database.extensions)]
+
+
 def base_settings(pg: PostgresSpec, backup: BackupSpec | None = None) -> dict[str, str]:
     """What every Timestack cluster runs with, whatever the hardware; with `backup`, WAL
     archiving to pgBackRest (roles/backup)."""
@@ -153,7 +167,7 @@ def base_settings(pg: PostgresSpec, backup: BackupSpec | None = None) -> dict[st
         "listen_addresses": ",".join(pg.listen_addresses),
         "port": str(pg.port),
         "superuser_reserved_connections": str(pg.superuser_reserved_connections),
-        "shared_preload_libraries": "timescaledb,pg_stat_statements",
+        "shared_preload_libraries": ",".join(PRELOADED),
         "password_encryption": "scram-sha-256",
         "wal_level": "replica",
         "log_checkpoints": "on",

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pyinfra.api import FactBase
 from typing_extensions import override
 
-from roles.pgclient import ClusterSqlFact, PostgresCommonFact, psql, when_online
+from roles.pgclient import (
+    ClusterSqlFact,
+    PostgresCommonFact,
+    in_each_database,
+    psql,
+    when_online,
+)
+from roles.postgres.extensions import QUERY, InstalledExtension, parse
 from roles.sql import quote_literal
 
 
@@ -156,17 +163,17 @@ class Databases(ClusterSqlFact[dict[str, str] | None]):
         return dict(line.split("|", 1) for line in output)
 
 
-class Extensions(ClusterSqlFact[dict[str, str] | None]):
-    """{extension: version} in one database; None while offline or before it exists."""
+class ExtensionVersions(ClusterSqlFact[list[InstalledExtension] | None]):
+    """Every extension in every database that allows connections, with its installed
+    version and the default version of its package now, in one command; None offline."""
 
     @override
-    def command(self, version: int, cluster: str, database: str) -> str:
-        sql = "SELECT extname, extversion FROM pg_extension"
-        return when_online(version, cluster, database) + psql(version, cluster, sql, database)
+    def command(self, version: int, cluster: str) -> str:
+        return when_online(version, cluster) + in_each_database(version, cluster, QUERY)
 
     @override
-    def parse(self, output: list[str]) -> dict[str, str] | None:
-        return dict(line.split("|", 1) for line in output)
+    def parse(self, output: list[str]) -> list[InstalledExtension] | None:
+        return [parse(line) for line in output]
 
 
 class ReplicationSlots(ClusterSqlFact[dict[str, bool] | None]):

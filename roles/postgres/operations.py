@@ -12,9 +12,11 @@ from collections.abc import Generator, Mapping, Sequence
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
+from roles.once import read_once
 from roles.pgclient import psql, run_sql_file
+from roles.postgres import extensions as extension_plan
 from roles.postgres import scram
-from roles.postgres.facts import Extensions, PgRole, ReplicationSlots, Settings
+from roles.postgres.facts import ExtensionVersions, PgRole, ReplicationSlots, Settings
 from roles.sql import quote_ident, quote_literal
 from roles.units import same_value
 
@@ -186,13 +188,32 @@ def database(
 
 @operation()
 def extensions(version: int, cluster: str, database: str, names: Sequence[str]) -> Commands:
-    installed = host.get_fact(Extensions, version=version, cluster=cluster, database=database)
-    missing = [n for n in names if installed is None or n not in installed]
+    """Create the extensions `names` lacks in `database`, at their default versions."""
+    found = read_once(ExtensionVersions, version=version, cluster=cluster)
+    installed = {e.name for e in found or () if e.database == database}
+    missing = [n for n in names if n not in installed]
     if not missing:
         host.noop(f"extensions in {database}: {', '.join(names) or 'none wanted'}")
         return
     sql = "; ".join(f"CREATE EXTENSION IF NOT EXISTS {quote_ident(n)} CASCADE" for n in missing)
     yield StringCommand(psql(version, cluster, sql, database))
+
+
+@operation()
+def extension_updates(version: int, cluster: str) -> Commands:
+    """Bring every extension in every database to the default version its package ships
+    now (on a primary: standbys replay it), TimescaleDB first, in a session of its own."""
+    found = read_once(ExtensionVersions, version=version, cluster=cluster)
+    if found is None:
+        host.noop("cluster was offline: extensions are created at their default versions")
+        return
+    sessions = extension_plan.update_sessions(found)
+    if not sessions:
+        databases = len({e.database for e in found})
+        host.noop(f"{len(found)} extensions in {databases} databases at their default versions")
+        return
+    for session in sessions:
+        yield StringCommand(psql(version, cluster, session.sql, session.database))
 
 
 @operation()

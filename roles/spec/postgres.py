@@ -100,7 +100,10 @@ class RoleSpec(SpecModel):
 class DatabaseSpec(SpecModel):
     name: PgIdent = Field(description="database name")
     owner: PgIdent = Field(description="owning role; must be declared in postgres.roles")
-    extensions: list[PgIdent] = Field([], description="extensions to create, e.g. timescaledb")
+    extensions: list[PgIdent] = Field(
+        [],
+        description="extensions to create, e.g. timescaledb (pg_stat_statements is always created)",
+    )
 
 
 class ReplicationSpec(SpecModel):

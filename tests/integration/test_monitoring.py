@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from roles.metrics import MONITORING_GROUP
-from roles.monitoring.config import seconds
+from roles.monitoring.config import TOP_STATEMENTS, seconds
 from roles.monitoring.rules import groups
 from tests.integration.lab_access import LAB_INVENTORY, db_sql
 from tests.integration.pyinfra_run import DeployRun
@@ -108,6 +108,28 @@ def test_every_target_up_after_the_deploy(first_deploy: DeployRun) -> None:
     assert {t["labels"]["job"] for t in targets} >= {"node", "postgres", "kafka"}
     down = [t["scrapeUrl"] for t in targets if t["health"] != "up"]
     assert not down, f"targets not UP: {down}"
+
+
+def _run_a_statement() -> None:
+    db_sql("SELECT count(*) FROM pg_class", "telemetry")
+
+
+def test_top_statements_reach_prometheus_bounded(
+    first_deploy: DeployRun, windows: dict[str, int]
+) -> None:
+    query = "count by (instance) (timestack_statements_calls)"
+    _wait(
+        lambda: bool(_get("query", query=query)["result"]),
+        6 * windows["scrape"] + 30,
+        "timestack_statements_calls in Prometheus",
+        tick=_run_a_statement,
+    )
+    series = {
+        r["metric"]["instance"]: float(r["value"][1]) for r in _get("query", query=query)["result"]
+    }
+    print(f"pg_stat_statements in Prometheus, series per exporter: {series}")
+    assert all(0 < count <= TOP_STATEMENTS for count in series.values()), series
+    assert _get("query", query='timestack_statements_calls{datname="telemetry"}')["result"]
 
 
 def test_archiving_failure_fires_then_clears(

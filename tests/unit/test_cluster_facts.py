@@ -11,7 +11,7 @@ from roles.common.facts import KernelSetting, KernelSettings
 from roles.kafka.cluster import address_of
 from roles.pgbouncer.facts import LookupFunction
 from roles.pgclient import OFFLINE, ClusterSqlFact
-from roles.postgres.facts import Clusters, Databases, Extensions, Roles, Settings
+from roles.postgres.facts import Clusters, Databases, ExtensionVersions, Roles, Settings
 from roles.schema.edition import EditionEvidence
 from roles.schema.engine import LiveState
 from roles.schema.facts import SchemaState, TimescaleEdition
@@ -22,7 +22,7 @@ SQL_FACTS: list[tuple[type[ClusterSqlFact[Any]], dict[str, Any]]] = [
     (Settings, {"version": 17, "cluster": "main", "names": ["work_mem"]}),
     (Roles, {"version": 17, "cluster": "main"}),
     (Databases, {"version": 17, "cluster": "main"}),
-    (Extensions, IN_DATABASE),
+    (ExtensionVersions, {"version": 17, "cluster": "main"}),
     (LookupFunction, IN_DATABASE),
     (SchemaState, {**IN_DATABASE, "probes": [("k", "SELECT 1")]}),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -152,3 +153,53 @@ def test_lab_host_with_other_published_ports_is_told_apart() -> None:
     assert published_ports(before) == {22: 12221} != backup.published
     assert backup.published == {22: 12221, 9090: 19090}
     assert published_ports({"HostConfig": {"PortBindings": None}}) == {}
+
+
+def exporter_queries() -> dict[str, Any]:
+    text = render(
+        "monitoring/postgres-exporter-queries.yml.j2",
+        role="mon",
+        min_age="7 days",
+        top_statements=config.TOP_STATEMENTS,
+    )
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def output_columns(sql: str) -> list[str]:
+    """The names of a `SELECT … FROM` query's output columns, in order."""
+    select, depth, parts, start = sql[len("SELECT ") : sql.index(" FROM ")], 0, [], 0
+    for i, char in enumerate(select):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(select[start:i])
+            start = i + 1
+    parts.append(select[start:])
+    return [re.split(r"[\s.]", part.strip())[-1] for part in parts]
+
+
+def test_each_exporter_query_selects_exactly_its_declared_columns() -> None:
+    # The exporter drops an undeclared column and logs a declared one it does not get.
+    for name, query in exporter_queries().items():
+        declared = [column for metric in query["metrics"] for column in metric]
+        assert output_columns(query["query"]) == declared, name
+
+
+def test_top_statements_are_bounded_and_labelled_without_their_text() -> None:
+    top = exporter_queries()["timestack_statements"]
+    usage = {column: m["usage"] for metric in top["metrics"] for column, m in metric.items()}
+    assert usage == {
+        "datname": "LABEL",
+        "queryid": "LABEL",
+        "calls": "COUNTER",
+        "total_exec_seconds": "COUNTER",
+        "mean_exec_seconds": "GAUGE",
+        "rows": "COUNTER",
+    }
+    sql = top["query"]
+    assert sql.endswith(f"ORDER BY total_exec_seconds DESC LIMIT {config.TOP_STATEMENTS}")
+    # One row per label set (summed over roles), or the exporter rejects duplicate series.
+    assert "GROUP BY d.datname, s.queryid" in sql
+    # pg_stat_statements 1.8+ (PostgreSQL 13+) names; total_time is gone there.
+    assert "s.total_exec_time" in sql and "s.total_time" not in sql
+    assert "s.query " not in sql and "s.query," not in sql

@@ -119,6 +119,22 @@ def test_edition_specific_user_files() -> None:
     )
 
 
+def test_slowest_statements_view_on_both_editions(capsys: pytest.CaptureFixture[str]) -> None:
+    for edition in ("apache", "timescale"):
+        assert main(["plan", "--spec", str(ROOT / "sql/timeseries.yml"), "--edition", edition]) == 0
+        text = capsys.readouterr().out
+        start = text.index("-- phase 70-monitoring | 060_slowest_statements.sql |")
+        unit = text[start : text.index("-- phase 70-monitoring | 090_grants.sql |")]
+        assert "CREATE VIEW timestack.slowest_statements AS" in unit
+        # PostgreSQL 13+ column names (the seeds' maintenance queries use them too).
+        assert "s.total_exec_time" in unit and "total_time)" not in unit
+        assert "SET (security_invoker = true)" in unit  # readers see texts by their own rights
+        # Granted by itself: on a database where 090_grants.sql ran before this file existed.
+        assert unit.rstrip().endswith(
+            "GRANT SELECT ON timestack.slowest_statements TO telemetry_ro;"
+        )
+
+
 def test_indexes_are_non_transactional_and_rebuilt_by_name() -> None:
     index = next(
         u for u in shipped("apache") if u.key == "50-indexes/telemetry.vehicle_telemetry_geom_idx"
@@ -228,7 +244,7 @@ def test_script_runs_the_unit_and_its_ledger_row_in_one_transaction() -> None:
 def test_cli_prints_phase_file_and_statements(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--spec", str(ROOT / "sql/timeseries.yml"), "--edition", "timescale"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("-- Timestack schema plan: edition timescale, PostgreSQL 17, 35 units")
+    assert out.startswith("-- Timestack schema plan: edition timescale, PostgreSQL 17, 36 units")
     # Self-contained: the ledger's schema (which the monitoring views live in) comes first.
     assert out.index("CREATE SCHEMA IF NOT EXISTS timestack;") < out.index("-- phase 10-schema")
     assert "-- phase 20-hypertables | telemetry.vehicle_telemetry | policy, one transaction" in out

@@ -9,6 +9,8 @@ import pytest
 from roles import hardware
 from roles.pgclient import psql, service_name
 from roles.postgres import config
+from roles.postgres.extensions import mismatches
+from roles.postgres.facts import ExtensionVersions
 from roles.units import same_value
 
 pytestmark = pytest.mark.group("timescaledb")
@@ -49,13 +51,27 @@ def test_extensions_installed_with_version_and_licence(
         installed = dict(
             sql(host, spec, "SELECT extname, extversion FROM pg_extension", database.name)
         )
-        missing = [e for e in database.extensions if e not in installed]
+        missing = [e for e in config.extensions(database) if e not in installed]
         assert not missing, f"{database.name}: extensions missing: {missing}"
         if "timescaledb" in installed:
             # The licence GUC exists once the extension is loaded in the session's database.
             (licence,) = sql(host, spec, "SHOW timescaledb.license", database.name)[0]
             assert licence in {"apache", "timescale"}, f"unexpected licence {licence!r}"
             record_property(f"{database.name}.timescaledb", f"{installed['timescaledb']} {licence}")
+
+
+def test_extensions_at_their_packages_default_versions(host: Any, spec: Any) -> None:
+    # Every database, template1 included; a standby shows what it replayed from its primary.
+    pg = spec.postgres
+    fact = ExtensionVersions()
+    output = host.check_output(fact.command(version=pg.version, cluster=pg.cluster))
+    found = fact.process(output.splitlines())
+    assert found is not None, f"cluster {pg.version}/{pg.cluster} is not online"
+    behind = mismatches(found)
+    assert not behind, (
+        f"extensions not at their packages' default versions: {behind} "
+        "(a deploy of the primary runs ALTER EXTENSION … UPDATE)"
+    )
 
 
 def test_tuned_settings_in_effect(host: Any, spec: Any, target: Any) -> None:
