@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from roles.pgclient import psql
+from roles.postgres.config import ALWAYS_CREATED
 from roles.postgres.scram import verifier
 from roles.schema import engine
 from roles.schema.model import load_spec
@@ -66,6 +67,13 @@ class DefaultsCluster:
 
     def create(self, shell: HostShell) -> None:
         self.drop(shell)  # a leftover of a killed run
+        try:
+            self._create(shell)
+        except BaseException:
+            self.drop(shell)  # never left half made (and listening)
+            raise
+
+    def _create(self, shell: HostShell) -> None:
         shell.run(
             f"pg_createcluster {self.version} {CLUSTER} --port {PORT} --start "
             "-o shared_preload_libraries=timescaledb -o 'listen_addresses=*' >/dev/null"
@@ -79,9 +87,11 @@ class DefaultsCluster:
         # only logs in when both hold the same salt and iteration count.
         secrets = {name: verifier(password) for name, password in self.roles}
         shell.run(psql(self.version, CLUSTER, None), self._bootstrap_sql(secrets))
+        # What the postgres role creates in the database (the views read pg_stat_statements).
+        extensions = ("timescaledb", "postgis", *ALWAYS_CREATED)
         shell.run(
             psql(self.version, CLUSTER, None, self.database),
-            "CREATE EXTENSION IF NOT EXISTS timescaledb; CREATE EXTENSION IF NOT EXISTS postgis;",
+            " ".join(f"CREATE EXTENSION IF NOT EXISTS {name};" for name in extensions),
         )
         self._apply_schema(shell)
         self._start_bouncer(shell, secrets)

@@ -292,7 +292,7 @@ CASES = [
         "database-owner-not-declared",
         DB, {"postgres": {"databases": [{"name": "telemetry", "owner": "nobody"}]}},
         "postgres.databases[telemetry].owner: got 'nobody'; expected a role declared in "
-        "postgres.roles: telemetry_owner, telemetry_app, telemetry_ro",
+        "postgres.roles: telemetry_owner, telemetry_app, timestack_ingest, telemetry_ro",
     ),
     case(
         "schema-database-not-declared",

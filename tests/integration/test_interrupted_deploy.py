@@ -69,7 +69,7 @@ SCANNED = (
     *("/etc", "/var/lib", "/var/log", "/var/spool", "/opt"),
     *("/root", "/home", "/tmp", "/run", "/srv"),
 )
-SERVICE_USERS = frozenset({"postgres", "pgbackrest", "kafka", "prometheus"})
+SERVICE_USERS = frozenset({"postgres", "pgbackrest", "kafka", "prometheus", "timestack-ingest"})
 # Host data keys whose string values are secrets; `*_env` ones name the variable holding one.
 SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|jaas|private|key_env", re.I)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from roles.postgres.config import ALWAYS_CREATED
 from roles.schema.engine import LEDGER_DDL
 from roles.schema.model import load_spec
 from roles.schema.render import plan
@@ -79,7 +80,9 @@ def test_every_timescale_statement_fails_only_at_the_licence_boundary(
     A continuous aggregate is replaced by a plain materialized view of the same query after
     its own statement, so the statements that name it (policies, rollups on it) resolve."""
     units = plan(load_spec(ROOT / "sql/timeseries.yml", ROOT), "timescale")
-    setup = ["CREATE EXTENSION timescaledb;", "CREATE EXTENSION postgis;"]
+    # What the postgres role creates in the telemetry database (its extensions, then
+    # ALWAYS_CREATED): the monitoring views read pg_stat_statements.
+    setup = [f"CREATE EXTENSION {name};" for name in ("timescaledb", "postgis", *ALWAYS_CREATED)]
     setup += [f"{s};" for s in LEDGER_DDL]  # schema timestack, for Timestack's retention engine
     setup += [f"{s};" for u in units if not u.licensed and u.phase < "70" for s in u.statements]
     probes, statements = ["BEGIN;"], []

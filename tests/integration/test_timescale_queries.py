@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from roles.postgres.config import ALWAYS_CREATED
 from roles.schema.edition import EditionEvidence
 from roles.schema.engine import LEDGER_DDL
 from roles.schema.facts import TimescaleEdition
@@ -42,7 +43,9 @@ def scratch(db: DbHost) -> Iterator[str]:
     """A database with the timescale plan's units that need no licence (schema files,
     hypertables, indexes, Timestack's retention engine, the monitoring views)."""
     units = [u for u in timescale_plan() if not u.licensed]
-    setup = ["CREATE EXTENSION timescaledb;", "CREATE EXTENSION postgis;"]
+    # What the postgres role creates in the telemetry database (its extensions, then
+    # ALWAYS_CREATED): the monitoring views read pg_stat_statements.
+    setup = [f"CREATE EXTENSION {name};" for name in ("timescaledb", "postgis", *ALWAYS_CREATED)]
     setup += [f"{statement};" for statement in LEDGER_DDL]
     setup += [f"{statement};" for unit in units for statement in unit.statements]
     db.psql(f"DROP DATABASE IF EXISTS {SCRATCH_DB}; CREATE DATABASE {SCRATCH_DB};", "postgres")
