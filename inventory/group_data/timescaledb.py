@@ -49,5 +49,13 @@ postgres = {
             "user": "telemetry_app,telemetry_ro",
             "address": "10.20.0.0/24",
         },
+        # PLACEHOLDER subnet of the ingest writers (group ingest: the Kafka hosts in
+        # inventory/prod.py); they connect to PostgreSQL directly, over TLS.
+        {
+            "type": "hostssl",
+            "database": "telemetry",
+            "user": "timestack_ingest",
+            "address": "10.20.1.0/24",
+        },
     ],
 }
