@@ -27,7 +27,9 @@ class IngestSpec(SpecModel):
         "picks the read-write one (default: every host of group timescaledb)",
     )
     sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = Field(
-        "prefer", description="libpq sslmode of the writer's database connection"
+        "require",
+        description="libpq sslmode of the writer's database connection (require: encrypted; "
+        "verify-full needs the server certificate signed by a CA the writer hosts trust)",
     )
     metrics_port: Port = Field(9309, description="the writer's Prometheus endpoint")
     retry_max: PgDuration = Field(
