@@ -9,8 +9,8 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 
-from roles import managed_files, managed_units, packages
-from roles.backup import config, operations, pki
+from roles import managed_files, managed_units, packages, pki
+from roles.backup import config, operations
 from roles.backup.config import Layout
 from roles.common.facts import platform
 from roles.pgclient import StandbySignal, service_name
@@ -101,7 +101,7 @@ def _config(spec: HostSpec, lay: Layout, inventory_specs: Mapping[str, HostSpec]
 
 def _tls_server(spec: HostSpec, lay: Layout, changed: list[OperationMeta]) -> None:
     user = lay.os_user
-    credentials = pki.credentials(config.address(spec))
+    credentials = pki.host_credentials(spec)
     for content, dest, mode in (
         (credentials.ca_cert, config.TLS_CA, "0644"),
         (credentials.cert, config.TLS_CERT, "0644"),

@@ -1,7 +1,7 @@
 """The typed, validated view of pyinfra host data, and the inventory-wide validator.
 
 Host data has one optional section per role: `common`, `postgres`, `pgbouncer`, `kafka`,
-`backup`, `schema`, `monitoring`, `ingest` (one module each, roles.spec.<section>,
+`backup`, `schema`, `monitoring`, `ingest`, `tls` (one module each, roles.spec.<section>,
 where every default lives, so group data only sets what differs). Any other top-level key is
 a typo unless pyinfra or a connector owns it (`_sudo`, `ssh_user`, `docker_identifier` …).
 Cross-field and inventory-wide rules are in roles.spec.checks; rules that need a role's code
@@ -29,6 +29,7 @@ from roles.spec.monitoring import MonitoringSpec
 from roles.spec.pgbouncer import PgbouncerDatabase, PgbouncerSpec
 from roles.spec.postgres import DatabaseSpec, HbaRule, PostgresSpec, RoleSpec
 from roles.spec.schema import SchemaSpec
+from roles.spec.tls import TlsSpec
 from roles.spec.types import SpecModel, parse_size
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "RoleSpec",
     "SchemaSpec",
     "SpecError",
+    "TlsSpec",
     "host_address",
     "parse_size",
     "validate_inventory",
@@ -84,6 +86,7 @@ SECTIONS: dict[str, type[SpecModel]] = {
     "schema": SchemaSpec,
     "monitoring": MonitoringSpec,
     "ingest": IngestSpec,
+    "tls": TlsSpec,
 }
 
 
@@ -121,6 +124,7 @@ class HostSpec(SpecModel):
     schema_: SchemaSpec = Field(default_factory=SchemaSpec, alias="schema")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
+    tls: TlsSpec = Field(default_factory=TlsSpec)
 
     @model_validator(mode="before")
     @classmethod
@@ -187,6 +191,7 @@ def _validate_host(
         schema=_parse(SchemaSpec, host.name, "schema", data.get("schema"), errors),
         monitoring=_parse(MonitoringSpec, host.name, "monitoring", data.get("monitoring"), errors),
         ingest=_parse(IngestSpec, host.name, "ingest", data.get("ingest"), errors),
+        tls=_parse(TlsSpec, host.name, "tls", data.get("tls"), errors),
     )
     errors += [
         FieldError(host.name, *problem)

@@ -22,6 +22,7 @@ from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_ex
 from roles.spec.pgbouncer import PgbouncerSpec, client_slots_arithmetic, internal_clients
 from roles.spec.postgres import PostgresSpec
 from roles.spec.schema import SchemaSpec
+from roles.spec.tls import TlsSpec
 from roles.spec.topic_configs import topic_config_problems
 from roles.spec.topology import replication_problems
 
@@ -87,6 +88,7 @@ class Parsed:
     schema: SchemaSpec | None
     monitoring: MonitoringSpec | None = None
     ingest: IngestSpec | None = None
+    tls: TlsSpec | None = None
 
     def sections(self) -> dict[str, Any]:
         """HostSpec input (the schema section under its alias)."""

@@ -46,11 +46,11 @@ from lab.engine import client
 from lab.hosts import recreate
 from lab.image import ensure_host_image
 from lab.secrets import LAB_SECRET_ENV, lab_secrets
-from roles.backup.pki import pki_dir
 from roles.common import THP_UNIT
 from roles.common.dpkg import PackageManagerState, parse_state, state_command
 from roles.paths import SECRET_DIR
 from roles.pgbouncer import config as pgbouncer_config
+from roles.pki import pki_dir
 from tests.integration import unprivileged_watch
 from tests.integration.pyinfra_run import ROOT, DeployRun, Kill, run_pyinfra, stream_pyinfra
 from tests.integration.schema_host import DbHost

@@ -11,7 +11,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from roles.backup import config, drill, info, pki
+from roles import pki
+from roles.backup import config, drill, info
 from roles.hostdata import deep_merge
 from roles.spec import HostInput, HostSpec, validate_inventory
 from roles.templating import render
@@ -228,29 +229,38 @@ def test_local_timers_skip_unless_primary() -> None:
 
 
 def test_host_certificate_subject_san_and_reuse(tmp_path: Path) -> None:
-    first = pki.credentials("ts-backup1", tmp_path)
+    first = pki.credentials(pki.Identity.of("ts-backup1"), tmp_path)
     cert = x509.load_pem_x509_certificate(first.cert)
     ca = x509.load_pem_x509_certificate(first.ca_cert)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "ts-backup1"
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["ts-backup1"]
-    assert pki.reissue_reason(cert, ca, "ts-backup1", datetime.now(UTC)) is None
+    assert pki.reissue_reason(cert, ca, pki.Identity.of("ts-backup1"), datetime.now(UTC)) is None
     assert (tmp_path / "ca.key").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "hosts" / "ts-backup1.key").stat().st_mode & 0o777 == 0o600
-    assert pki.credentials("ts-backup1", tmp_path) == first  # same files: idempotent deploys
+    assert pki.credentials(pki.Identity.of("ts-backup1"), tmp_path) == first  # idempotent
 
 
 def test_certificate_reissue_reasons() -> None:
     now = datetime.now(UTC)
     ca_key, ca = pki.issue_ca(now)
-    _, cert = pki.issue_host("10.0.0.5", ca_key, ca, now)
+    who = pki.Identity.of("10.0.0.5")
+    _, cert = pki.issue_host(who, ca_key, ca, now)
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["10.0.0.5"]
-    assert pki.reissue_reason(cert, ca, "10.0.0.6", now) == "CN is not 10.0.0.6"
+    assert pki.reissue_reason(cert, ca, pki.Identity.of("10.0.0.6"), now) == "CN is not 10.0.0.6"
     later = now + timedelta(days=pki.HOST_DAYS - 10)
-    assert pki.reissue_reason(cert, ca, "10.0.0.5", later) is not None
+    assert pki.reissue_reason(cert, ca, who, later) is not None
     _, other_ca = pki.issue_ca(now)
-    assert pki.reissue_reason(cert, other_ca, "10.0.0.5", now) is not None
+    assert pki.reissue_reason(cert, other_ca, who, now) is not None
+    # A name added in host data (tls.names) reissues; the renewal window is the host's.
+    more = pki.Identity.of("10.0.0.5", "db.example.net")
+    assert (
+        pki.reissue_reason(cert, ca, more, now) == "subjectAltName is not 10.0.0.5, db.example.net"
+    )
+    in_60_days = now + timedelta(days=pki.HOST_DAYS - 60)
+    assert pki.reissue_reason(cert, ca, who, in_60_days) is None
+    assert pki.reissue_reason(cert, ca, who, in_60_days, timedelta(days=90)) is not None
 
 
 def test_certificate_cn_defaults_to_the_container_name() -> None:

@@ -1,14 +1,12 @@
-"""The small certificate authority behind pgBackRest's TLS transport, on the control machine.
-
-Why TLS and not SSH: pgBackRest's TLS server (2.37+) needs no login shell between hosts and
-no SSH keys from host to host; trust is one CA, and each side authorizes the
-peer by certificate CN for named stanzas only (tls-server-auth), not a shell account.
+"""Timestack's small certificate authority, on the control machine: every TLS endpoint and
+certificate-authenticated client of the stack (pgBackRest's server, PostgreSQL, pgBouncer,
+Kafka) uses a key and certificate it issued, and clients trust its certificate.
 
 The CA key never leaves the machine running pyinfra: it lives in TIMESTACK_PKI_DIR (default
 .timestack/pki in the project, git-ignored), directory 0700, keys 0600. Each host gets one
-key and certificate, CN and SAN = the address its peers reach it by, usable as TLS server
-and client. Certificates are reissued when missing, due to expire, for another address or
-not signed by the current CA; otherwise the same files are reused, so a deploy is idempotent.
+key and certificate (see `identity`), usable as TLS server and client. Certificates are
+reissued when missing, due to expire within the host's renewal window, for other names or not
+signed by the current CA; otherwise the same files are reused, so a deploy is idempotent.
 """
 
 from __future__ import annotations
@@ -25,17 +23,41 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from roles.spec import HostSpec, host_address
+
 PKI_ENV = "TIMESTACK_PKI_DIR"
-DEFAULT_PKI_DIR = Path(__file__).resolve().parents[2] / ".timestack" / "pki"
-CA_NAME = "Timestack pgBackRest CA"
+DEFAULT_PKI_DIR = Path(__file__).resolve().parents[1] / ".timestack" / "pki"
+CA_NAME = "Timestack CA"  # an existing CA keeps the name it was issued with
 CA_DAYS = 3650
-HOST_DAYS = 825  # the longest lifetime browsers ever accepted; reissued 30 days before expiry
-RENEW_BEFORE = timedelta(days=30)
+HOST_DAYS = 825  # the longest lifetime browsers ever accepted
+RENEW_BEFORE = timedelta(days=30)  # tls.renew_before_days's default
 _PEM = serialization.Encoding.PEM
 
 
 def pki_dir() -> Path:
     return Path(os.environ.get(PKI_ENV) or DEFAULT_PKI_DIR)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a host certificate names: its common name, then every subject alternative name
+    (the common name first)."""
+
+    common_name: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, common_name: str, *more: str) -> Identity:
+        return cls(common_name, tuple(dict.fromkeys((common_name, *more))))
+
+
+def identity(spec: HostSpec) -> Identity:
+    """The one identity of a host: CN = the name pgBackRest's peers dial and authorize
+    (backup.address, else the inventory name); SANs add kafka.advertised_host and tls.names.
+    Every role asks this function, so no two roles issue a host different certificates."""
+    name = spec.backup.address or host_address(spec.name)
+    return Identity.of(name, host_address(spec.name), *filter(None, [spec.kafka.advertised_host]),
+                       *spec.tls.names)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,7 @@ class HostCredentials:
 
 
 def subject_alt_name(address: str) -> x509.GeneralName:
-    """An IP SAN for an IP address, else a DNS SAN: pgBackRest checks the name it dialled."""
+    """An IP SAN for an IP address, else a DNS SAN: TLS clients check the name they dialled."""
     try:
         return x509.IPAddress(ipaddress.ip_address(address))
     except ValueError:
@@ -56,25 +78,29 @@ def subject_alt_name(address: str) -> x509.GeneralName:
 
 
 def reissue_reason(
-    cert: x509.Certificate, ca: x509.Certificate, address: str, now: datetime
+    cert: x509.Certificate,
+    ca: x509.Certificate,
+    who: Identity,
+    now: datetime,
+    renew_before: timedelta = RENEW_BEFORE,
 ) -> str | None:
     """Why a host certificate must be replaced, or None when it is still right."""
     common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if [c.value for c in common_names] != [address]:
-        return f"CN is not {address}"
+    if [c.value for c in common_names] != [who.common_name]:
+        return f"CN is not {who.common_name}"
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return "no subjectAltName"
-    if list(sans) != [subject_alt_name(address)]:
-        return f"subjectAltName is not {address}"
+    if list(sans) != [subject_alt_name(name) for name in who.names]:
+        return f"subjectAltName is not {', '.join(who.names)}"
     if cert.issuer != ca.subject:
         return "issued by another CA"
     try:
         cert.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
         return "signature does not verify against the CA"
-    if cert.not_valid_after_utc - RENEW_BEFORE < now:
+    if cert.not_valid_after_utc - renew_before < now:
         return f"expires {cert.not_valid_after_utc:%Y-%m-%d}"
     return None
 
@@ -138,20 +164,27 @@ def issue_ca(now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificat
 
 
 def issue_host(
-    address: str, ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, now: datetime
+    who: Identity,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    now: datetime,
+    days: int = HOST_DAYS,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A key and certificate for `address`, for both ends of a TLS connection."""
+    """A key and certificate for `who`, for both ends of a TLS connection."""
     key = _new_key()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(address))
+        .subject_name(_name(who.common_name))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=HOST_DAYS))
+        .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([subject_alt_name(address)]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([subject_alt_name(name) for name in who.names]),
+            critical=False,
+        )
         .add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -176,8 +209,10 @@ def _load_ca(directory: Path, now: datetime) -> tuple[ec.EllipticCurvePrivateKey
     return key, cert
 
 
-def credentials(address: str, directory: Path | None = None) -> HostCredentials:
-    """This host's key and certificate, issued or reissued only when needed."""
+def credentials(
+    who: Identity, directory: Path | None = None, renew_before: timedelta = RENEW_BEFORE
+) -> HostCredentials:
+    """A host's key and certificate, issued or reissued only when needed."""
     directory = directory or pki_dir()
     hosts = directory / "hosts"
     hosts.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -185,12 +220,18 @@ def credentials(address: str, directory: Path | None = None) -> HostCredentials:
     now = datetime.now(UTC)
     ca_key, ca = _load_ca(directory, now)
     ca_pem = ca.public_bytes(_PEM)
-    key_path, cert_path = hosts / f"{address}.key", hosts / f"{address}.crt"
+    stem = who.common_name
+    key_path, cert_path = hosts / f"{stem}.key", hosts / f"{stem}.crt"
     if key_path.exists() and cert_path.exists():
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        if reissue_reason(cert, ca, address, now) is None:
+        if reissue_reason(cert, ca, who, now, renew_before) is None:
             return HostCredentials(key_path.read_bytes(), cert_path.read_bytes(), ca_pem)
-    key, cert = issue_host(address, ca_key, ca, now)
+    key, cert = issue_host(who, ca_key, ca, now)
     _write_secret(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(_PEM))
     return HostCredentials(_key_pem(key), cert.public_bytes(_PEM), ca_pem)
+
+
+def host_credentials(spec: HostSpec) -> HostCredentials:
+    """This host's credentials, renewed within its tls.renew_before_days."""
+    return credentials(identity(spec), renew_before=timedelta(days=spec.tls.renew_before_days))
