@@ -24,7 +24,7 @@ from roles import (
     schema,
     staging,
 )
-from roles.hostdata import validated_specs
+from roles.hostdata import host_pins, validated_specs
 from roles.spec import SpecError
 
 
@@ -40,7 +40,11 @@ except SpecError as error:
 preflight.check_connected()  # every host reached, and sudo works, before anything changes
 preflight.check_sudo()
 staging.prepare()  # before any upload: nothing under sudo is staged in /tmp
-common.apply(spec=spec)
+# The package versions host data pins: offered by the host's repositories, checked after the
+# apt cache refresh and before any package is installed.
+common.apply(
+    spec=spec, pins=host_pins(spec, monitored=bool(inventory.get_group("monitoring", None)))
+)
 if "timescaledb" in host.groups:
     postgres.apply(
         spec=spec, groups=frozenset(host.groups), inventory_specs=validated_specs(inventory)

@@ -15,7 +15,12 @@ from weakref import WeakKeyDictionary
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 
+from roles.backup import config as backup_config
 from roles.ingest.config import inventory_problems as ingest_problems
+from roles.monitoring import config as monitoring_config
+from roles.pgbouncer import config as pgbouncer_config
+from roles.pins import Pin
+from roles.postgres import config as postgres_config
 from roles.schema.validation import spec_file_problems
 from roles.spec import HostInput, HostRule, HostSpec, InventoryRule, validate_inventory
 
@@ -85,3 +90,19 @@ def validated_specs(
     if key not in per_inventory:
         per_inventory[key] = validate(host_inputs(inventory, key))
     return per_inventory[key]
+
+
+def host_pins(spec: HostSpec, monitored: bool) -> list[Pin]:
+    """Every package version the host's data pins, for the roles deploy.py runs on it
+    (`monitored`: the inventory has a monitoring group, so exporters run everywhere)."""
+    groups = spec.groups
+    pins: list[Pin] = []
+    if "timescaledb" in groups:
+        pins += postgres_config.pins(spec.postgres)
+    if "pgbouncer" in groups:
+        pins += pgbouncer_config.pins(spec.pgbouncer)
+    if {"timescaledb", "pgbackrest_repo"} & groups:
+        pins += backup_config.pins(spec.backup)
+    if monitored:
+        pins += monitoring_config.host_pins(spec)
+    return pins

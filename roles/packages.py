@@ -1,25 +1,46 @@
-"""apt for the roles: the package list read once per run, the cache refreshed by its age.
+"""apt for the roles: the package list read once per run, the cache refreshed by its age,
+package versions pinned by host data.
 
 pyinfra's apt.packages reads every installed package (`dpkg -l`) for each call, and each
 role installs its own; apt.update with a cache time reads two facts. These decide the same
 way (pyinfra's ensure_packages, its apt-get command line) from one package list per host,
 read again only after an operation changed the host (roles.once).
+
+Pinned packages (roles.pins) are resolved against one `apt-cache policy` of every package
+the host pins (`declare`), read with the package list: each install yields what
+apt.packages would for `package=version` of the resolved versions (`--allow-downgrades`
+when an exact pin goes back). `pins_offered`, right after the cache refresh, refuses a pin
+no repository offers before any package is installed.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
+from weakref import WeakKeyDictionary
 
-from pyinfra import host
+from pyinfra import host, state
 from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.api.exceptions import OperationError
+from pyinfra.api.host import Host
 from pyinfra.facts.apt import noninteractive_apt
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations.apt import APT_UPDATE_FILENAME
 from pyinfra.operations.util.packaging import ensure_packages
 from typing_extensions import override
 
-from roles.once import read_once
+from roles.once import read_keyed, read_once
+from roles.pins import (
+    Decision,
+    Pin,
+    Policy,
+    decide,
+    parse_policy,
+    pinned_packages,
+    policy_command,
+)
+from roles.spec import FieldError
+from roles.spec.types import LATEST
 
 # What a successful update touches (pyinfra's apt.update with a cache_time does too).
 UPDATE_STAMP = APT_UPDATE_FILENAME
@@ -52,21 +73,124 @@ def cache_fresh(cache_seconds: int) -> Generator[StringCommand, None, None]:
     yield StringCommand("touch", UPDATE_STAMP)
 
 
+class AptPolicy(FactBase[dict[str, Policy]]):
+    """`apt-cache policy` of `packages`: installed, candidate and offered versions of each;
+    a package apt knows no version of is absent."""
+
+    @override
+    @staticmethod
+    def default() -> dict[str, Policy]:
+        return {}
+
+    @override
+    def command(self, packages: Sequence[str]) -> str:
+        return policy_command(packages)
+
+    @override
+    def process(self, output: list[str]) -> dict[str, Policy]:
+        return parse_policy(output)
+
+
+class PinRefusal(OperationError):
+    """Pins this host's repositories cannot satisfy; one line per field, nothing installed."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("\n".join(str(error) for error in errors))
+        self.errors = tuple(errors)
+
+
+# Every package a host's data pins (deploy.py declares them before the roles run): the one
+# `apt-cache policy` read answers for all of them.
+_declared: WeakKeyDictionary[Host, tuple[str, ...]] = WeakKeyDictionary()
+
+
+def declare(pins: Iterable[Pin]) -> None:
+    _declared[host] = tuple(package for package, _pin in pinned_packages(pins))
+
+
+def _decisions(pins: Iterable[Pin]) -> list[tuple[Pin, Decision]]:
+    current = read_once(DebPackages)
+    batch = _declared.get(host, ())
+    return [
+        (
+            pin,
+            decide(
+                pin,
+                package,
+                current.get(package, ()),
+                read_keyed(AptPolicy, package, [*batch, *pin.packages]),
+            ),
+        )
+        for package, pin in pinned_packages(pins)
+    ]
+
+
+def _refusal(pin: Pin, decision: Decision) -> FieldError:
+    return FieldError(host.name, pin.field, repr(pin.value), decision.text)
+
+
+@operation()
+def pins_offered(pins: Sequence[Pin], cache_seconds: int) -> Generator[StringCommand, None, None]:
+    """Refuse, before any package is installed, a pin no repository on the host satisfies.
+    Decided from lists as fresh as the installs will see: while executing (after the cache
+    refresh) or while preparing with a cache younger than `cache_seconds`; a package apt
+    does not know yet (its repository is added by its role) is left to its install."""
+    if not state.is_executing:
+        age = read_once(AptCacheAge)
+        if age is None or age >= cache_seconds:
+            host.noop("package pins are checked once the apt cache is refreshed")
+            return
+    decisions = _decisions(pins)
+    refused = [_refusal(pin, d) for pin, d in decisions if d.kind == "refuse"]
+    if refused:
+        raise PinRefusal(refused)
+    unknown = [d.package for _pin, d in decisions if d.kind == "unknown"]
+    later = f"; checked at install: {', '.join(unknown)}" if unknown else ""
+    host.noop(f"{len(decisions) - len(unknown)} pinned packages are offered{later}")
+    yield from ()
+
+
 @operation()
 def installed(
-    packages: Sequence[str], no_recommends: bool = False
+    packages: Sequence[str], no_recommends: bool = False, pins: Sequence[Pin] = ()
 ) -> Generator[StringCommand, None, None]:
     """apt.packages(packages): install those not installed (a `name=version` pins one);
-    `no_recommends` leaves out what they only recommend."""
-    install = "install --no-install-recommends" if no_recommends else "install"
+    `no_recommends` leaves out what they only recommend. `pins` (their packages are
+    installed too) are resolved to exact versions: kept, installed, upgraded, downgraded
+    (an exact pin only) or refused, naming the field and what the repositories offer."""
+    pinned = {package for package, _pin in pinned_packages(pins)}
+    wanted = [package for package in packages if package not in pinned]
+    downgrade = False
+    refused = []
+    for pin, decision in _decisions(pins):
+        if decision.kind == "keep":
+            host.noop(decision.text)
+        elif decision.kind == "install":
+            wanted.append(decision.argument)
+            downgrade = downgrade or decision.downgrade
+        elif decision.kind == "unknown" and not state.is_executing:
+            # Its repository is added by this run: apt resolves the pin when it installs.
+            wanted.append(
+                decision.package if pin.value == LATEST else f"{decision.package}={pin.value}"
+            )
+        else:
+            refused.append(_refusal(pin, decision))
+    if refused:
+        raise PinRefusal(refused)
+    install = ["install"]
+    if no_recommends:
+        install.append("--no-install-recommends")
+    if downgrade:
+        install.append("--allow-downgrades")  # where apt.packages' allow_downgrades puts it
+    command_line = " ".join(install)
     for command in ensure_packages(
         host,
-        list(packages),
+        wanted,
         read_once(DebPackages),
         True,
-        install_command=noninteractive_apt(install),
+        install_command=noninteractive_apt(command_line),
         uninstall_command=noninteractive_apt("remove"),
-        upgrade_command=noninteractive_apt(install),
+        upgrade_command=noninteractive_apt(command_line),
         version_join="=",
     ):
         yield StringCommand(command) if isinstance(command, str) else command

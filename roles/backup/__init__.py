@@ -32,7 +32,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             "host itself: a lost disk or host takes them along. Use a repository host "
             "(group pgbackrest_repo) or s3 for backups that survive the host."
         )
-    packages.installed(name="Install pgBackRest", packages=["pgbackrest"])
+    packages.installed(
+        name="Install pgBackRest", packages=[config.PACKAGE], pins=config.pins(spec.backup)
+    )
     if lay.repository_host:
         system_account(
             name="pgbackrest system user and group (own the repository)",

@@ -21,6 +21,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from roles.pins import Pin
 from roles.spec import BackupSpec, HostSpec, host_address
 
 CONF_DIR = "/etc/pgbackrest"
@@ -255,3 +256,10 @@ def pgbackrest(user: str, stanza: str | None, *args: str) -> str:
     """A pgbackrest command line as `user` (never carries a secret: those are in the conf)."""
     parts = [BINARY, *([f"--stanza={shlex.quote(stanza)}"] if stanza else []), *args]
     return as_user(user, " ".join(parts))
+
+
+PACKAGE = "pgbackrest"
+
+
+def pins(backup: BackupSpec) -> list[Pin]:
+    return [Pin("backup.version", backup.version, (PACKAGE,))]

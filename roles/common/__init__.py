@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from io import StringIO
 
 from pyinfra.api import deploy
@@ -10,6 +11,7 @@ from pyinfra.operations import server
 from roles import managed_files, managed_units, packages
 from roles.common.facts import platform
 from roles.common.operations import kernel_settings, package_runs_finished
+from roles.pins import Pin
 from roles.spec import HostSpec
 from roles.templating import rendered_file
 from roles.unit_files import UNIT_DIR, unit_file
@@ -24,7 +26,9 @@ PACKAGE_RUN_WAIT_SECONDS = 900
 
 
 @deploy("Common host settings")
-def apply(spec: HostSpec) -> None:
+def apply(spec: HostSpec, pins: Sequence[Pin] = ()) -> None:
+    """`pins`: every package version host data pins on this host (roles.hostdata.host_pins);
+    the roles install them, this refuses one no repository offers before anything is."""
     common = spec.common
     package_runs_finished(
         name="No package run left unfinished (interrupted deploy)",
@@ -34,6 +38,13 @@ def apply(spec: HostSpec) -> None:
         name="Refresh the apt cache when older than its limit",
         cache_seconds=common.apt_cache_seconds,
     )
+    packages.declare(pins)  # one apt-cache policy read answers for all of them
+    if pins:
+        packages.pins_offered(
+            name="Pinned package versions offered by the repositories",
+            pins=list(pins),
+            cache_seconds=common.apt_cache_seconds,
+        )
     packages.installed(name="Install base packages", packages=sorted(common.base_packages))
 
     managed_files.link(

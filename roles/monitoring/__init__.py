@@ -118,7 +118,10 @@ def exporters(spec: HostSpec) -> None:
     # nvme-cli, smartmontools and ipmitool, whose boot units fail where there is no such
     # hardware (nvmf-autoconnect leaves systemd degraded in containers and on most VMs).
     packages.installed(
-        name="Install the exporters", packages=[e.package for e in chosen], no_recommends=True
+        name="Install the exporters",
+        packages=[e.package for e in chosen],
+        no_recommends=True,
+        pins=config.exporter_pins(spec, chosen),
     )
     for exporter in chosen:
         changed: list[OperationMeta] = [
@@ -171,8 +174,9 @@ def _kafka_lag(spec: HostSpec) -> None:
 def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
     packages.installed(
         name="Install Prometheus and Alertmanager",
-        packages=["prometheus", "prometheus-alertmanager"],
+        packages=[config.PROMETHEUS.package, config.ALERTMANAGER_PACKAGE],
         no_recommends=True,  # its recommended node exporter comes with the exporters above
+        pins=config.monitoring_pins(spec),
     )
     managed_files.directory(name="Rule directory", path=config.RULES_DIR)
     alerts = _put(

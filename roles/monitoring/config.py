@@ -15,6 +15,7 @@ from typing import Any
 from roles import units
 from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
 from roles.pgbouncer.config import SOCKET_DIR as PGBOUNCER_SOCKET_DIR
+from roles.pins import Pin
 from roles.spec import HostSpec, host_address
 
 CONF_DIR = "/etc/prometheus"
@@ -68,6 +69,39 @@ def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple
         e
         for e in EXPORTERS
         if (not e.groups or e.groups & wanted) and (kept is None or e.job in kept)
+    )
+
+
+ALERTMANAGER_PACKAGE = "prometheus-alertmanager"
+
+
+def exporter_pins(spec: HostSpec, chosen: Iterable[Exporter]) -> list[Pin]:
+    """monitoring.exporter_versions of the exporters this host runs."""
+    versions = spec.monitoring.exporter_versions
+    return [
+        Pin(f"monitoring.exporter_versions.{e.job}", getattr(versions, e.job), (e.package,))
+        for e in chosen
+    ]
+
+
+def monitoring_pins(spec: HostSpec) -> list[Pin]:
+    """Prometheus and Alertmanager on the monitoring host."""
+    monitoring = spec.monitoring
+    return [
+        Pin("monitoring.prometheus.version", monitoring.prometheus.version, (PROMETHEUS.package,)),
+        Pin(
+            "monitoring.alertmanager.version",
+            monitoring.alertmanager.version,
+            (ALERTMANAGER_PACKAGE,),
+        ),
+    ]
+
+
+def host_pins(spec: HostSpec) -> list[Pin]:
+    """Every pin of the monitoring role on this host (an inventory with a monitoring group)."""
+    chosen = exporters(spec.groups, spec.monitoring.exporters)
+    return exporter_pins(spec, chosen) + (
+        monitoring_pins(spec) if MONITORING_GROUP in spec.groups else []
     )
 
 

@@ -17,7 +17,9 @@ from roles.unit_files import UNIT_DIR, restart_on_change, unit_file
 @deploy("pgBouncer")
 def apply(spec: HostSpec) -> None:
     bouncer, pg = spec.pgbouncer, spec.postgres
-    packages.installed(name="Install pgBouncer", packages=["pgbouncer"])
+    packages.installed(
+        name="Install pgBouncer", packages=[config.PACKAGE], pins=config.pins(bouncer)
+    )
 
     # A standby has the primary's function (replicated); its pgBouncer looks up through it.
     for database in bouncer.databases if pg.upstream is None else []:

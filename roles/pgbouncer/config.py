@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+from roles.pins import Pin
 from roles.spec import PgbouncerSpec
 from roles.sql import quote_ident, quote_literal
 
@@ -120,3 +121,10 @@ GRANT EXECUTE ON FUNCTION {LOOKUP_SCHEMA}.get_auth(text) TO {role};
 def lookup_marker(auth_user: str) -> str:
     """Recorded as the function's comment, so a fact can tell whether it is current."""
     return "timestack:" + hashlib.sha256(lookup_sql(auth_user).encode()).hexdigest()[:16]
+
+
+PACKAGE = "pgbouncer"
+
+
+def pins(bouncer: PgbouncerSpec) -> list[Pin]:
+    return [Pin("pgbouncer.version", bouncer.version, (PACKAGE,))]

@@ -81,7 +81,11 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         dest="/etc/postgresql-common/createcluster.d/50-timestack.conf",
         src=rendered_file("postgres/createcluster.conf.j2"),
     )
-    packages.installed(name="Install PostgreSQL and TimescaleDB", packages=config.packages(pg))
+    packages.installed(
+        name="Install PostgreSQL and TimescaleDB",
+        packages=config.packages(pg),
+        pins=config.pins(pg),
+    )
     operations.cluster(
         name="Create the cluster",
         version=pg.version,

@@ -14,6 +14,7 @@ from roles.backup.config import archive_settings
 from roles.colocation import kafka_heap_bytes
 from roles.hardware import DetectedHardware
 from roles.pgbouncer import config as pgbouncer
+from roles.pins import Pin
 from roles.postgres import tuning
 from roles.spec import BackupSpec, DatabaseSpec, FieldError, HostSpec, PostgresSpec
 
@@ -67,6 +68,34 @@ def packages(pg: PostgresSpec) -> list[str]:
     if pg.postgis:
         names.append(f"postgresql-{version}-postgis-3")
     return names
+
+
+# Each database's extension is updated with the package (operations.extension_updates), and a
+# TimescaleDB package ships only its own version's library.
+TIMESCALEDB_NO_DOWNGRADE = (
+    "Timestack does not downgrade TimescaleDB (databases whose extension was updated with "
+    "the package cannot load an older library); pin the installed version or a newer one"
+)
+
+
+def pins(pg: PostgresSpec) -> list[Pin]:
+    """The server package at postgres.package_version; TimescaleDB (with Timescale's loader,
+    which its package requires at the same version) at postgres.timescaledb_version."""
+    version = pg.version
+    timescaledb = (
+        (f"timescaledb-2-postgresql-{version}", f"timescaledb-2-loader-postgresql-{version}")
+        if pg.source == "timescale"
+        else (f"postgresql-{version}-timescaledb",)
+    )
+    return [
+        Pin("postgres.package_version", pg.server_pin, (f"postgresql-{version}",)),
+        Pin(
+            "postgres.timescaledb_version",
+            pg.timescaledb_version,
+            timescaledb,
+            TIMESCALEDB_NO_DOWNGRADE,
+        ),
+    ]
 
 
 @dataclass(frozen=True)

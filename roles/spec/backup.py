@@ -21,6 +21,7 @@ from roles.spec.types import (
     Hostname,
     ListenAddress,
     OnCalendar,
+    PackageVersion,
     Port,
     S3Bucket,
     SpecModel,
@@ -60,6 +61,11 @@ class BackupSchedule(SpecModel):
 
 
 class BackupSpec(SpecModel):
+    version: PackageVersion = Field(
+        "2.*",
+        description="version of the pgbackrest package: exact (2.55-1), a prefix ending in * "
+        "(2.55*) or latest; keep it the same on database and repository hosts",
+    )
     stanza: StanzaName = Field("main", description="pgBackRest stanza")
     repo_type: Literal["posix", "posix_local", "s3"] = Field(
         "posix",

@@ -20,7 +20,7 @@ from roles.spec.ingest import IngestSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
 from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
 from roles.spec.pgbouncer import PgbouncerSpec, client_slots_arithmetic, internal_clients
-from roles.spec.postgres import PostgresSpec
+from roles.spec.postgres import PostgresSpec, package_version_problems
 from roles.spec.schema import SchemaSpec
 from roles.spec.tls import TlsSpec
 from roles.spec.topic_configs import topic_config_problems
@@ -251,6 +251,7 @@ def _gib(n_bytes: int) -> str:
 
 
 def _postgres(pg: PostgresSpec) -> Iterator[Problem]:
+    yield from package_version_problems(pg)
     tuning = pg.tuning
     if tuning.memory and tuning.reserve and tuning.reserve >= tuning.memory:
         yield (

@@ -14,10 +14,15 @@ from typing import Literal
 from pydantic import Field
 
 from roles.spec.postgres import PostgresSpec
-from roles.spec.types import Hostname, PgDuration, PgIdent, Port, SpecModel
+from roles.spec.types import Hostname, PackageVersion, PgDuration, PgIdent, Port, SpecModel
 
 
 class PrometheusSpec(SpecModel):
+    version: PackageVersion = Field(
+        "2.*",
+        description="version of the prometheus package: exact, a prefix ending in * or latest "
+        "(default 2.*: the configuration is written for Prometheus 2)",
+    )
     listen_address: Hostname = Field(
         "127.0.0.1",
         description="address (or a name resolving to one) Prometheus's web UI and API bind to; "
@@ -32,6 +37,9 @@ class PrometheusSpec(SpecModel):
 
 
 class AlertmanagerSpec(SpecModel):
+    version: PackageVersion = Field(
+        "0.*", description="version of the prometheus-alertmanager package"
+    )
     webhook_url: str | None = Field(
         None,
         description="where Alertmanager posts alerts (a webhook receiver); None: alerts are "
@@ -43,6 +51,19 @@ class AlertmanagerSpec(SpecModel):
         "monitoring host that is also a Kafka broker needs another one (9093 is "
         "kafka.controller_port's default)",
     )
+
+
+class ExporterVersions(SpecModel):
+    """Versions of the exporters' Debian packages (prometheus-<name>-exporter): exact, a
+    prefix ending in * or latest; each default is the major series Timestack's arguments
+    are written for."""
+
+    node: PackageVersion = Field("1.*", description="prometheus-node-exporter")
+    postgres: PackageVersion = Field("0.*", description="prometheus-postgres-exporter")
+    pgbouncer: PackageVersion = Field(
+        "0.*", description="prometheus-pgbouncer-exporter (Prometheus's Go exporter, 0.x)"
+    )
+    pgbackrest: PackageVersion = Field("0.*", description="prometheus-pgbackrest-exporter")
 
 
 class Thresholds(SpecModel):
@@ -168,6 +189,9 @@ class MonitoringSpec(SpecModel):
         None,
         description="the exporters this host runs (default: every one its groups have: node "
         "everywhere, postgres and pgbackrest with timescaledb, pgbouncer, kafka's JMX agent)",
+    )
+    exporter_versions: ExporterVersions = Field(
+        ExporterVersions(), description="versions of the exporters' packages, by exporter"
     )
     kafka_lag_interval: PgDuration = Field(
         "1min",

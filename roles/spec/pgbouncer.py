@@ -17,6 +17,7 @@ from roles.spec.types import (
     AbsPath,
     Hostname,
     ListenAddress,
+    PackageVersion,
     PgIdent,
     Port,
     SpecModel,
@@ -72,6 +73,11 @@ class PgbouncerDatabase(SpecModel):
 
 
 class PgbouncerSpec(SpecModel):
+    version: PackageVersion = Field(
+        "1.*",
+        description="version of the pgbouncer package: exact (1.24.1-1), a prefix ending in * "
+        "(1.24*) or latest",
+    )
     listen_addr: ListenAddress = Field("127.0.0.1", description="address to listen on")
     listen_port: Port = Field(6432, description="TCP port")
     pool_mode: Literal["session", "transaction", "statement"] = Field(

@@ -6,6 +6,7 @@ Every default lives here: group data and hosts set only what differs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Literal, Self
 
 from pydantic import (
@@ -17,11 +18,13 @@ from pydantic import (
 )
 
 from roles.spec.types import (
+    LATEST,
     AbsPath,
     Cidr,
     EnvVar,
     GucName,
     HbaName,
+    PackageVersion,
     PgIdent,
     PgListenAddress,
     Port,
@@ -140,6 +143,17 @@ class PostgresSpec(SpecModel):
             "debian: Debian's own packages (Apache edition)"
         ),
     )
+    package_version: PackageVersion | None = Field(
+        None,
+        description="version of the postgresql-<version> package: exact (17.6-1.pgdg13+1), a "
+        "prefix ending in * (17.6*) or latest (default <version>.*: any minor of the major, "
+        "the installed one kept)",
+    )
+    timescaledb_version: PackageVersion = Field(
+        "2.*",
+        description="version of the TimescaleDB package (and, from Timescale's repository, its "
+        "loader): exact, a prefix ending in * or latest; never downgraded",
+    )
     postgis: bool = Field(False, description="install PostGIS for this version")
     port: Port = Field(5432, description="TCP port")
     listen_addresses: list[PgListenAddress] = Field(
@@ -171,5 +185,23 @@ class PostgresSpec(SpecModel):
     )
 
     @property
+    def server_pin(self) -> str:
+        """package_version, or any minor of the declared major."""
+        return self.package_version or f"{self.version}.*"
+
+    @property
     def data_dir(self) -> str:
         return self.data_directory or f"/var/lib/postgresql/{self.version}/{self.cluster}"
+
+
+def package_version_problems(pg: PostgresSpec) -> Iterator[tuple[str, str, str]]:
+    """(field, got, expected) when package_version is no version of the declared major's
+    package (postgresql-<version> versions start with the major: 17.6-1)."""
+    pin = pg.package_version
+    if pin is not None and pin != LATEST and not pin.startswith(f"{pg.version}."):
+        yield (
+            "postgres.package_version",
+            repr(pin),
+            f"a version of postgresql-{pg.version} (postgres.version is {pg.version}), e.g. "
+            f"{pg.version}.* or an exact {pg.version}.N-… as apt-cache policy shows it, or latest",
+        )

@@ -225,6 +225,31 @@ Sha512 = Annotated[
 ReleaseVersion = Annotated[
     str, _matching(r"\d+(\.\d+){1,3}", "a release version like 1.0.1 (digits and dots)")
 ]
+LATEST = "latest"
+PIN_EXPECTED = (
+    "a Debian version as apt-cache policy shows it (1.24.1-1), a prefix ending in * "
+    "(1.24*) or latest"
+)
+# Debian policy: [epoch:]upstream[-revision]; the upstream part starts with a digit.
+_PIN = re.compile(r"(\d+:)?\d[A-Za-z0-9.+~:-]*\*?")
+
+
+def check_pin(value: str) -> str:
+    """`value` if it is a package pin (roles/pins.py), else ValueError saying what is allowed."""
+    if value == LATEST or _PIN.fullmatch(value):
+        return value
+    hint = ""
+    if value.lower() == LATEST:
+        hint = " (latest in lowercase)"
+    elif value.startswith(("=", "<", ">", "~", "^")):
+        hint = " (no comparison operators: apt installs one version)"
+    elif "*" in value:
+        hint = " (* only at the end, after the leading digits)"
+    raise ValueError(PIN_EXPECTED + hint)
+
+
+# A package version of host data: exact, a prefix ending in *, or latest (roles/pins.py).
+PackageVersion = Annotated[str, AfterValidator(check_pin)]
 PgDuration = Annotated[
     str,
     _matching(r"\d+\s*(us|ms|s|min|h|d)?", "a PostgreSQL duration like 5min, 10s or 500ms"),
