@@ -2,9 +2,11 @@
 prints them (imported by that runbook; not a runbook itself). Pure: the answers come from
 ops.version_facts.
 
-Declared is what host data names (PostgreSQL's major, Kafka's release); "-" where host data
-names none and the repository's version is installed. Installed is the Debian package (the
-release directory for Kafka); running is what the live process reports.
+Declared is what host data names: each package's pin (postgres.package_version, default
+any minor of postgres.version; postgres.timescaledb_version, pgbouncer.version,
+backup.version: an exact version, a prefix ending in *, or latest) and Kafka's release.
+Installed is the Debian package (the release directory for Kafka); running is what the live
+process reports.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from roles.pins import matches
 from roles.postgres.config import packages as postgres_packages
 from roles.postgres.extensions import TIMESCALEDB, InstalledExtension
 from roles.spec import HostSpec
@@ -68,7 +71,7 @@ def components(
         rows.append(
             Component(
                 "PostgreSQL",
-                str(pg.version),
+                pg.server_pin,
                 deb.get(server, UNKNOWN),
                 found.get("postgres", UNKNOWN),
             )
@@ -76,7 +79,7 @@ def components(
         rows.append(
             Component(
                 "TimescaleDB",
-                UNKNOWN,
+                pg.timescaledb_version,
                 deb.get(timescaledb, UNKNOWN),
                 _extension(TIMESCALEDB, extensions),
             )
@@ -85,7 +88,7 @@ def components(
         rows.append(
             Component(
                 "pgBouncer",
-                UNKNOWN,
+                spec.pgbouncer.version,
                 deb.get(PGBOUNCER_PACKAGE, UNKNOWN),
                 found.get("pgbouncer", UNKNOWN),
             )
@@ -93,7 +96,7 @@ def components(
     if PGBACKREST_PACKAGE in want.packages:
         # No daemon to ask on a database host: each archive and backup runs the binary.
         installed = deb.get(PGBACKREST_PACKAGE, UNKNOWN)
-        rows.append(Component("pgBackRest", UNKNOWN, installed, installed))
+        rows.append(Component("pgBackRest", spec.backup.version, installed, installed))
     if want.kafka:
         rows.append(
             Component(
@@ -138,9 +141,9 @@ def _upstream(version: str) -> str:
 
 def _differs(row: Component) -> bool:
     """Not running what is installed (or not known), or installed is not what is declared
-    (a declared major covers its minors)."""
+    (a pin: exact, a prefix ending in *, or latest, which any installed version satisfies
+    here: the report does not ask the repositories for their candidate)."""
     if UNKNOWN in (row.installed, row.running):
         return True
-    installed = _upstream(row.installed)
-    declared = row.declared in (UNKNOWN, installed) or installed.startswith(f"{row.declared}.")
-    return not declared or _upstream(row.running) != installed
+    declared = row.declared == UNKNOWN or matches(row.declared, row.installed)
+    return not declared or _upstream(row.running) != _upstream(row.installed)

@@ -2,10 +2,11 @@
 
     pyinfra inventory/prod.py ops/versions.py --dry
 
-PostgreSQL (the major host data declares, the package, server_version), TimescaleDB (the
-package; the extension's version in each database with the package's default), pgBouncer,
-pgBackRest and Kafka (kafka.version, the release installed, the broker's). A row marked `*`
-runs something other than what is installed or declared (ops/version_report.py).
+PostgreSQL (the package's pin host data declares, the package, server_version), TimescaleDB
+(its pin, the package; the extension's version in each database with the package's
+default), pgBouncer and pgBackRest (their pins, the packages, what runs) and Kafka
+(kafka.version, the release installed, the broker's). A row marked `*` runs something other
+than what is installed, or has installed what its pin does not match (ops/version_report.py).
 """
 
 import sys

@@ -29,7 +29,8 @@ from pyinfra.operations import apt, files, server, systemd
 from roles import managed_files, managed_units, packages
 from roles.managed_files import PathState, PathStates
 from roles.managed_units import UnitState, UnitStates
-from roles.packages import AptCacheAge
+from roles.packages import AptCacheAge, AptPolicy
+from roles.pins import Pin, Policy
 from roles.system_accounts import Account, SystemAccount, system_account
 from tests.unit.pyinfra_host import FactHost, commands
 
@@ -274,6 +275,37 @@ PACKAGE_CALLS = [
 def test_installed_yields_apt_packages(fake: FactHost, call: dict[str, Any]) -> None:
     fake.facts[DebPackages] = {"curl": {"8.14.1-2"}, "jq": {"1.7.1-5"}}
     assert commands(packages.installed, **call) == commands(apt.packages, **call)
+
+
+PINNED_POLICY = {
+    "pgbouncer": Policy("1.24.1-1", "1.25.0-1", ("1.25.0-1", "1.24.1-1", "1.23.1-2")),
+    "jq": Policy("1.7.1-5", "1.7.1-6", ("1.7.1-6", "1.7.1-5")),
+}
+# (pins, what apt.packages is asked for the same host: resolved versions, downgrades allowed)
+PINNED_CALLS = {
+    "kept": ({"pgbouncer": "1.24*"}, {"packages": ["curl"]}),
+    "installed": ({"jq": "1.7.1-6"}, {"packages": ["curl", "jq=1.7.1-6"]}),
+    "upgraded": ({"pgbouncer": "1.25*"}, {"packages": ["curl", "pgbouncer=1.25.0-1"]}),
+    "latest": ({"pgbouncer": "latest"}, {"packages": ["curl", "pgbouncer=1.25.0-1"]}),
+    "downgraded": (
+        {"pgbouncer": "1.23.1-2", "jq": "1.7*"},
+        {"packages": ["curl", "pgbouncer=1.23.1-2", "jq=1.7.1-6"], "allow_downgrades": True},
+    ),
+}
+
+
+@pytest.mark.parametrize("call", PINNED_CALLS.values(), ids=PINNED_CALLS.keys())
+@pytest.mark.parametrize("no_recommends", [False, True], ids=["", "no-recommends"])
+def test_pinned_installs_yield_apt_packages_of_the_resolved_versions(
+    fake: FactHost, call: tuple[dict[str, str], dict[str, Any]], no_recommends: bool
+) -> None:
+    fake.facts[DebPackages] = {"curl": {"8.14.1-2"}, "pgbouncer": {"1.24.1-1"}}
+    fake.facts[AptPolicy] = PINNED_POLICY
+    pinned, theirs = call
+    pins = [Pin(f"{name}.version", value, (name,)) for name, value in pinned.items()]
+    ours = commands(packages.installed, packages=["curl"], no_recommends=no_recommends, pins=pins)
+    assert ours == commands(apt.packages, no_recommends=no_recommends, **theirs)
+    assert ours or fake.noops  # a kept pin says so
 
 
 @pytest.mark.parametrize("age", [600, 7200, None], ids=str)

@@ -47,8 +47,14 @@ def test_a_database_host_reports_each_component_and_marks_a_stale_server() -> No
     rows = {row.name: row for row in versions.components(spec, found, EXTENSIONS)}
     assert list(rows) == ["PostgreSQL", "TimescaleDB", "pgBouncer", "pgBackRest"]
     assert rows["PostgreSQL"] == versions.Component(
-        "PostgreSQL", "17", "17.11-1", "17.10 (Debian 17.10-1)"
+        "PostgreSQL", "17.*", "17.11-1", "17.10 (Debian 17.10-1)"
     )
+    # Each package's pin from host data, the defaults here.
+    assert [rows[name].declared for name in ("TimescaleDB", "pgBouncer", "pgBackRest")] == [
+        "2.*",
+        "1.*",
+        "2.*",
+    ]
     assert rows["TimescaleDB"].running == "2.19.3 in telemetry (default 2.19.3)"
     assert rows["pgBouncer"].running == "1.24.1"
     table = versions.render("db1", rows.values()).splitlines()
@@ -76,11 +82,16 @@ def test_a_broker_reports_the_declared_installed_and_running_release() -> None:
     assert versions.render("kafka1", [row]).splitlines()[2].startswith("  *")
 
 
-def test_a_declared_major_covers_its_minors() -> None:
-    same = versions.Component("PostgreSQL", "17", "17.11-1.pgdg13+1", "17.11 (Debian 17.11-1)")
-    other = versions.Component("PostgreSQL", "16", "17.11-1", "17.11")
-    assert "*" not in versions.render("h", [same]).splitlines()[2]
-    assert versions.render("h", [other]).splitlines()[2].startswith("  *")
+def test_an_installed_version_is_marked_unless_its_pin_matches() -> None:
+    same = versions.Component("PostgreSQL", "17.*", "17.11-1.pgdg13+1", "17.11 (Debian 17.11-1)")
+    exact = versions.Component("pgBouncer", "1.24.1-1", "1.24.1-1", "1.24.1")
+    latest = versions.Component("pgBouncer", "latest", "1.24.1-1", "1.24.1")
+    other = versions.Component("PostgreSQL", "16.*", "17.11-1", "17.11")
+    moved = versions.Component("pgBouncer", "1.24.1-1", "1.25.0-1", "1.25.0")
+    for row in (same, exact, latest):
+        assert "*" not in versions.render("h", [row]).splitlines()[2][:3]
+    for row in (other, moved):
+        assert versions.render("h", [row]).splitlines()[2].startswith("  *")
 
 
 def test_the_fact_is_one_valid_shell_command_that_always_answers() -> None:
