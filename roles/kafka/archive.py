@@ -129,8 +129,15 @@ def download_script(archive: Archive) -> str:
         want = f"want={q(archive.sha512)}"
     else:
         assert archive.checksum_url is not None
+        # Only Apache's archive for kafka.version publishes one: a version it does not have
+        # fails here, before anything is downloaded.
         want = (
-            f"want=$(curl -fsSL --retry 3 {q(archive.checksum_url)} | {_PUBLISHED_SUM}) && "
+            f"want=$(curl -fsSL --retry 3 {q(archive.checksum_url)}) || {{ printf "
+            "'kafka.version: %s could not be fetched (curl says why above): a release listed "
+            "at https://archive.apache.org/dist/kafka/ is needed (or kafka.archive where that "
+            "site is out of reach); not installed\\n' "
+            f"{q(archive.checksum_url)} >&2; exit 1; }}; "
+            f'want=$(printf "%s" "$want" | {_PUBLISHED_SUM}) && '
             f'case "$want" in *[!0-9a-f]*|"") false;; esac && [ ${{#want}} -eq 128 ] || '
             f"{{ printf 'no usable SHA-512 at %s; set {archive.field}_sha512\\n' "
             f"{q(archive.checksum_url)} >&2; exit 1; }}"

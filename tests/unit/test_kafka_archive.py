@@ -133,6 +133,18 @@ def test_unusable_published_checksum_stops_before_downloading(
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_release_apache_does_not_publish_is_named_before_downloading(
+    release: Path, tmp_path: Path
+) -> None:
+    missing = (tmp_path / "kafka_2.13-4.9.9.tgz.sha512").as_uri()
+    archive = cached(release, tmp_path / "cache", None, missing)
+    result = run(download_script(archive))
+    assert result.returncode == 1
+    assert f"kafka.version: {missing} could not be fetched (curl says why" in result.stderr
+    assert "a release listed at https://archive.apache.org/dist/kafka/ is needed" in result.stderr
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
 def test_sha512_of_a_rewritten_file_is_computed_again(tmp_path: Path) -> None:
     path = tmp_path / "kafka.tgz"
     path.write_bytes(b"first")
