@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from pyinfra import host, state
@@ -99,18 +100,37 @@ class PinRefusal(OperationError):
         self.errors = tuple(errors)
 
 
-# Every package a host's data pins (deploy.py declares them before the roles run): the one
-# `apt-cache policy` read answers for all of them.
-_declared: WeakKeyDictionary[Host, tuple[str, ...]] = WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Declared:
+    packages: tuple[str, ...]  # every package the host's data pins
+    cache_seconds: int  # common.apt_cache_seconds: older lists are refreshed before installs
 
 
-def declare(pins: Iterable[Pin]) -> None:
-    _declared[host] = tuple(package for package, _pin in pinned_packages(pins))
+# What the common role declares for a host before any role installs: the one `apt-cache
+# policy` read answers for all pinned packages.
+_declared: WeakKeyDictionary[Host, _Declared] = WeakKeyDictionary()
+
+
+def declare(pins: Iterable[Pin], cache_seconds: int) -> None:
+    packages = tuple(package for package, _pin in pinned_packages(pins))
+    _declared[host] = _Declared(packages, cache_seconds)
+
+
+def _lists_current() -> bool:
+    """Whether the package lists read now are those the installs will see: while executing
+    (the cache was refreshed first), or while preparing with a cache the run will not
+    refresh. Without a declaration nothing refreshes them."""
+    declared = _declared.get(host)
+    if state.is_executing or declared is None:
+        return True
+    age = read_once(AptCacheAge)
+    return age is not None and age < declared.cache_seconds
 
 
 def _decisions(pins: Iterable[Pin]) -> list[tuple[Pin, Decision]]:
     current = read_once(DebPackages)
-    batch = _declared.get(host, ())
+    declared = _declared.get(host)
+    batch = declared.packages if declared else ()
     return [
         (
             pin,
@@ -130,16 +150,14 @@ def _refusal(pin: Pin, decision: Decision) -> FieldError:
 
 
 @operation()
-def pins_offered(pins: Sequence[Pin], cache_seconds: int) -> Generator[StringCommand, None, None]:
-    """Refuse, before any package is installed, a pin no repository on the host satisfies.
-    Decided from lists as fresh as the installs will see: while executing (after the cache
-    refresh) or while preparing with a cache younger than `cache_seconds`; a package apt
-    does not know yet (its repository is added by its role) is left to its install."""
-    if not state.is_executing:
-        age = read_once(AptCacheAge)
-        if age is None or age >= cache_seconds:
-            host.noop("package pins are checked once the apt cache is refreshed")
-            return
+def pins_offered(pins: Sequence[Pin]) -> Generator[StringCommand, None, None]:
+    """Refuse, before any package is installed, a pin no repository on the host satisfies,
+    decided from the lists the installs will see (`declare`, then the cache refresh, come
+    first); a package apt does not know yet (its role adds its repository) is left to its
+    install."""
+    if not _lists_current():
+        host.noop("package pins are checked once the apt cache is refreshed")
+        return
     decisions = _decisions(pins)
     refused = [_refusal(pin, d) for pin, d in decisions if d.kind == "refuse"]
     if refused:
@@ -162,19 +180,21 @@ def installed(
     wanted = [package for package in packages if package not in pinned]
     downgrade = False
     refused = []
+    current = _lists_current()
     for pin, decision in _decisions(pins):
         if decision.kind == "keep":
             host.noop(decision.text)
         elif decision.kind == "install":
             wanted.append(decision.argument)
             downgrade = downgrade or decision.downgrade
-        elif decision.kind == "unknown" and not state.is_executing:
-            # Its repository is added by this run: apt resolves the pin when it installs.
+        elif (decision.kind == "refuse" and current) or state.is_executing:
+            refused.append(_refusal(pin, decision))
+        else:
+            # Preparing from lists the run refreshes, or before this run adds the package's
+            # repository: shown as apt's own pin, decided again when it runs.
             wanted.append(
                 decision.package if pin.value == LATEST else f"{decision.package}={pin.value}"
             )
-        else:
-            refused.append(_refusal(pin, decision))
     if refused:
         raise PinRefusal(refused)
     install = ["install"]

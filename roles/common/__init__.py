@@ -38,12 +38,11 @@ def apply(spec: HostSpec, pins: Sequence[Pin] = ()) -> None:
         name="Refresh the apt cache when older than its limit",
         cache_seconds=common.apt_cache_seconds,
     )
-    packages.declare(pins)  # one apt-cache policy read answers for all of them
+    # One apt-cache policy read answers for every pin, after the refresh above.
+    packages.declare(pins, cache_seconds=common.apt_cache_seconds)
     if pins:
         packages.pins_offered(
-            name="Pinned package versions offered by the repositories",
-            pins=list(pins),
-            cache_seconds=common.apt_cache_seconds,
+            name="Pinned package versions offered by the repositories", pins=list(pins)
         )
     packages.installed(name="Install base packages", packages=sorted(common.base_packages))
 

@@ -4,7 +4,6 @@ field, pin and offer, the check before any package is installed, and which pins 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from pyinfra.facts.deb import DebPackages
@@ -52,7 +51,7 @@ def test_a_pin_not_offered_is_refused_naming_host_field_pin_and_offer(fake: Fact
 
 def test_every_pinned_package_is_asked_of_apt_once(fake: FactHost) -> None:
     calls = asked(fake)
-    packages.declare([PGBOUNCER, PGBACKREST])
+    packages.declare([PGBOUNCER, PGBACKREST], cache_seconds=3600)
     fake.state.is_executing = True
     with pytest.raises(PinRefusal):
         commands(packages.installed, packages=[], pins=[PGBACKREST, PGBOUNCER])
@@ -80,20 +79,27 @@ def test_pins_are_checked_before_any_install_from_lists_the_installs_will_see(
     asked(fake)
     fake.facts[AptCacheAge] = age
     fake.state.is_executing = executing
-    call: dict[str, Any] = {"pins": [PGBOUNCER, PGBACKREST], "cache_seconds": 3600}
+    pins = [PGBOUNCER, PGBACKREST]
+    packages.declare(pins, cache_seconds=3600)
     if refused:
         with pytest.raises(PinRefusal, match=r"pgbouncer\.version: got '1\.23\*'"):
-            commands(packages.pins_offered, **call)
+            commands(packages.pins_offered, pins=pins)
+        with pytest.raises(PinRefusal, match=r"pgbouncer\.version: got '1\.23\*'"):
+            commands(packages.installed, packages=[], pins=[PGBOUNCER])
     else:
-        assert commands(packages.pins_offered, **call) == []
+        assert commands(packages.pins_offered, pins=pins) == []
         assert fake.noops == ["package pins are checked once the apt cache is refreshed"]
+        # The install shows apt's own pin: the refreshed lists decide when it runs.
+        planned = commands(packages.installed, packages=[], pins=[PGBOUNCER])
+        assert planned[0].endswith(" install 'pgbouncer=1.23*'")
 
 
 def test_the_check_leaves_unknown_packages_to_their_install(fake: FactHost) -> None:
     asked(fake)
     fake.state.is_executing = True
     pins = [Pin("pgbouncer.version", "1.*", ("pgbouncer",)), PGBACKREST]
-    assert commands(packages.pins_offered, pins=pins, cache_seconds=3600) == []
+    packages.declare(pins, cache_seconds=3600)
+    assert commands(packages.pins_offered, pins=pins) == []
     assert fake.noops == ["1 pinned packages are offered; checked at install: pgbackrest"]
 
 
