@@ -1,7 +1,8 @@
 """Data for hosts in group `timescaledb`: PostgreSQL + TimescaleDB (+ PostGIS).
 
 Model defaults that apply unchanged (roles/spec/postgres.py): PostgreSQL 17 from the
-Timescale repository, port 5432, cluster "main", max_connections 200 of which 3 are kept for
+Timescale repository (package versions: any 17 minor, TimescaleDB 2.x; docs/common.md,
+"Package versions"), port 5432, cluster "main", max_connections 200 of which 3 are kept for
 superusers; memory, CPU and disk are detected (postgres.tuning overrides them). Passwords are
 never written here: each role names the environment variable that holds its password on the
 machine running pyinfra.
