@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from roles.backup import config as backup_config
+from roles.hostdata import host_pins
+from roles.pins import matches, pinned_packages
 from tests.verify import exposure
 from tests.verify.targets import load_targets
 
@@ -17,6 +19,20 @@ THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
 def test_base_packages_installed(host: Any, spec: Any) -> None:
     missing = [name for name in spec.common.base_packages if not host.package(name).is_installed]
     assert not missing, f"base packages not installed: {missing}"
+
+
+def test_pinned_packages_match_their_pins(
+    host: Any, spec: Any, inventory_specs: dict[str, Any]
+) -> None:
+    monitored = any("monitoring" in other.groups for other in inventory_specs.values())
+    wrong = {}
+    for name, pin in pinned_packages(host_pins(spec, monitored)):
+        package = host.package(name)
+        if not package.is_installed:
+            wrong[name] = f"not installed ({pin.field} {pin.value})"
+        elif not matches(pin.value, package.version):
+            wrong[name] = f"{package.version} installed, {pin.field} is {pin.value}"
+    assert not wrong, f"packages their pins do not match: {wrong}"
 
 
 def test_timezone(host: Any, spec: Any) -> None:
