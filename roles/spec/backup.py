@@ -63,7 +63,7 @@ class BackupSchedule(SpecModel):
 class BackupSpec(SpecModel):
     version: PackageVersion = Field(
         "2.*",
-        description="version of the pgbackrest package: exact (2.55-1), a prefix ending in * "
+        description="version of the pgbackrest package: exact (2.55.1-1), a prefix ending in * "
         "(2.55*) or latest; keep it the same on database and repository hosts",
     )
     stanza: StanzaName = Field("main", description="pgBackRest stanza")

@@ -61,7 +61,10 @@ class ExporterVersions(SpecModel):
     node: PackageVersion = Field("1.*", description="prometheus-node-exporter")
     postgres: PackageVersion = Field("0.*", description="prometheus-postgres-exporter")
     pgbouncer: PackageVersion = Field(
-        "0.*", description="prometheus-pgbouncer-exporter (Prometheus's Go exporter, 0.x)"
+        "1:0.*",
+        description="prometheus-pgbouncer-exporter: Prometheus's Go exporter 0.x, which Debian "
+        "versions with epoch 1 (trixie: 1:0.10.2-2) above bookworm's unrelated Python exporter "
+        "1.7, whose arguments differ",
     )
     pgbackrest: PackageVersion = Field("0.*", description="prometheus-pgbackrest-exporter")
 

@@ -75,8 +75,8 @@ class PgbouncerDatabase(SpecModel):
 class PgbouncerSpec(SpecModel):
     version: PackageVersion = Field(
         "1.*",
-        description="version of the pgbouncer package: exact (1.24.1-1), a prefix ending in * "
-        "(1.24*) or latest",
+        description="version of the pgbouncer package: exact (1.24.1-1+deb13u2), a prefix "
+        "ending in * (1.24*) or latest",
     )
     listen_addr: ListenAddress = Field("127.0.0.1", description="address to listen on")
     listen_port: Port = Field(6432, description="TCP port")

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from roles import pins
+from roles.hostdata import host_pins
 from roles.pins import Pin, Policy, decide, parse_policy
 from roles.spec import HostInput, SpecError, validate_inventory
 from roles.spec.types import PIN_EXPECTED
@@ -254,3 +255,34 @@ def test_defaults_are_the_major_series() -> None:
     assert (spec.pgbouncer.version, spec.backup.version) == ("1.*", "2.*")
     assert spec.monitoring.prometheus.version == "2.*"
     assert spec.monitoring.exporter_versions.node == "1.*"
+    # Debian's Go pgBouncer exporter carries epoch 1 (trixie: 1:0.10.2-2).
+    assert pins.matches(spec.monitoring.exporter_versions.pgbouncer, "1:0.10.2-2")
+
+
+# What Debian trixie (main and trixie-security, the lab's release) offered when the defaults
+# were chosen: `apt-cache policy` on trixie's lists.
+TRIXIE = {
+    "postgresql-17": "17.12-0+deb13u1",
+    "postgresql-17-timescaledb": "2.19.3+dfsg-1+deb13u1",
+    "pgbouncer": "1.24.1-1+deb13u2",
+    "pgbackrest": "2.55.1-1",
+    "prometheus": "2.53.3+ds1-2",
+    "prometheus-alertmanager": "0.28.1+ds-1",
+    "prometheus-node-exporter": "1.9.0-1+b4",
+    "prometheus-postgres-exporter": "0.17.1-1+b4",
+    "prometheus-pgbouncer-exporter": "1:0.10.2-2",
+    "prometheus-pgbackrest-exporter": "0.19.0+ds1-2",
+}
+
+
+def test_every_default_pin_matches_what_the_labs_release_offers() -> None:
+    lab: dict[str, object] = {"postgres": {"source": "debian"}}
+    specs = validate_inventory(hosts(lab))
+    wanted = host_pins(specs["db1"], True) + host_pins(
+        specs["backup1"].model_copy(update={"groups": frozenset({"monitoring"})}), True
+    )
+    checked = set()
+    for package, pin in pins.pinned_packages(wanted):
+        assert pins.matches(pin.value, TRIXIE[package]), f"{pin.field} {pin.value}: {package}"
+        checked.add(package)
+    assert checked == set(TRIXIE)
