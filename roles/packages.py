@@ -164,7 +164,7 @@ def pins_offered(pins: Sequence[Pin]) -> Generator[StringCommand, None, None]:
         raise PinRefusal(refused)
     unknown = [d.package for _pin, d in decisions if d.kind == "unknown"]
     later = f"; checked at install: {', '.join(unknown)}" if unknown else ""
-    host.noop(f"{len(decisions) - len(unknown)} pinned packages are offered{later}")
+    host.noop(f"pinned packages offered: {len(decisions) - len(unknown)}{later}")
     yield from ()
 
 

@@ -100,7 +100,7 @@ def test_the_check_leaves_unknown_packages_to_their_install(fake: FactHost) -> N
     pins = [Pin("pgbouncer.version", "1.*", ("pgbouncer",)), PGBACKREST]
     packages.declare(pins, cache_seconds=3600)
     assert commands(packages.pins_offered, pins=pins) == []
-    assert fake.noops == ["1 pinned packages are offered; checked at install: pgbackrest"]
+    assert fake.noops == ["pinned packages offered: 1; checked at install: pgbackrest"]
 
 
 DB_DATA = {
