@@ -14,6 +14,7 @@ from typing import Any
 
 from roles import units
 from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
+from roles.paths import PUBLISHED_CA
 from roles.pgbouncer.config import SOCKET_DIR as PGBOUNCER_SOCKET_DIR
 from roles.spec import HostSpec, host_address
 
@@ -102,8 +103,11 @@ def defaults_file(exporter: Exporter, spec: HostSpec) -> str:
         pg, monitoring = spec.postgres, spec.monitoring
         return _env_file(
             {
+                # Over loopback, which the host's rules admit with hostssl only: TLS checked
+                # against Timestack's CA (verify-ca: 127.0.0.1 is not a name the host's
+                # certificate carries, and loopback cannot be intercepted from the network).
                 "DATA_SOURCE_URI": f"127.0.0.1:{pg.port}/{monitoring.postgres_database}"
-                "?sslmode=disable",
+                f"?sslmode=verify-ca&sslrootcert={PUBLISHED_CA}",
                 "DATA_SOURCE_USER": monitoring.postgres_role,
                 "DATA_SOURCE_PASS_FILE": PG_PASSWORD_FILE,
                 "ARGS": _args(
