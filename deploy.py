@@ -18,6 +18,7 @@ from roles import (
     ingest,
     kafka,
     monitoring,
+    once,
     pgbouncer,
     postgres,
     preflight,
@@ -25,6 +26,8 @@ from roles import (
     staging,
 )
 from roles.hostdata import host_pins, validated_specs
+from roles.managed_files import PathStates
+from roles.managed_units import UnitStates
 from roles.spec import SpecError
 
 
@@ -40,6 +43,7 @@ except SpecError as error:
 preflight.check_connected()  # every host reached, and sudo works, before anything changes
 preflight.check_sudo()
 staging.prepare()  # before any upload: nothing under sudo is staged in /tmp
+once.read_last_run(PathStates, UnitStates)
 # The package versions host data pins: offered by the host's repositories, checked after the
 # apt cache refresh and before any package is installed.
 common.apply(
@@ -63,3 +67,4 @@ if inventory.get_group("monitoring", None):  # exporters only where a Prometheus
 # Last: the writers need the topics, and the tables and grants the schema role applied.
 if "ingest" in host.groups:
     ingest.apply(spec=spec, inventory_specs=validated_specs(inventory))
+once.remember_managed()  # what each role manages here: the next run's first reads ask for it all

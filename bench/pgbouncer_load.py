@@ -3,7 +3,12 @@ once, and print clients, failures, TPS and latency.
 
     python -m bench.pgbouncer_load                       # the lab: 1000 clients, 15 s
     python -m bench.pgbouncer_load --host db1 --port 6432 --user telemetry_app \\
-        --password-env TIMESTACK_PG_APP_PASSWORD --clients 1000 --seconds 30
+        --password-env TIMESTACK_PG_APP_PASSWORD --clients 1000 --seconds 30 \\
+        --tls-name db1.example.net
+
+Clients connect over TLS and verify pgBouncer's certificate against Timestack's CA
+(sslmode=verify-full, sslrootcert = --ca-file, default the CA in TIMESTACK_PKI_DIR): the
+certificate must name --tls-name (default --host; the lab's: ts-db1, dialled at 127.0.0.1).
 
 pgbench is PostgreSQL's C client (Debian ships it with the server package, postgresql-NN): a
 single Python process caps near 1.7k TPS and would measure itself, not pgBouncer. Every client
@@ -16,6 +21,7 @@ password_env.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import resource
@@ -24,6 +30,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from roles.pki import pki_dir
+
+LAB_ADDRESS = "127.0.0.1"  # --host's default: the lab's published port
 # Simple protocol: what most pooled applications send; each SELECT 1 is one transaction.
 SCRIPT = "SELECT 1;\n"
 _FIGURES = {
@@ -54,6 +63,18 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.failed and not self.aborted
+
+
+def verified_tls(address: str, ca_file: str) -> dict[str, str]:
+    """libpq's environment for TLS verified against `ca_file`, dialling `address` (PGHOSTADDR
+    when it is an IP address) while checking the certificate for the name pgbench's --host
+    gives."""
+    environment = {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": ca_file}
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return environment
+    return {**environment, "PGHOSTADDR": address}
 
 
 def pgbench_args(
@@ -106,8 +127,20 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default=LAB_ADDRESS)
     parser.add_argument("--port", type=int, default=16432, help="lab: pgBouncer's published port")
+    parser.add_argument(
+        "--tls-name",
+        default=None,
+        help="the name pgBouncer's certificate carries, when --host is another address "
+        "(published port, NAT); default --host, the lab's ts-db1 when --host is left out",
+    )
+    parser.add_argument(
+        "--ca-file",
+        default=None,
+        help="CA certificate to verify pgBouncer with (default: Timestack's CA in "
+        "TIMESTACK_PKI_DIR, as roles/pki.py keeps it)",
+    )
     parser.add_argument("--dbname", default="telemetry")
     parser.add_argument("--user", default="telemetry_app")
     parser.add_argument(
@@ -129,14 +162,18 @@ def main(argv: list[str] | None = None) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < args.clients + 256:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(args.clients + 256, hard), hard))
+    name = args.tls_name or ("ts-db1" if args.host == LAB_ADDRESS else args.host)
     run = subprocess.run(
         [pgbench, *pgbench_args(
-            args.host, args.port, args.dbname, args.user, args.clients, args.seconds, args.jobs
+            name, args.port, args.dbname, args.user, args.clients, args.seconds, args.jobs
         )],
         input=SCRIPT,
         capture_output=True,
         text=True,
-        env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "30"},
+        env={
+            **os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "30",
+            **verified_tls(args.host, args.ca_file or str(pki_dir() / "ca.crt")),
+        },
         check=False,
     )  # fmt: skip
     result = parse(run.returncode, run.stdout + run.stderr)

@@ -52,32 +52,33 @@ def from_inventory(inventory: Path, host: str) -> Target:
     if password is None:
         raise SystemExit(f"{host}: no password for {owner} (set its password_env)")
 
-    def endpoint(
-        name: str, service: str, port: int, bouncer_service: str, bouncer: int
-    ) -> Endpoint:
-        """Services where host data `verify_endpoints` says this machine reaches them."""
-        base = f"dbname={database} user={owner} connect_timeout=10"
-        direct, bouncer_at = found.endpoint(service, port), found.endpoint(bouncer_service, bouncer)
-        return Endpoint(
-            name=name,
-            direct=f"host={direct[0]} port={direct[1]} {base}",
-            pgbouncer=f"host={bouncer_at[0]} port={bouncer_at[1]} {base}",
-            password=password,
-        )
-
-    tuned = endpoint(
-        "tuned", "postgres", spec.postgres.port, "pgbouncer", spec.pgbouncer.listen_port
+    base = f"dbname={database} user={owner} connect_timeout=10"
+    # The tuned cluster and its pgBouncer as any client reaches them: TLS verified against
+    # Timestack's CA (hostssl rules). The stock cluster and pgBouncer beside them run with
+    # what Debian and pgBouncer ship, TLS not set up: libpq's default (prefer) applies.
+    tuned = Endpoint(
+        name="tuned",
+        direct=f"{found.tls_conninfo('postgres', spec.postgres.port)} {base}",
+        pgbouncer=f"{found.tls_conninfo('pgbouncer', spec.pgbouncer.listen_port)} {base}",
+        password=password,
     )
-    stock = endpoint("default", "bench_postgres", PORT, "bench_pgbouncer", BOUNCER_PORT)
+    direct, bouncer_at = (
+        found.endpoint("bench_postgres", PORT),
+        found.endpoint("bench_pgbouncer", BOUNCER_PORT),
+    )
+    stock = Endpoint(
+        name="default",
+        direct=f"host={direct[0]} port={direct[1]} {base}",
+        pgbouncer=f"host={bouncer_at[0]} port={bouncer_at[1]} {base}",
+        password=password,
+    )
     roles = [
         (role.name, secret)
         for role in spec.postgres.roles
         if role.login and (secret := _password(spec, role.name)) is not None
     ]
     addresses = [
-        str(rule.address)
-        for rule in spec.postgres.hba
-        if rule.database in ("all", database) and rule.type == "host"
+        str(rule.address) for rule in spec.postgres.hba if rule.database in ("all", database)
     ]
     defaults = DefaultsCluster(
         version=spec.postgres.version,

@@ -34,11 +34,11 @@ _LAB_POSTGRES: dict[str, object] = {
     "listen_addresses": ["*"],  # reached from the host via the published port
     # virtio reports rotational=1 for an SSD-backed VM disk; say what it really is.
     "tuning": {"disk": "ssd"},
-    # The published ports (127.0.0.1:15432, 15433) arrive from the lab bridge; no TLS for
-    # clients in the lab (streaming replication uses hostssl with Debian's snakeoil cert).
+    # The published ports (127.0.0.1:15432, 15433) arrive from the lab bridge. TLS as in
+    # production: clients verify the certificate from Timestack's CA (docs/tls.md).
     "hba": [
-        {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
-        {"type": "host", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
+        {"type": "hostssl", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
+        {"type": "hostssl", "database": "telemetry", "user": "all", "address": _LAB_SUBNET},
     ],
     # The role a standby streams as, on both: either may be the primary (ops/switchover.py).
     "replication": {

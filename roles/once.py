@@ -15,14 +15,23 @@ That is what each operation would have read itself, in each of pyinfra's modes:
   stops there; executing after the prompt reuses what preparing read until an operation
   changes the host — a run that changes nothing reads each fact once.
 
-`managed` collects what one role (a `@deploy`) manages on a host as its operations are
-called; a miss reads every key the role has named and nothing knows yet, in one command.
+`managed` collects what the roles manage on a host (paths, units) as their operations are
+called; a miss reads every key named so far that nothing knows yet, in one command. An
+operation that decides when it is called (every mode but `-y`, and any whose `will_change`
+a later one asks) reads before the later ones are named, so the list starts with what was
+named on that host in the last run (`remember_managed` keeps it under TIMESTACK_STATE_DIR on
+the machine running pyinfra): a run that manages what the last one did reads each fact once.
+The hint only widens a read; every value still comes from the host.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary, WeakSet
 
@@ -115,15 +124,71 @@ def read_keyed(fact: type[FactBase[dict[str, V]]], key: str, batch: Iterable[str
     return value
 
 
-_managed: WeakKeyDictionary[Host, dict[tuple[type[FactBase[Any]], str], list[str]]] = (
-    WeakKeyDictionary()
-)
+HINTS_ENV = "TIMESTACK_STATE_DIR"
+DEFAULT_STATE_DIR = Path(__file__).resolve().parents[1] / ".timestack"
+
+
+def hints_dir() -> Path:
+    return Path(os.environ.get(HINTS_ENV) or DEFAULT_STATE_DIR) / "managed"
+
+
+@dataclass
+class _Managed:
+    """The keys of one fact on one host: `batch` (what a miss reads: last run's keys, then
+    this run's) and `named` (this run's, remembered for the next)."""
+
+    batch: list[str]
+    named: list[str] = field(default_factory=list)
+
+
+_managed: WeakKeyDictionary[Host, dict[str, _Managed]] = WeakKeyDictionary()
+
+
+def _hints_file(name: str) -> Path:
+    return hints_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.json"
+
+
+def _last_run(name: str) -> dict[str, list[str]]:
+    try:
+        saved = json.loads(_hints_file(name).read_text())
+        return {str(fact): [str(key) for key in keys] for fact, keys in dict(saved).items()}
+    except (OSError, ValueError, TypeError):
+        return {}  # no hint (first run here, or unreadable): reads follow the calls
 
 
 def managed(fact: type[FactBase[Any]], *keys: str) -> list[str]:
-    """Add `keys` (paths, units) to what the current role reads of `fact` on this host; the
-    list it returns is complete once the role's operations have all been called."""
-    role = host.current_deploy_name or ""
-    found = _managed.setdefault(ctx_host.get(), {}).setdefault((fact, role), [])
-    found.extend(key for key in keys if key not in found)
-    return found
+    """Add `keys` (paths, units) to what is read of `fact` on this host; the list it returns
+    is complete once the operations have all been called."""
+    current: Host = ctx_host.get()
+    if current not in _managed:
+        _managed[current] = {
+            name: _Managed(batch) for name, batch in _last_run(current.name).items()
+        }
+    entry = _managed[current].setdefault(fact.__name__, _Managed([]))
+    entry.named.extend(key for key in keys if key not in entry.named)
+    entry.batch.extend(key for key in keys if key not in entry.batch)
+    return entry.batch
+
+
+def read_last_run(*facts: type[FactBase[dict[str, Any]]]) -> None:
+    """Read now, for each of `facts`, what the last run managed on this host (deploy.py calls
+    it before the first role). pyinfra prepares hosts side by side but executes an operation
+    on every host before the next one: read here, a run that changes nothing reads nothing
+    while executing, whichever operation asks first."""
+    for fact in facts:
+        batch = managed(fact)
+        if batch:
+            read_keyed(fact, batch[0], batch)
+
+
+def remember_managed() -> None:
+    """Keep what the roles named on this host for the next run's first reads (deploy.py calls
+    it after the last role)."""
+    current: Host = ctx_host.get()
+    named = {name: entry.named for name, entry in _managed.get(current, {}).items() if entry.named}
+    path = _hints_file(current.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(named, indent=0))
+    except OSError:
+        pass  # a read-only checkout: the next run reads as the calls come, as without hints

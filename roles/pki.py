@@ -232,6 +232,14 @@ def credentials(
     return HostCredentials(_key_pem(key), cert.public_bytes(_PEM), ca_pem)
 
 
+def ca_certificate(directory: Path | None = None) -> bytes:
+    """The CA certificate (PEM) clients trust; the CA is created first when there is none."""
+    directory = directory or pki_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    return _load_ca(directory, datetime.now(UTC))[1].public_bytes(_PEM)
+
+
 def host_credentials(spec: HostSpec) -> HostCredentials:
     """This host's credentials, renewed within its tls.renew_before_days."""
     return credentials(identity(spec), renew_before=timedelta(days=spec.tls.renew_before_days))

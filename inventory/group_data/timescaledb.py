@@ -38,12 +38,15 @@ postgres = {
             "extensions": ["timescaledb", "postgis"],
         },
     ],
+    # Every TCP rule is hostssl (the default type): clients use TLS, and verify the server
+    # with Timestack's CA at /etc/timestack/tls/ca.crt (docs/tls.md). A rule that admits
+    # clients without TLS must say so on the host: "type": "host", "allow_without_tls": True.
     "hba": [
-        # pgBouncer and local tools on the database host itself.
-        {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
-        {"type": "host", "database": "telemetry", "user": "all", "address": "::1/128"},
+        # Local tools and the PostgreSQL exporter on the database host itself (pgBouncer
+        # reaches PostgreSQL over the Unix socket, where these rules do not apply).
+        {"type": "hostssl", "database": "telemetry", "user": "all", "address": "127.0.0.1/32"},
+        {"type": "hostssl", "database": "telemetry", "user": "all", "address": "::1/128"},
         # PLACEHOLDER application subnet: replace 10.20.0.0/24 with your own network.
-        # hostssl: clients from other machines must use TLS.
         {
             "type": "hostssl",
             "database": "telemetry",

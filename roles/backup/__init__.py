@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from io import BytesIO, StringIO
+from io import StringIO
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 
-from roles import managed_files, managed_units, packages, pki
+from roles import managed_files, managed_units, packages, tls_files
 from roles.backup import config, operations
 from roles.backup.config import Layout
 from roles.common.facts import platform
+from roles.paths import TlsPaths
 from roles.pgclient import StandbySignal, service_name
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
@@ -103,23 +104,10 @@ def _config(spec: HostSpec, lay: Layout, inventory_specs: Mapping[str, HostSpec]
 
 def _tls_server(spec: HostSpec, lay: Layout, changed: list[OperationMeta]) -> None:
     user = lay.os_user
-    credentials = pki.host_credentials(spec)
-    for content, dest, mode in (
-        (credentials.ca_cert, config.TLS_CA, "0644"),
-        (credentials.cert, config.TLS_CERT, "0644"),
-        (credentials.key, config.TLS_KEY, "0600"),
-    ):
-        changed.append(
-            managed_files.put(
-                name=f"TLS {dest.rsplit('/', 1)[1]}",
-                src=BytesIO(content),
-                dest=dest,
-                user=user,
-                group=user,
-                mode=mode,
-                secret=True,
-            )
-        )
+    paths = TlsPaths(config.TLS_CA, config.TLS_CERT, config.TLS_KEY)
+    # TLS_DIR is made with the role's other directories; a renewed certificate restarts the
+    # server below (pgBackRest reads its TLS files as it starts).
+    changed += tls_files.installed(spec, paths, user, "pgBackRest", directory=False)
     managed_files.directory(
         name="pgBackRest server drop-in directory", path=DROP_IN.rsplit("/", 1)[0]
     )

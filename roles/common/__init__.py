@@ -1,4 +1,5 @@
-"""Base of every host: apt cache, packages, UTC, kernel settings, THP off, open-file limits."""
+"""Base of every host: apt cache, packages, UTC, kernel settings, THP off, open-file limits,
+Timestack's CA certificate for clients."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from io import StringIO
 from pyinfra.api import deploy
 from pyinfra.operations import server
 
-from roles import managed_files, managed_units, packages
+from roles import managed_files, managed_units, packages, tls_files
 from roles.common.facts import platform
 from roles.common.operations import kernel_settings, package_runs_finished
 from roles.pins import Pin
@@ -96,6 +97,8 @@ def apply(spec: HostSpec, pins: Sequence[Pin] = ()) -> None:
         restarted=True,
         _if=lambda: thp_writable and thp_unit.did_change(),
     )
+    # Every host, so that any client there can verify a Timestack server (docs/tls.md).
+    tls_files.published_ca()
 
 
 def _text(content: str) -> StringIO:

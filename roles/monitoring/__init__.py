@@ -28,11 +28,14 @@ from roles.templating import rendered_file
 from roles.unit_files import UNIT_DIR, reload_units, restart_on_change
 
 KAFKA_LAG = Path(__file__).resolve().with_name("kafka_lag.py")
+TLS_EXPIRY = Path(__file__).resolve().with_name("tls_expiry.py")
 
 
 @deploy("Monitoring")
 def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     exporters(spec)
+    if any(e.job == "node" for e in config.exporters(spec.groups, spec.monitoring.exporters)):
+        _tls_expiry(spec, inventory_specs)
     if MONITORING_GROUP in spec.groups:
         monitoring_host(spec, inventory_specs)
 
@@ -169,6 +172,51 @@ def _kafka_lag(spec: HostSpec) -> None:
         enabled=True,
     )
     restart_on_change(f"Restart {unit}.timer for its changed interval", f"{unit}.timer", [timer])
+
+
+def _tls_expiry(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
+    """When each certificate from Timestack's CA on this host expires, into node exporter's
+    textfile directory every TLS_EXPIRY_INTERVAL (roles/monitoring/tls_expiry.py); read
+    again at once when the reader or its list changed."""
+    unit = config.TLS_EXPIRY_UNIT
+    managed_files.directory(
+        name="Timestack's on-host scripts (certificate expiry)",
+        path=posixpath.dirname(config.TLS_EXPIRY_SCRIPT),
+    )
+    script = managed_files.put(
+        name="Certificate expiry reader",
+        src=str(TLS_EXPIRY),
+        dest=config.TLS_EXPIRY_SCRIPT,
+        mode="0755",
+    )
+    service = _put(
+        f"{unit}.service",
+        f"{UNIT_DIR}/{unit}.service",
+        "monitoring/tls-expiry.service.j2",
+        script=config.TLS_EXPIRY_SCRIPT,
+        certificates=config.issued_certificates(spec, specs.values()),
+        output=config.TLS_EXPIRY_FILE,
+        textfile_dir=config.TEXTFILE_DIR,
+    )
+    timer = _put(
+        f"{unit}.timer",
+        f"{UNIT_DIR}/{unit}.timer",
+        "monitoring/tls-expiry.timer.j2",
+        interval=config.TLS_EXPIRY_INTERVAL,
+    )
+    reload_units("Load the changed certificate expiry units", [service, timer])
+    managed_units.service(
+        name=f"{unit}.timer enabled and running",
+        service=f"{unit}.timer",
+        running=True,
+        enabled=True,
+    )
+    restart_on_change(f"Restart {unit}.timer for its changed interval", f"{unit}.timer", [timer])
+    server.shell(
+        name="Read certificate expiry now (reader or its list changed)",
+        commands=[f"systemctl start {unit}.service"],
+        _if=lambda: script.did_change() or service.did_change(),
+    )
 
 
 def monitoring_host(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:

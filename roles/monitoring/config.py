@@ -13,9 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from roles import units
+from roles.backup.config import TLS_CERT as BACKUP_TLS_CERT
+from roles.backup.config import layout as backup_layout
 from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
+from roles.paths import PUBLISHED_CA
 from roles.pgbouncer.config import SOCKET_DIR as PGBOUNCER_SOCKET_DIR
 from roles.pins import Pin
+from roles.pgbouncer.config import TLS as PGBOUNCER_TLS
+from roles.postgres.config import TLS as POSTGRES_TLS
 from roles.spec import HostSpec, host_address
 
 CONF_DIR = "/etc/prometheus"
@@ -59,6 +64,26 @@ INGEST = Exporter("ingest", "timestack-ingest", 9309, frozenset({"ingest"}))
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 KAFKA_LAG_SCRIPT = "/usr/local/lib/timestack/kafka_lag.py"
 KAFKA_LAG_UNIT = "timestack-kafka-lag"
+# Certificate expiry (roles/monitoring/tls_expiry.py): read every 15 minutes, so a renewal
+# by a deploy shows within that; the dates themselves do not move, so the alert needs no
+# fresher figure than that.
+TLS_EXPIRY_SCRIPT = "/usr/local/lib/timestack/tls_expiry.py"
+TLS_EXPIRY_UNIT = "timestack-tls-expiry"
+TLS_EXPIRY_INTERVAL = "15min"
+TLS_EXPIRY_FILE = f"{TEXTFILE_DIR}/timestack_tls.prom"
+
+
+def issued_certificates(spec: HostSpec, specs: Iterable[HostSpec]) -> list[tuple[str, str]]:
+    """(service, path) of every certificate from Timestack's CA the roles put on this host:
+    the published CA certificate, and the host certificate each TLS service reads."""
+    found = [("ca", PUBLISHED_CA)]
+    if "timescaledb" in spec.groups:
+        found.append(("postgresql", POSTGRES_TLS.cert))
+    if "pgbouncer" in spec.groups and spec.pgbouncer.client_tls_sslmode != "disable":
+        found.append(("pgbouncer", PGBOUNCER_TLS.cert))
+    if backup_layout(spec, specs).tls_server:
+        found.append(("pgbackrest", BACKUP_TLS_CERT))
+    return found
 
 
 def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple[Exporter, ...]:
@@ -136,8 +161,11 @@ def defaults_file(exporter: Exporter, spec: HostSpec) -> str:
         pg, monitoring = spec.postgres, spec.monitoring
         return _env_file(
             {
+                # Over loopback, which the host's rules admit with hostssl only: TLS checked
+                # against Timestack's CA (verify-ca: 127.0.0.1 is not a name the host's
+                # certificate carries, and loopback cannot be intercepted from the network).
                 "DATA_SOURCE_URI": f"127.0.0.1:{pg.port}/{monitoring.postgres_database}"
-                "?sslmode=disable",
+                f"?sslmode=verify-ca&sslrootcert={PUBLISHED_CA}",
                 "DATA_SOURCE_USER": monitoring.postgres_role,
                 "DATA_SOURCE_PASS_FILE": PG_PASSWORD_FILE,
                 "ARGS": _args(

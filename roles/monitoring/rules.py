@@ -16,6 +16,7 @@ from roles.monitoring.config import prometheus_duration, seconds
 from roles.monitoring.ingest_rules import ingest_group
 from roles.monitoring.kafka_rules import kafka_group
 from roles.monitoring.rules_model import Alert, Group
+from roles.monitoring.tls_rules import tls_group
 from roles.spec import HostSpec, host_address
 from roles.spec.monitoring import Thresholds
 
@@ -47,7 +48,12 @@ def groups(
                 for a in group.alerts
             ),
         )
-        for group in (*_groups(t, hosts), kafka_group(t, hosts), ingest_group(t, hosts))
+        for group in (
+            *_groups(t, hosts),
+            kafka_group(t, hosts),
+            ingest_group(t, hosts),
+            tls_group(t),
+        )
     )
 
 

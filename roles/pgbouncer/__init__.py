@@ -1,5 +1,6 @@
 """pgBouncer: transaction pooling in front of the local PostgreSQL, SCRAM without stored
-passwords, reloaded on change and restarted only when it must listen elsewhere."""
+passwords, TLS towards clients with this host's certificate from Timestack's CA, reloaded on
+change (a renewed certificate too) and restarted only when it must listen elsewhere."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from io import StringIO
 
 from pyinfra.api import deploy
 
-from roles import managed_files, managed_units, packages
+from roles import managed_files, managed_units, packages, tls_files
 from roles.pgbouncer import config, operations
 from roles.spec import HostSpec
 from roles.templating import rendered_file
@@ -31,6 +32,12 @@ def apply(spec: HostSpec) -> None:
             auth_user=bouncer.auth_user,
         )
 
+    # Before the settings that name them; RELOAD re-reads them (pgBouncer >= 1.16).
+    tls = (
+        tls_files.installed(spec, config.TLS, config.OS_USER, "pgBouncer")
+        if bouncer.client_tls_sslmode != "disable"
+        else []
+    )
     settings = config.settings(bouncer)
     ini = managed_files.put(
         name="pgbouncer.ini",
@@ -79,14 +86,12 @@ def apply(spec: HostSpec) -> None:
         name="pgBouncer settings in effect (reload or restart)",
         wanted=settings,
     )
-    # [databases] and the auth files are not in SHOW CONFIG; one reload covers them unless
-    # the settings operation already reloaded or restarted.
+    # [databases], the auth files and the TLS files' contents are not in SHOW CONFIG; one
+    # reload covers them unless the settings operation already reloaded or restarted.
+    files = [ini, hba, userlist, *tls]
     managed_units.service(
-        name="Reload for changed databases or client authentication",
+        name="Reload for changed databases, client authentication or TLS files",
         service=config.SERVICE,
         reloaded=True,
-        _if=lambda: (
-            (ini.did_change() or hba.did_change() or userlist.did_change())
-            and not in_effect.did_change()
-        ),
+        _if=lambda: any(f.did_change() for f in files) and not in_effect.did_change(),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from roles.pins import Pin
+from roles.paths import TlsPaths, tls_paths
 from roles.spec import PgbouncerSpec
 from roles.sql import quote_ident, quote_literal
 
@@ -23,6 +24,8 @@ SERVICE = "pgbouncer"
 OS_USER = "postgres"  # Debian's pgbouncer.service runs as postgres
 IDENT_MAP = "timestack_pgbouncer"
 LOOKUP_SCHEMA = "pgbouncer"
+# This host's key and certificate from Timestack's CA, as pgBouncer reads them.
+TLS: TlsPaths = tls_paths("pgbouncer")
 # Changing these needs a restart (new sockets); everything else is applied by a reload.
 LISTEN_KEYS = ("listen_addr", "listen_port", "unix_socket_dir")
 
@@ -56,23 +59,16 @@ def settings(bouncer: PgbouncerSpec) -> dict[str, str]:
         "max_prepared_statements": "200",
         "ignore_startup_parameters": "extra_float_digits",
     }
-    tls = bouncer.tls
-    if tls and tls.client:
+    # Towards clients: this host's certificate from Timestack's CA. Towards PostgreSQL: none,
+    # as pgBouncer reaches it over the local Unix socket only (pgbouncer.databases[].host
+    # must be local), where TLS does not apply and the traffic never leaves the host.
+    values["client_tls_sslmode"] = bouncer.client_tls_sslmode
+    if bouncer.client_tls_sslmode != "disable":
         values |= {
-            "client_tls_sslmode": "require",
-            "client_tls_cert_file": tls.client.cert_file,
-            "client_tls_key_file": tls.client.key_file,
+            "client_tls_cert_file": TLS.cert,
+            "client_tls_key_file": TLS.key,
+            "client_tls_ca_file": TLS.ca,
         }
-        if tls.client.ca_file:
-            values["client_tls_ca_file"] = tls.client.ca_file
-    if tls and tls.server:
-        values |= {
-            "server_tls_sslmode": "verify-full",
-            "server_tls_cert_file": tls.server.cert_file,
-            "server_tls_key_file": tls.server.key_file,
-        }
-        if tls.server.ca_file:
-            values["server_tls_ca_file"] = tls.server.ca_file
     return values
 
 

@@ -13,7 +13,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
-from roles import managed_files, managed_units, packages
+from roles import managed_files, managed_units, packages, tls_files
 from roles.common.facts import Hardware, platform
 from roles.hardware import DetectedHardware
 from roles.pgclient import service_name
@@ -95,6 +95,8 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         port=pg.port,
         exists=existing is not None,
     )
+    # Before the settings that name them: a cluster (re)started with them must find them.
+    tls = tls_files.installed(spec, config.TLS, "postgres", "PostgreSQL")
 
     detected = host.get_fact(Hardware, data_directory=pg.data_dir, wal_directory=pg.wal_directory)
     try:
@@ -162,11 +164,13 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         service=service,
         wanted=desired.effective(),
     )
+    # PostgreSQL re-reads pg_hba.conf, pg_ident.conf and its TLS files on reload: a renewed
+    # certificate is served to new connections without a restart.
     managed_units.service(
-        name="Reload for changed client authentication",
+        name="Reload for changed client authentication or TLS files",
         service=service,
         reloaded=True,
-        _if=lambda: hba.did_change() or ident.did_change(),
+        _if=lambda: hba.did_change() or ident.did_change() or any(f.did_change() for f in tls),
     )
 
     if repl.standby:

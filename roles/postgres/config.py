@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from roles.backup.config import archive_settings
 from roles.colocation import kafka_heap_bytes
 from roles.hardware import DetectedHardware
+from roles.paths import TlsPaths, tls_paths
 from roles.pgbouncer import config as pgbouncer
 from roles.pins import Pin
 from roles.postgres import tuning
@@ -26,6 +27,8 @@ PGBOUNCER_RESERVE = 64 * MIB
 PGDG_KEY_URL = "https://www.postgresql.org/media/keys/ACCC4CF8.asc"
 TIMESCALE_KEY_URL = "https://packagecloud.io/timescale/timescaledb/gpgkey"
 KEYRING_DIR = "/etc/apt/keyrings"
+# This host's key and certificate from Timestack's CA, as PostgreSQL reads them.
+TLS: TlsPaths = tls_paths("postgresql")
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,13 @@ def base_settings(pg: PostgresSpec, backup: BackupSpec | None = None) -> dict[st
         "superuser_reserved_connections": str(pg.superuser_reserved_connections),
         "shared_preload_libraries": ",".join(PRELOADED),
         "password_encryption": "scram-sha-256",
+        # TLS with the certificate Timestack's CA issued this host (roles/pki.py), never
+        # Debian's snakeoil; all four are re-read on reload. ssl_ca_file lets a client
+        # present a certificate from the same CA (hba clientcert); none has to.
+        "ssl": "on",
+        "ssl_cert_file": TLS.cert,
+        "ssl_key_file": TLS.key,
+        "ssl_ca_file": TLS.ca,
         "wal_level": "replica",
         "log_checkpoints": "on",
         "log_lock_waits": "on",

@@ -4,7 +4,9 @@ A standby (host data `postgres.upstream`) is restored from the primary's pgBackR
 repository (roles/backup) and then streams from the primary: over a physical replication
 slot the primary keeps for it (roles.spec.topology.slot_name), as the primary's replication
 role, whose password the walreceiver reads from ~postgres/.pgpass (0600, never on a command
-line). No pyinfra here: the deploy, the switchover runbook and the verify suite call these.
+line). It connects with sslmode=verify-full against Timestack's CA (roles/pki.py): the
+primary must present a certificate from that CA naming the address the standby dials.
+No pyinfra here: the deploy, the switchover runbook and the verify suite call these.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from roles.paths import tls_paths
 from roles.spec import FieldError, HbaRule, HostSpec, host_address
 from roles.spec.topology import slot_name, standbys_of
 
 PASSFILE = "/var/lib/postgresql/.pgpass"
+# The CA certificate the standby checks its primary's certificate with: the one the postgres
+# role installs for PostgreSQL itself (roles/postgres/config.py TLS, ssl_ca_file).
+SSLROOTCERT = tls_paths("postgresql").ca
+# Whatever the primary's hba_type: the standby encrypts and checks whom it talks to.
+SSLMODE = "verify-full"
 
 # PostgreSQL's hot-standby rule: a standby refuses to start (or pauses replay) when one of
 # these is lower than on its primary. The value when no Timestack file sets it is
@@ -38,7 +46,6 @@ class Upstream:
     port: int
     user: str
     password: str = field(repr=False)
-    sslmode: str  # require when the primary's rule is hostssl
 
 
 def upstream(spec: HostSpec, specs: Mapping[str, HostSpec]) -> Upstream | None:
@@ -56,7 +63,22 @@ def upstream(spec: HostSpec, specs: Mapping[str, HostSpec]) -> Upstream | None:
         port=primary.postgres.port,
         user=role.name,
         password=role.secret() or "",
-        sslmode="require" if primary.postgres.replication.hba_type == "hostssl" else "prefer",
+    )
+
+
+def unverifiable_upstream(standby: str, up: Upstream, names: Sequence[str]) -> FieldError | None:
+    """A standby whose primary's certificate would not name the address it dials (`names`:
+    the primary's subject alternative names, roles.pki.identity): verify-full would refuse
+    every connection, so the deploy refuses first."""
+    if up.address in names:
+        return None
+    return FieldError(
+        standby,
+        "postgres.upstream",
+        repr(up.name),
+        f"a primary whose certificate names {up.address}, the address this standby dials "
+        f"(its subject alternative names: {', '.join(names)}); add {up.address} to the "
+        f"primary's tls.names",
     )
 
 
@@ -74,7 +96,8 @@ def primary_conninfo(standby: str, up: Upstream) -> str:
         "user": up.user,
         "passfile": PASSFILE,
         "application_name": application_name(standby),
-        "sslmode": up.sslmode,
+        "sslmode": SSLMODE,
+        "sslrootcert": SSLROOTCERT,
         "connect_timeout": "10",
     }
     return " ".join(f"{key}={value}" for key, value in parts.items())

@@ -7,7 +7,8 @@ the primary's latest backup into it as a standby (roles/backup). SQL the primary
 (roles, databases, extensions, the schema) is never run on a standby.
 
 What is refused here, before any host changes: a standby whose settings break PostgreSQL's
-hot-standby rule, a standby address the primary cannot resolve, and a host whose running
+hot-standby rule, a standby address the primary cannot resolve, a primary whose certificate
+would not name the address its standby dials (verify-full), and a host whose running
 role (primary or standby) is not what the inventory says, as after a switchover: Timestack
 never demotes, promotes or re-points a cluster on its own.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pyinfra import host
 from pyinfra.context import inventory
 
+from roles import pki
 from roles.common.facts import Hardware
 from roles.pgclient import StandbySignal
 from roles.postgres import config, replication
@@ -85,6 +87,11 @@ def prepare(spec: HostSpec, specs: Mapping[str, HostSpec], existing: Cluster | N
                 "standby by removing its cluster yourself (pg_dropcluster)",
             )
         )
+    unverifiable = replication.unverifiable_upstream(
+        host.name, up, pki.identity(specs[up.name]).names
+    )
+    if unverifiable is not None:
+        raise Refusal(unverifiable)
     return Replication(up, built=bool(signal), settings=replication.standby_settings(host.name, up))
 
 

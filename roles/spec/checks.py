@@ -310,6 +310,14 @@ def _postgres(pg: PostgresSpec) -> Iterator[Problem]:
                 "a narrower network; to admit every address set allow_any_address: true "
                 "on this rule",
             )
+        if rule.type == "host" and not rule.allow_without_tls:
+            yield (
+                f"postgres.hba[{index}].type",
+                repr(rule.type),
+                "hostssl: a host rule also admits clients without TLS (their password exchange "
+                "and data in clear); to declare that on purpose set allow_without_tls: true on "
+                "this rule",
+            )
     yield from _managed("postgres.settings", pg.settings, POSTGRES_MANAGED)
 
 
@@ -437,6 +445,14 @@ def _pooling(pg: PostgresSpec, bouncer: PgbouncerSpec) -> Iterator[Problem]:
             repr(bouncer.auth_user),
             "a role not in postgres.roles: the pgbouncer role creates it without a password "
             "(it logs in by peer authentication over the local socket)",
+        )
+    hostssl = [i for i, rule in enumerate(pg.hba) if rule.type == "hostssl"]
+    if bouncer.client_tls_sslmode == "disable" and hostssl:
+        yield (
+            "pgbouncer.client_tls_sslmode",
+            "'disable'",
+            f"a mode with TLS (require, the default): postgres.hba[{hostssl[0]}] is hostssl, "
+            "and pgBouncer applies the same rules, so it would refuse every client they admit",
         )
     for database in bouncer.databases:
         if database.host not in LOCAL_HOSTS:

@@ -148,6 +148,11 @@ class Thresholds(SpecModel):
         description="messages a consumer group trails a topic's end by (seed 001: Kafka lag; "
         "about a minute of the telemetry stream); set it from the group's own rate",
     )
+    tls_certificate_expiry: PgDuration = Field(
+        "30d",
+        description="validity left on a certificate from Timestack's CA (a deploy renews it "
+        "within tls.renew_before_days, 30 by default: one still this close was not renewed)",
+    )
 
 
 # Every alert Timestack deploys (roles/monitoring/rules.py; a unit test keeps them equal).
@@ -157,7 +162,8 @@ AlertName = Literal[
     "CheckpointsRequested", "TimestackJobFailing", "CompressionSavingLow", "FullBackupTooOld",
     "BackupTooOld", "DiskFreeLow", "KafkaBrokerDown", "KafkaUnderReplicatedPartitions",
     "KafkaOfflinePartitions", "KafkaNoActiveController", "KafkaConsumerGroupLag",
-    "KafkaLagUnknown", "IngestWriterDown", "IngestRejects",
+    "KafkaLagUnknown", "IngestWriterDown", "IngestRejects", "TlsCertificateExpiring",
+    "TlsCertificateUnreadable",
 ]  # fmt: skip
 # The scrape targets a host can have; each needs the group its service runs in.
 ExporterName = Literal["node", "postgres", "pgbouncer", "pgbackrest", "kafka"]

@@ -1,4 +1,4 @@
-"""The `pgbouncer` section: listener, pool sizes, pooled databases, TLS files.
+"""The `pgbouncer` section: listener, pool sizes, pooled databases, client TLS mode.
 
 Every default lives here: group data and hosts set only what differs.
 """
@@ -14,7 +14,6 @@ from pydantic import (
 )
 
 from roles.spec.types import (
-    AbsPath,
     Hostname,
     ListenAddress,
     PackageVersion,
@@ -45,17 +44,6 @@ def client_slots_arithmetic(clients: int) -> str:
         f"pgbouncer.clients {clients} + Timestack's own clients {internal_clients()} ({parts})"
         f" = {clients + internal_clients()}"
     )
-
-
-class TlsFiles(SpecModel):
-    cert_file: AbsPath = Field(description="PEM certificate")
-    key_file: AbsPath = Field(description="PEM private key")
-    ca_file: AbsPath | None = Field(None, description="CA bundle to verify the peer")
-
-
-class PgbouncerTls(SpecModel):
-    client: TlsFiles | None = Field(None, description="TLS towards applications")
-    server: TlsFiles | None = Field(None, description="TLS towards PostgreSQL (client certificate)")
 
 
 class PgbouncerDatabase(SpecModel):
@@ -104,7 +92,16 @@ class PgbouncerSpec(SpecModel):
     admin_users: list[PgIdent] = Field([], description="roles allowed on the admin console")
     stats_users: list[PgIdent] = Field([], description="roles allowed SHOW commands")
     databases: list[PgbouncerDatabase] = Field([], description="databases to pool")
-    tls: PgbouncerTls | None = Field(None, description="TLS files; None = plain TCP")
+    client_tls_sslmode: Literal[
+        "disable", "allow", "prefer", "require", "verify-ca", "verify-full"
+    ] = Field(
+        "require",
+        description="pgBouncer's client_tls_sslmode for TCP clients, with this host's "
+        "certificate from Timestack's CA (Unix-socket clients never use TLS): require "
+        "refuses clients without TLS; verify-ca/verify-full also demand a client "
+        "certificate from that CA; prefer/allow admit clients without TLS; disable turns "
+        "TLS off (then no postgres.hba rule may be hostssl: pgBouncer mirrors them)",
+    )
 
     @property
     def client_limit(self) -> int:

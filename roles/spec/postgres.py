@@ -46,13 +46,20 @@ class TuningSpec(SpecModel):
 
 class HbaRule(SpecModel):
     type: Literal["host", "hostssl"] = Field(
-        "hostssl", description="hostssl requires TLS from the client"
+        "hostssl",
+        description="hostssl requires TLS from the client; host also admits clients without "
+        "TLS and needs allow_without_tls",
     )
     database: HbaName = Field(description="database name(s) or all/sameuser/samerole/replication")
     user: HbaName = Field(description="role name(s), +group or all")
     address: Cidr = Field(description="client network in CIDR form, e.g. 10.20.0.0/24")
     method: str = Field("scram-sha-256", description="authentication method; only scram-sha-256")
     allow_any_address: bool = Field(False, description="permit 0.0.0.0/0 or ::/0 in address")
+    allow_without_tls: bool = Field(
+        False,
+        description="permit type host (clients without TLS): passwords and data then cross "
+        "that network in clear",
+    )
 
     @field_validator("method")
     @classmethod

@@ -158,7 +158,7 @@ ROLES = [
     {"name": "telemetry_ro", "password_env": "TIMESTACK_PG_RO_PASSWORD"},
 ]
 UNSET_ENV = "TIMESTACK_BAD_INPUTS_UNSET"
-HBA = {"type": "host", "database": "telemetry", "user": "all"}
+HBA = {"type": "hostssl", "database": "telemetry", "user": "all"}
 TOPIC = "vehicle-telemetry"
 
 
@@ -317,6 +317,13 @@ CASES = [
         DB, {"postgres": {"hba": [{**HBA, "address": "::/0"}]}},
         "postgres.hba[0].address: got '::/0'; expected a narrower network; to admit "
         "every address set allow_any_address: true",
+    ),
+    case(
+        "hba-without-tls-undeclared",
+        DB, {"postgres": {"hba": [{**HBA, "type": "host", "address": "10.20.0.0/24"}]}},
+        "postgres.hba[0].type: got 'host'; expected hostssl: a host rule also admits clients "
+        "without TLS (their password exchange and data in clear); to declare that on purpose "
+        "set allow_without_tls: true on this rule",
     ),
     case(
         "hba-host-bits-set",

@@ -99,7 +99,7 @@ def test_drift_in_every_role_is_named_by_verify_and_repaired_exactly(
     # plus the reload that follows the repaired pg_hba.conf (conditional, so not in --dry)
     assert repaired.changed == {
         **wanted,
-        "PostgreSQL + TimescaleDB | Reload for changed client authentication": 1,
+        "PostgreSQL + TimescaleDB | Reload for changed client authentication or TLS files": 1,
     }
     assert db_sql("SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust'") == "0"
     after = run_verify()

@@ -13,15 +13,16 @@ import pytest
 
 from bench import pgbouncer_load
 from lab.secrets import lab_secrets
+from roles.paths import PUBLISHED_CA
 from roles.pgbouncer.facts import admin_console
 from roles.spec.pgbouncer import INTERNAL_CLIENTS
 from tests.integration.inventories import db_host_variant
-from tests.integration.lab_access import LAB_INVENTORY
+from tests.integration.lab_access import LAB_INVENTORY, lab_tls
 from tests.integration.pyinfra_run import ROOT, DeployRun, run_pyinfra
 from tests.verify.targets import load_targets
 
 SETTINGS_OP = "pgBouncer | pgBouncer settings in effect (reload or restart)"
-DSN = "host=127.0.0.1 port=16432 dbname=telemetry user=telemetry_app connect_timeout=5"
+DSN = f"{lab_tls(('ts-db1', 16432))} dbname=telemetry user=telemetry_app connect_timeout=5"
 
 
 def main_pid() -> str:
@@ -121,13 +122,17 @@ def test_declared_clients_log_in_while_timestack_clients_are_connected(
     )
     assert exporter.stdout.strip() == "active", "the pgBouncer exporter must be scraping"
     held = sum(count for name, count in INTERNAL_CLIENTS if name != "exporter")
+    # Every client over TLS, verifying the certificate for the host's name with the CA
+    # published on the host, while dialling loopback (PGHOSTADDR).
     args = pgbouncer_load.pgbench_args(
-        "127.0.0.1", bouncer.listen_port, "telemetry", "telemetry_app", bouncer.clients, 15
+        "ts-db1", bouncer.listen_port, "telemetry", "telemetry_app", bouncer.clients, 15
     )
+    tls = pgbouncer_load.verified_tls("127.0.0.1", PUBLISHED_CA)
     password = lab_secrets()["TIMESTACK_PG_APP_PASSWORD"]
     with console_sessions(bouncer.listen_port, held):
         run = subprocess.run(
-            ["docker", "exec", "-i", "-e", f"PGPASSWORD={password}", "ts-db1",
+            ["docker", "exec", "-i", "-e", f"PGPASSWORD={password}",
+             *(f"-e{key}={value}" for key, value in tls.items()), "ts-db1",
              f"/usr/lib/postgresql/{spec.postgres.version}/bin/pgbench", *args],
             input=pgbouncer_load.SCRIPT,
             capture_output=True,

@@ -10,7 +10,7 @@ import pytest
 
 from lab.secrets import SECRETS_FILE
 from tests.integration.inventories import db_host_variant
-from tests.integration.lab_access import db_sql, run_verify
+from tests.integration.lab_access import db_sql, lab_tls, run_verify
 from tests.integration.pyinfra_run import DeployRun, run_pyinfra
 
 SETTINGS_OP = "PostgreSQL + TimescaleDB | Settings in effect (reload or restart as needed)"
@@ -44,7 +44,7 @@ def test_timescaledb_and_postgis_in_the_telemetry_database(first_deploy: DeployR
 
 def test_app_role_logs_in_over_tcp_and_a_wrong_password_fails(first_deploy: DeployRun) -> None:
     password = lab_password("TIMESTACK_PG_APP_PASSWORD")
-    dsn = "host=127.0.0.1 port=15432 dbname=telemetry user=telemetry_app connect_timeout=5"
+    dsn = f"{lab_tls(('ts-db1', 15432))} dbname=telemetry user=telemetry_app connect_timeout=5"
     with psycopg.connect(dsn, password=password) as connection:
         assert connection.execute("SELECT current_user").fetchone() == ("telemetry_app",)
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
@@ -104,6 +104,6 @@ def test_changed_password_never_appears_in_verbose_output(restore_lab: None) -> 
         check=True,
     ).stdout
     assert leftovers == "", f"SQL carrying secrets left on the host: {leftovers}"
-    dsn = "host=127.0.0.1 port=15432 dbname=telemetry user=telemetry_ro connect_timeout=5"
+    dsn = f"{lab_tls(('ts-db1', 15432))} dbname=telemetry user=telemetry_ro connect_timeout=5"
     with psycopg.connect(dsn, password=new_password) as connection:
         assert connection.execute("SELECT 1").fetchone() == (1,)

@@ -22,7 +22,7 @@ from lab import HOSTS
 from lab.secrets import lab_secrets
 from tests.integration.ingest_lab import acknowledged, forget, producer, run_prefix, wait_for_rows
 from tests.integration.inventories import lab_variant
-from tests.integration.lab_access import LAB_INVENTORY, db_sql
+from tests.integration.lab_access import LAB_INVENTORY, db_sql, lab_tls
 from tests.integration.pyinfra_run import DeployRun, run_pyinfra
 
 PRIMARY, STANDBY = "ts-db1", "ts-db2"
@@ -49,7 +49,7 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.password = password
         self.conninfo = (
-            f"host=127.0.0.1,127.0.0.1 port={_pool_port(PRIMARY)},{_pool_port(STANDBY)} "
+            f"{lab_tls((PRIMARY, _pool_port(PRIMARY)), (STANDBY, _pool_port(STANDBY)))} "
             "dbname=telemetry user=telemetry_app target_session_attrs=read-write "
             "connect_timeout=2"
         )

@@ -34,7 +34,7 @@ from typing_extensions import override
 from roles import managed_files, managed_units, packages
 from roles.managed_files import PathState, PathStates
 from roles.managed_units import UnitState, UnitStates
-from roles.once import managed, read_keyed, read_once
+from roles.once import HINTS_ENV, managed, read_keyed, read_once, remember_managed
 from roles.packages import AptCacheAge
 from roles.paths import SECRET_DIR
 from roles.system_accounts import Account, SystemAccount, system_account
@@ -105,7 +105,8 @@ def test_system_account_reads_an_existing_user_and_a_missing_one() -> None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FactHost]:
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FactHost]:
+    monkeypatch.setenv(HINTS_ENV, str(tmp_path))  # no hints of the last run on this machine
     with FactHost().context() as fact_host:
         yield fact_host
 
@@ -249,13 +250,41 @@ def test_a_miss_reads_what_the_role_named_and_nothing_knows_yet(fake: FactHost) 
     assert asked == [("/b", "/a"), ("/c",)]
 
 
-def test_what_a_role_manages_is_collected_per_role(fake: FactHost) -> None:
+def test_what_the_roles_manage_is_collected_per_host_and_fact(fake: FactHost) -> None:
     first = managed(PathStates, "/a", "/b")
     assert managed(PathStates, "/b", "/c") is first
     assert first == ["/a", "/b", "/c"]
     assert managed(UnitStates, "a.service") == ["a.service"]
     fake.host.current_deploy_name = "Other role"
-    assert managed(PathStates, "/a") == ["/a"]
+    assert managed(PathStates, "/d") is first  # every role's paths in one read
+
+
+def test_the_first_read_asks_for_what_the_last_run_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HINTS_ENV, str(tmp_path))
+    with FactHost("@docker/ts-db1").context():
+        managed(PathStates, "/a", "/b")
+        managed(UnitStates, "a.service")
+        remember_managed()
+    asked: list[tuple[str, ...]] = []
+
+    def path_states(paths: tuple[str, ...]) -> dict[str, PathState]:
+        asked.append(paths)
+        return {}
+
+    with FactHost("@docker/ts-db1").context() as next_run:
+        next_run.facts[PathStates] = path_states
+        # The first operation is called and reads before the second names "/b": one read.
+        assert read_keyed(PathStates, "/c", managed(PathStates, "/c")) is None
+        assert read_keyed(PathStates, "/b", managed(PathStates, "/b")) is None
+        assert asked == [("/c", "/a", "/b")]
+        remember_managed()  # this run named /c and /b: /a is no longer asked for
+    with FactHost("@docker/ts-db1").context():
+        assert managed(PathStates) == ["/c", "/b"]
+        assert managed(UnitStates) == []
+    with FactHost("@docker/ts-db2").context():
+        assert managed(PathStates) == []  # hints are per host
 
 
 def test_packages_are_read_once_for_every_role(fake: FactHost) -> None:

@@ -43,14 +43,35 @@ def test_no_password_anywhere_in_the_configuration() -> None:
     )
 
 
-def test_tls_settings_only_when_certificates_are_given() -> None:
-    assert not [k for k in config.settings(bouncer()) if "tls" in k]
-    with_tls = config.settings(
-        bouncer(tls={"client": {"cert_file": "/etc/ssl/b.pem", "key_file": "/etc/ssl/b.key"}})
+def test_client_tls_required_with_the_hosts_certificate_by_default() -> None:
+    settings = config.settings(bouncer())
+    assert settings["client_tls_sslmode"] == "require"
+    assert settings["client_tls_cert_file"] == "/etc/timestack/tls/pgbouncer/host.crt"
+    assert settings["client_tls_key_file"] == "/etc/timestack/tls/pgbouncer/host.key"
+    assert settings["client_tls_ca_file"] == "/etc/timestack/tls/pgbouncer/ca.crt"
+    # pgBouncer reaches PostgreSQL over the Unix socket: no server-side TLS to configure
+    assert not [key for key in settings if key.startswith("server_tls")]
+
+
+def test_client_tls_mode_from_host_data_and_no_files_when_disabled() -> None:
+    assert config.settings(bouncer(client_tls_sslmode="prefer"))["client_tls_sslmode"] == "prefer"
+    disabled = config.settings(bouncer(client_tls_sslmode="disable"))
+    assert disabled["client_tls_sslmode"] == "disable"
+    assert not [key for key in disabled if key.startswith("client_tls_") and "file" in key]
+
+
+def test_rendered_ini_names_the_tls_files() -> None:
+    text = render(
+        "pgbouncer/pgbouncer.ini.j2",
+        comment=";",
+        databases=bouncer().databases,
+        settings=config.settings(bouncer()),
+        socket_dir=config.SOCKET_DIR,
+        auth_user="pgbouncer_auth",
     )
-    assert with_tls["client_tls_sslmode"] == "require"
-    assert with_tls["client_tls_key_file"] == "/etc/ssl/b.key"
-    assert "server_tls_sslmode" not in with_tls
+    assert "client_tls_sslmode = require\n" in text
+    assert "client_tls_key_file = /etc/timestack/tls/pgbouncer/host.key\n" in text
+    assert "server_tls" not in text
 
 
 def test_open_files_cover_clients_and_pools() -> None:

@@ -134,6 +134,17 @@ def test_overrides_win_over_tuning_and_base() -> None:
     assert wanted["password_encryption"] == "scram-sha-256"
 
 
+def test_tls_with_the_hosts_certificate_from_timestacks_ca_never_snakeoil() -> None:
+    base = config.base_settings(host_spec({}).postgres)
+    assert base["ssl"] == "on"
+    assert base["ssl_cert_file"] == "/etc/timestack/tls/postgresql/host.crt"
+    assert base["ssl_key_file"] == "/etc/timestack/tls/postgresql/host.key"
+    assert base["ssl_ca_file"] == "/etc/timestack/tls/postgresql/ca.crt"
+    assert not [value for value in base.values() if "snakeoil" in value]
+    # a new cluster's postgresql.conf does not name Debian's snakeoil certificate either
+    assert "ssl = off" in render("postgres/createcluster.conf.j2").splitlines()
+
+
 def test_pg_hba_renders_only_the_declared_rules_after_local_peer() -> None:
     pg = host_spec(
         {
@@ -144,7 +155,9 @@ def test_pg_hba_renders_only_the_declared_rules_after_local_peer() -> None:
                         "database": "telemetry",
                         "user": "all",
                         "address": "10.1.0.0/16",
+                        "allow_without_tls": True,
                     },
+                    {"database": "telemetry", "user": "all", "address": "10.2.0.0/16"},
                 ]
             }
         }
@@ -156,6 +169,8 @@ def test_pg_hba_renders_only_the_declared_rules_after_local_peer() -> None:
     ]
     assert lines[0] == ["local", "all", "postgres", "peer"]
     assert ["host", "telemetry", "all", "10.1.0.0/16", "scram-sha-256"] in lines
+    # hostssl unless a rule says otherwise
+    assert ["hostssl", "telemetry", "all", "10.2.0.0/16", "scram-sha-256"] in lines
     assert not [line for line in lines if "trust" in line]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from roles import pki
 from roles.backup.runbook import RunbookError
 from roles.postgres import operations, replication, switchover
 from roles.postgres.facts import HostAddresses, ReplicationSlots
@@ -37,7 +38,7 @@ def test_a_standby_dials_its_primary_by_name_as_the_replication_role(
 ) -> None:
     up = replication.upstream(specs["db2"], specs)
     assert up == Upstream(
-        "@ssh/db1.example", "db1.example", 5433, "timestack_replication", PASSWORD, "require"
+        "@ssh/db1.example", "db1.example", 5433, "timestack_replication", PASSWORD
     )
     assert PASSWORD not in repr(up)
     assert replication.upstream(specs["@ssh/db1.example"], specs) is None
@@ -54,8 +55,24 @@ def test_standby_settings_name_the_slot_and_keep_the_password_out(
     assert "host=db1.example port=5433 user=timestack_replication" in conninfo
     assert f"passfile={replication.PASSFILE}" in conninfo
     assert "application_name=timestack_db2" in conninfo
-    assert "sslmode=require" in conninfo
+    # TLS checked against Timestack's CA, for the name dialled, whatever the primary's rule
+    assert "sslmode=verify-full sslrootcert=/etc/timestack/tls/postgresql/ca.crt" in conninfo
     assert PASSWORD not in conninfo
+
+
+def test_a_standby_dials_a_name_its_primarys_certificate_carries(
+    specs: dict[str, HostSpec],
+) -> None:
+    up = replication.upstream(specs["db2"], specs)
+    assert up is not None
+    names = pki.identity(specs["@ssh/db1.example"]).names
+    assert up.address in names
+    assert replication.unverifiable_upstream("db2", up, names) is None
+    error = replication.unverifiable_upstream("db2", up, ("db1.internal",))
+    assert error is not None
+    assert (error.host, error.field) == ("db2", "postgres.upstream")
+    assert "names db1.example, the address this standby dials" in error.expected
+    assert "tls.names" in error.expected
 
 
 def test_pgpass_escapes_colons_and_backslashes(specs: dict[str, HostSpec]) -> None:

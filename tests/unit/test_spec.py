@@ -51,7 +51,13 @@ def good_data() -> dict[str, Any]:
             "listen_addresses": ["localhost", "10.20.0.5"],
             "tuning": {"memory": "64GiB", "cpus": 20, "disk": "ssd", "reserve": "4GiB"},
             "hba": [
-                {"type": "host", "database": "telemetry", "user": "all", "address": "127.0.0.1"},
+                {
+                    "type": "host",
+                    "database": "telemetry",
+                    "user": "all",
+                    "address": "127.0.0.1",
+                    "allow_without_tls": True,
+                },
                 {"database": "all", "user": "+readers", "address": "10.20.0.0/24"},
             ],
             "roles": [
@@ -228,9 +234,19 @@ BAD = [
         "an integer 1-65535",
     ),
     (
-        put("pgbouncer.tls", {"client": {"cert_file": "/etc/ssl/c.pem"}}),
-        "pgbouncer.tls.client.key_file",
-        "this key to be set (PEM private key)",
+        put("pgbouncer.client_tls_sslmode", "on"),
+        "pgbouncer.client_tls_sslmode",
+        "one of: disable, allow, prefer, require, verify-ca, verify-full",
+    ),
+    (
+        put("postgres.hba.1.type", "host"),
+        "postgres.hba[1].type",
+        "set allow_without_tls: true",
+    ),
+    (
+        put("pgbouncer.client_tls_sslmode", "disable"),
+        "pgbouncer.client_tls_sslmode",
+        "postgres.hba[1] is hostssl",
     ),
     (
         put("kafka.topics.0.partitions", 0),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
+import socket
 import tempfile
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from pyinfra.api.state import State
 from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
+from roles import pki
 from roles.hostdata import validated_specs
 from roles.spec import HostSpec, host_address
 from roles.spec.types import SECRETS_REQUIRED
@@ -61,6 +63,38 @@ class Target:
                 f"{self.name}: verify_endpoints.{service}: got {named!r}; expected 'address:port'"
             )
         return address.strip("[]"), int(published)
+
+    def tls_conninfo(self, service: str, port: int) -> str:
+        """libpq parameters reaching `service` where `endpoint` says, over TLS verified
+        against Timestack's CA on this machine (sslmode=verify-full): `host` is the name the
+        host's certificate carries (its identity's common name), `hostaddr` the address
+        dialled, which may be a published port or NAT address no certificate names."""
+        address, published = self.endpoint(service, port)
+        parameters = {
+            "host": pki.identity(self.spec).common_name,
+            "hostaddr": numeric_address(address, published),
+            "port": str(published),
+            "sslmode": "verify-full",
+            "sslrootcert": str(local_ca()),
+        }
+        return " ".join(f"{key}={conninfo_value(value)}" for key, value in parameters.items())
+
+
+def local_ca() -> Path:
+    """The CA certificate of Timestack's CA on this machine (TIMESTACK_PKI_DIR)."""
+    return pki.pki_dir() / "ca.crt"
+
+
+def numeric_address(address: str, port: int) -> str:
+    """`address` as libpq's hostaddr takes it: an IP address, resolved here if a name."""
+    return str(socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][4][0])
+
+
+def conninfo_value(value: str) -> str:
+    """A libpq keyword/value connection string value, quoted when it must be."""
+    if value and not any(c in value for c in " '\\"):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def hostspec_for(name: str, data: Mapping[str, Any]) -> str:

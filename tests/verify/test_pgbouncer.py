@@ -10,7 +10,7 @@ import pytest
 from roles.pgbouncer import config
 from roles.pgbouncer.facts import admin_console
 from roles.spec import HostSpec
-from tests.verify.targets import Target
+from tests.verify.targets import Target, local_ca
 
 pytestmark = pytest.mark.group("pgbouncer")
 
@@ -47,10 +47,11 @@ def test_open_file_limit_covers_clients_and_pools(host: Any, spec: Any) -> None:
 
 
 def _login_dsn(target: Target, spec: HostSpec) -> tuple[str, str, str]:
-    """A DSN through this host's pgBouncer for an application role, and its password;
-    skips (saying why) where no login can be tried from here."""
+    """A DSN through this host's pgBouncer for an application role, over TLS verified against
+    Timestack's CA, and its password; skips (saying why) where no login can be tried from
+    here."""
     bouncer = spec.pgbouncer
-    address, port = target.endpoint("pgbouncer", bouncer.listen_port)
+    address, _ = target.endpoint("pgbouncer", bouncer.listen_port)
     if bouncer.listen_addr in LOOPBACK and address not in LOOPBACK:
         pytest.skip(f"pgBouncer listens on {bouncer.listen_addr} only: not reachable from here")
     roles = [r for r in spec.postgres.roles if r.login and (r.password or r.password_env)]
@@ -60,7 +61,10 @@ def _login_dsn(target: Target, spec: HostSpec) -> tuple[str, str, str]:
     password = role.secret()
     if not password:
         pytest.skip(f"{role.name}'s password_env {role.password_env} is not set here")
-    dsn = f"host={address} port={port} dbname={bouncer.databases[0].name} user={role.name}"
+    if not local_ca().exists():
+        pytest.skip(f"no CA certificate at {local_ca()} to verify pgBouncer's (TIMESTACK_PKI_DIR)")
+    tls = target.tls_conninfo("pgbouncer", bouncer.listen_port)
+    dsn = f"{tls} dbname={bouncer.databases[0].name} user={role.name}"
     return dsn, role.name, password
 
 
