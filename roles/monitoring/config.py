@@ -18,8 +18,8 @@ from roles.backup.config import layout as backup_layout
 from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
 from roles.paths import PUBLISHED_CA
 from roles.pgbouncer.config import SOCKET_DIR as PGBOUNCER_SOCKET_DIR
-from roles.pins import Pin
 from roles.pgbouncer.config import TLS as PGBOUNCER_TLS
+from roles.pins import Pin
 from roles.postgres.config import TLS as POSTGRES_TLS
 from roles.spec import HostSpec, host_address
 

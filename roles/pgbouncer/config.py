@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
-from roles.pins import Pin
 from roles.paths import TlsPaths, tls_paths
+from roles.pins import Pin
 from roles.spec import PgbouncerSpec
 from roles.sql import quote_ident, quote_literal
 
