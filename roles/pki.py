@@ -27,6 +27,7 @@ from roles.spec import HostSpec, host_address
 
 PKI_ENV = "TIMESTACK_PKI_DIR"
 DEFAULT_PKI_DIR = Path(__file__).resolve().parents[1] / ".timestack" / "pki"
+ORGANIZATION = "Timestack"  # O= of every certificate's subject
 CA_NAME = "Timestack CA"  # an existing CA keeps the name it was issued with
 CA_DAYS = 3650
 HOST_DAYS = 825  # the longest lifetime browsers ever accepted
@@ -127,7 +128,7 @@ def _write_secret(path: Path, data: bytes) -> None:
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Timestack"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
@@ -230,6 +231,14 @@ def credentials(
     _write_secret(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(_PEM))
     return HostCredentials(_key_pem(key), cert.public_bytes(_PEM), ca_pem)
+
+
+def ca_certificate(directory: Path | None = None) -> bytes:
+    """The CA certificate in PEM (created with its key when missing): what a client that
+    only verifies servers needs."""
+    directory = directory or pki_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return _load_ca(directory, datetime.now(UTC))[1].public_bytes(_PEM)
 
 
 def host_credentials(spec: HostSpec) -> HostCredentials:

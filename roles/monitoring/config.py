@@ -58,6 +58,8 @@ INGEST = Exporter("ingest", "timestack-ingest", 9309, frozenset({"ingest"}))
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 KAFKA_LAG_SCRIPT = "/usr/local/lib/timestack/kafka_lag.py"
 KAFKA_LAG_UNIT = "timestack-kafka-lag"
+# The lag collector's librdkafka settings, its principal's password included (0600 root).
+KAFKA_LAG_CLIENT = "/etc/timestack/kafka-lag.json"
 
 
 def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple[Exporter, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from roles import hardware
+from roles import hardware, kafka_clients
 from roles.colocation import kafka_heap_bytes
 from roles.kafka import admin_tool, config
 from roles.kafka.cluster import Broker, brokers, cluster_id
@@ -38,7 +38,11 @@ def admin(host: Any, spec: Any, *args: str) -> Any:
             config.ADMIN_SCRIPT,
             *args,
             "--bootstrap",
-            config.bootstrap(spec.kafka),
+            config.bootstrap(spec),
+            "--client-config",
+            kafka_clients.ADMIN_CLIENT,
+            "--command-config",
+            kafka_clients.ADMIN_PROPERTIES,
         )
     )
     return host.run(command)
