@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.clusters import HostShell
+from roles import kafka_clients
 from roles.ingest import config
 from roles.metrics import address
 from roles.pgclient import psql
@@ -64,8 +65,20 @@ class Stack:
 
     @property
     def bootstrap(self) -> str:
+        """Where the feed produces. On a secured cluster: every broker's internal listener,
+        as the broker host it runs on (its certificate; no application password needed on
+        the machine running the benchmark); else the writers' bootstrap servers."""
+        if kafka_clients.secured(self.broker.spec.kafka):
+            return ",".join(kafka_clients.admin_bootstrap(b.spec) for b in self.brokers)
         brokers = json.loads(self.writers[0].shell.run(f"cat {config.CONFIG}"))["kafka"]
         return str(brokers["bootstrap.servers"])
+
+    @property
+    def feed_client(self) -> str:
+        """The feed's --client-config: the broker host's own (roles/kafka_clients.py)."""
+        if kafka_clients.secured(self.broker.spec.kafka):
+            return f" --client-config {kafka_clients.ADMIN_CLIENT}"
+        return ""
 
 
 def stack(inventory: str) -> Stack:
@@ -113,7 +126,8 @@ def rows_written(writers: Sequence[Host]) -> float:
 def produce(stack: Stack, prefix: str, count: int, rate: float = 0) -> dict[str, Any]:
     shell = stack.broker.shell
     result = shell.run(
-        f"python3 {WORK}/feed.py produce --bootstrap {stack.bootstrap} --prefix {prefix} "
+        f"python3 {WORK}/feed.py produce --bootstrap {stack.bootstrap}{stack.feed_client} "
+        f"--prefix {prefix} "
         f"--count {count} --rate {rate} --max-seconds 900"
     )
     lines = result.strip().splitlines()

@@ -20,6 +20,10 @@ python3-confluent-kafka), so its traffic stays on the lab network. Used by
         at or after T (ms since the epoch): what a crash between the database commit and
         the offset commit does. The group's members must be stopped.
 
+Every command takes --client-config FILE: a JSON object of librdkafka settings merged into
+each client (on a secured cluster a SCRAM principal's, password included: a root-only file,
+never a command-line argument).
+
 Bounded: --count messages, and --max-seconds (default 600).
 """
 
@@ -74,6 +78,15 @@ def factory(n: int, prefix: str, base: datetime) -> dict[str, Any]:
     }
 
 
+def client(args: argparse.Namespace, **more: Any) -> dict[str, Any]:
+    """librdkafka settings: --client-config's, the bootstrap servers, then `more`."""
+    settings: dict[str, Any] = {}
+    if args.client_config:
+        with open(args.client_config, encoding="utf-8") as handle:
+            settings = {str(k): str(v) for k, v in json.load(handle).items()}
+    return {**settings, "bootstrap.servers": args.bootstrap, **more}
+
+
 def produce(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import Producer  # type: ignore[import-not-found]
 
@@ -92,14 +105,16 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
             failed.append(str(error))
 
     producer = Producer(
-        {
-            "bootstrap.servers": args.bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "delivery.timeout.ms": 300000,  # keep retrying through a broker restart
-            "linger.ms": 5,
-            "compression.type": "snappy",
-        }
+        client(
+            args,
+            **{
+                "acks": "all",
+                "enable.idempotence": True,
+                "delivery.timeout.ms": 300000,  # keep retrying through a broker restart
+                "linger.ms": 5,
+                "compression.type": "snappy",
+            },
+        )
     )
     started, topic = time.monotonic(), TOPICS[args.kind]
     for n in range(args.start, args.start + args.count):
@@ -162,7 +177,7 @@ def bad(args: argparse.Namespace) -> dict[str, Any]:
         "good_after": json.dumps(vehicle(5, args.prefix, base)).encode(),
     }
     where: dict[str, list[int]] = {}
-    producer = Producer({"bootstrap.servers": args.bootstrap, "acks": "all"})
+    producer = Producer(client(args, acks="all"))
     for case, value in cases.items():
         # One key: every case lands in one partition, so they share a batch.
         producer.produce(
@@ -179,7 +194,7 @@ def rewind(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import Consumer, TopicPartition
 
     topic = TOPICS[args.kind]
-    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group})
+    consumer = Consumer(client(args, **{"group.id": args.group}))
     partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
     wanted = [TopicPartition(topic, number, args.since_ms) for number in partitions]
     found = consumer.offsets_for_times(wanted, timeout=30)
@@ -205,6 +220,7 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--group", default="timestack-ingest")
     parser.add_argument("--since-ms", type=int, default=0)
+    parser.add_argument("--client-config", help="JSON file of librdkafka settings")
     args = parser.parse_args()
     action = {"produce": produce, "bad": bad, "rewind": rewind}[args.command]
     print(json.dumps(action(args), sort_keys=True))

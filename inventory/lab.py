@@ -88,11 +88,28 @@ _LAB_DATA: dict[str, dict[str, object]] = {
 # The JMX exporter's agent likewise: the jar from Maven Central, fetched by `python -m lab up`
 # and uploaded through the role's local-file path; enabled, so that a deploy of the brokers
 # alone (the Kafka tests' variants) keeps it instead of restarting them without it.
+# The clients the tests and benchmarks run inside the broker containers log in as this
+# principal (SASL_SSL, SCRAM-SHA-512; its password from lab/.state/secrets.json, handed to
+# them in a root-only file): the group data's topics and the tests' own scratch topics
+# (timestack-test-*), their consumer groups, and the writers' group, whose offsets
+# test_ingest.py moves back to replay messages.
+_LAB_CLIENT = "timestack-lab-client"
+_LAB_TOPICS = ["vehicle-telemetry", "factory-metrics", "timestack-test-*"]
+_LAB_PRINCIPALS = [
+    {
+        "name": _LAB_CLIENT,
+        "password_env": "TIMESTACK_KAFKA_LAB_CLIENT_PASSWORD",
+        "produce": _LAB_TOPICS,
+        "consume": _LAB_TOPICS,
+        "groups": ["timestack-test-*", "timestack-ingest"],
+    }
+]
 for _name in ("ts-kafka1", "ts-kafka2", "ts-kafka3"):
     _LAB_DATA[_name] = {
         "kafka": {
             "archive": str(_kafka_archive()),
             "jmx_exporter": {"jar": str(_jmx_agent()), "enabled": True},
+            "principals": _LAB_PRINCIPALS,
         }
     }
 

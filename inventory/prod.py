@@ -11,7 +11,10 @@ Defaults live in inventory/group_data/*.py; a host's own dict sets only what dif
 Passwords are never written here: export the variables named by password_env
 (TIMESTACK_PG_OWNER_PASSWORD, TIMESTACK_PG_APP_PASSWORD, TIMESTACK_PG_RO_PASSWORD,
 TIMESTACK_PG_MONITOR_PASSWORD, TIMESTACK_PG_INGEST_PASSWORD, and with a standby
-TIMESTACK_PG_REPLICATION_PASSWORD) on the machine that runs pyinfra.
+TIMESTACK_PG_REPLICATION_PASSWORD; Kafka's TIMESTACK_KAFKA_INGEST_PASSWORD and
+TIMESTACK_KAFKA_LAG_PASSWORD, and one per kafka.principals entry) on the machine that runs
+pyinfra. Kafka is secured by default (kafka.security sasl_ssl): a cluster deployed before,
+still PLAINTEXT, needs kafka.security: plaintext until a migration exists (docs/kafka.md).
 """
 
 # Connection data shared by every host: a deploy user with passwordless sudo and a key.

@@ -22,6 +22,11 @@ LAB_SECRET_ENV = (
     "TIMESTACK_PG_MONITOR_PASSWORD",
     "TIMESTACK_PG_REPLICATION_PASSWORD",
     "TIMESTACK_PG_INGEST_PASSWORD",
+    # Kafka's SCRAM principals: the ingest writers, the lag collector (roles/spec/kafka.py
+    # defaults) and the lab's test client (inventory/lab.py).
+    "TIMESTACK_KAFKA_INGEST_PASSWORD",
+    "TIMESTACK_KAFKA_LAG_PASSWORD",
+    "TIMESTACK_KAFKA_LAB_CLIENT_PASSWORD",
 )
 
 

@@ -27,6 +27,7 @@ from roles.spec import HostSpec, host_address
 
 PKI_ENV = "TIMESTACK_PKI_DIR"
 DEFAULT_PKI_DIR = Path(__file__).resolve().parents[1] / ".timestack" / "pki"
+ORGANIZATION = "Timestack"  # O= of every certificate's subject
 CA_NAME = "Timestack CA"  # an existing CA keeps the name it was issued with
 CA_DAYS = 3650
 HOST_DAYS = 825  # the longest lifetime browsers ever accepted
@@ -127,7 +128,7 @@ def _write_secret(path: Path, data: bytes) -> None:
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Timestack"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )

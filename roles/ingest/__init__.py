@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from io import StringIO
 from pathlib import Path
 
+from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 
-from roles import managed_files, managed_units, packages
+from roles import kafka_clients, managed_files, managed_units, packages, pki
+from roles.common.facts import platform
 from roles.ingest import config
-from roles.spec import HostSpec
+from roles.refusal import Refusal
+from roles.spec import FieldError, HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file
 from roles.unit_files import UNIT_DIR, unit_file
@@ -28,6 +31,18 @@ WRITER = Path(__file__).resolve().with_name("writer")
 def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     primary = config.primaries(inventory_specs)[0]  # the validator made sure there is one
     loaded = config.load(primary)
+    secured = config.kafka_secured(inventory_specs)
+    broken = kafka_clients.scram_unsupported(platform().codename) if secured else None
+    if broken:
+        raise Refusal(
+            FieldError(
+                host.name,
+                "group ingest",
+                "this host",
+                f"a writer host whose Kafka client can log in: {broken}. Run the writers on "
+                "trixie, or keep kafka.security: plaintext",
+            )
+        )
     packages.installed(
         name="Install the Kafka and PostgreSQL client libraries", packages=config.PACKAGES
     )
@@ -51,10 +66,26 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     ]
     document = config.writer_config(spec, inventory_specs, primary, loaded)
     password = config.writer_role(primary, loaded).secret() or ""
-    for name, dest, text, secret in (
+    files = [
         ("Writer configuration (no secret)", config.CONFIG, json.dumps(document, indent=2), False),
         ("Writer database password", config.PASSWORD, password, True),
-    ):
+    ]
+    if secured:
+        files += [
+            (
+                "Writer Kafka password",
+                config.KAFKA_PASSWORD,
+                config.kafka_password(inventory_specs),
+                True,
+            ),
+            (
+                "Timestack's CA certificate for Kafka",
+                config.KAFKA_CA,
+                pki.ca_certificate().decode().rstrip("\n"),
+                False,
+            ),
+        ]
+    for name, dest, text, secret in files:
         # 0640 root:timestack-ingest: the writer reads them, nobody else
         changed.append(
             managed_files.put(

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from roles import metrics
+from roles import kafka_clients, metrics
 from roles.schema.model import LoadedSpec, OnConflictUpdate, SpecFileError, load_spec
 from roles.spec import HostSpec, Parsed, PostgresSpec, RoleSpec, host_address
 from roles.units import parse_duration_ms
@@ -24,6 +24,10 @@ UNIT = "timestack-ingest"
 CONF_DIR = "/etc/timestack"
 CONFIG = f"{CONF_DIR}/ingest.json"
 PASSWORD = f"{CONF_DIR}/ingest.password"  # 0640 root:timestack-ingest
+# The writers' Kafka principal (timestack-ingest): its password, 0640 root:timestack-ingest,
+# and Timestack's CA certificate, which the brokers' certificates are checked against.
+KAFKA_PASSWORD = f"{CONF_DIR}/ingest-kafka.password"
+KAFKA_CA = f"{CONF_DIR}/kafka-ca.crt"
 LIB_DIR = "/usr/local/lib/timestack"
 PACKAGE = "timestack_ingest"  # the writer package on the host (roles/ingest/writer)
 PACKAGES = ["python3-confluent-kafka", "python3-psycopg"]
@@ -49,6 +53,30 @@ def database_hosts(host: HostSpec, specs: Mapping[str, HostSpec]) -> list[HostSp
     return [specs[name] for name in names]
 
 
+def kafka_secured(specs: Mapping[str, HostSpec]) -> bool:
+    """Whether the writers log in to Kafka (the brokers' kafka.security is sasl_ssl)."""
+    first = kafka_clients.cluster_spec(specs.values())
+    return first is not None and kafka_clients.secured(first.kafka)
+
+
+def kafka_password(specs: Mapping[str, HostSpec]) -> str:
+    """The writers' principal's password, from the brokers' kafka.ingest_password_env."""
+    first = kafka_clients.cluster_spec(specs.values())
+    return kafka_clients.env_secret(first.kafka.ingest_password_env) if first else ""
+
+
+def _kafka_security(specs: Mapping[str, HostSpec]) -> dict[str, Any]:
+    """The writers' librdkafka settings for a secured cluster, without the password: the
+    writer reads that from KAFKA_PASSWORD (roles/ingest/writer/__main__.py)."""
+    if not kafka_secured(specs):
+        return {}
+    settings: dict[str, Any] = kafka_clients.sasl_client(
+        kafka_clients.INGEST_PRINCIPAL, "", KAFKA_CA
+    )
+    del settings["sasl.password"]
+    return settings
+
+
 def writer_config(
     host: HostSpec, specs: Mapping[str, HostSpec], primary: HostSpec, loaded: LoadedSpec
 ) -> dict[str, Any]:
@@ -56,12 +84,13 @@ def writer_config(
     brokers = [s for s in specs.values() if "kafka" in s.groups]
     databases = database_hosts(host, specs)
     ingest = host.ingest
+    secured = kafka_secured(specs)
     return {
         "host": host_address(host.name),
+        **({"kafka_password_file": KAFKA_PASSWORD} if secured else {}),
         "kafka": {
-            "bootstrap.servers": ",".join(
-                f"{b.kafka.advertised_host or host_address(b.name)}:{b.kafka.port}" for b in brokers
-            ),
+            "bootstrap.servers": kafka_clients.client_bootstrap(brokers),
+            **_kafka_security(specs),
             "group.id": ingest.group_id,
             # A writer that stops without leaving (SIGKILL, power) loses its partitions to
             # the others after this long.

@@ -3,9 +3,11 @@ systemd unit, and the declared topics."""
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
+from io import BytesIO, StringIO
 from pathlib import Path
 
 from pyinfra import host
@@ -13,15 +15,18 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operation import OperationMeta
 
-from roles import managed_files, managed_units, packages
+from roles import kafka_clients, managed_files, managed_units, packages, pki
 from roles.colocation import kafka_heap_bytes
 from roles.common.facts import Hardware, platform
-from roles.kafka import config, operations
+from roles.ingest import config as ingest_config
+from roles.kafka import config, operations, principals
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
-from roles.kafka.cluster import brokers, manages_topics, this_broker
+from roles.kafka.cluster import brokers, cluster_id, manages_topics, this_broker
+from roles.kafka.facts import DeployedProtocols
 from roles.metrics import MONITORING_GROUP, runs_kafka_agent
 from roles.metrics import address as monitoring_address
-from roles.spec import HostSpec
+from roles.refusal import Refusal
+from roles.spec import FieldError, HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file
 from roles.unit_files import UNIT_DIR, unit_file
@@ -51,9 +56,10 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         debian_packages = config.packages(kafka, codename)
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
+    _refuse_a_change_of_security(spec)
     memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
     home, release = config.home(kafka), config.release_dir(kafka)
-    bootstrap = config.bootstrap(kafka)
+    bootstrap = config.bootstrap(spec)
     health = operations.Health(
         host.name, bootstrap, home, this_broker(spec, cluster).node_id,
         tuple(broker.node_id for broker in cluster),
@@ -81,6 +87,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     )
     current = managed_files.link(name=f"{home} points at this release", path=home, target=release)
 
+    tls = _tls_files(spec)
     properties = managed_files.put(
         name="server.properties",
         dest=config.SERVER_PROPERTIES,
@@ -123,7 +130,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     # with the new files.
     changes = {"server.properties": properties, "the systemd unit": unit,
                "the release": unpacked, f"the {home} link": current,
-               "the JMX exporter agent": jmx.jar}  # fmt: skip
+               "the JMX exporter agent": jmx.jar, "the host's certificate": tls}  # fmt: skip
     because = [what for what, op in changes.items() if op is not None and op.will_change]
     restart = operations.restarted(
         name="Rolling restart for changed configuration or release",
@@ -149,6 +156,114 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             log_dir=kafka.log_dir,
             wanted=kafka.topics,
         )
+        if kafka_clients.secured(kafka):
+            operations.access_control(
+                name="Principals and ACLs as declared",
+                bootstrap=bootstrap,
+                kafka_home=home,
+                log_dir=kafka.log_dir,
+                wanted=wanted_principals(spec, inventory_specs),
+                salt=cluster_id(spec, cluster),
+            )
+
+
+def wanted_principals(
+    spec: HostSpec, inventory_specs: Mapping[str, HostSpec]
+) -> list[principals.Principal]:
+    """kafka.principals, then Timestack's own: the ingest writers (reading the topics of the
+    spec's ingest: blocks in their groups) with group ingest, the lag collector with group
+    monitoring."""
+    kafka, specs = spec.kafka, list(inventory_specs.values())
+    wanted = [
+        principals.Principal(
+            p.name, p.secret() or "", principals.acls_for(p.name, p.produce, p.consume, p.groups)
+        )
+        for p in kafka.principals
+    ]
+    writers = [s for s in specs if "ingest" in s.groups]
+    primaries = ingest_config.primaries(inventory_specs)
+    if writers and primaries:
+        loaded = ingest_config.load(primaries[0])
+        topics = [table.ingest.topic for table in loaded.spec.ingested if table.ingest]
+        groups = sorted({writer.ingest.group_id for writer in writers})
+        password = kafka_clients.env_secret(kafka.ingest_password_env)
+        wanted.append(principals.ingest_principal(password, topics, groups))
+    if any("monitoring" in s.groups for s in specs):
+        wanted.append(principals.lag_principal(kafka_clients.env_secret(kafka.lag_password_env)))
+    return wanted
+
+
+def _refuse_a_change_of_security(spec: HostSpec) -> None:
+    """A cluster deployed with other listeners is refused before anything changes: rolling
+    brokers one by one between PLAINTEXT and SASL_SSL would split the quorum (a restarted
+    broker cannot talk to the others), and no phased migration exists yet."""
+    deployed = host.get_fact(DeployedProtocols)
+    if deployed is None:
+        return
+    if kafka_clients.secured(spec.kafka) and "PLAINTEXT" in deployed:
+        raise Refusal(
+            FieldError(
+                host.name,
+                "kafka.security",
+                "sasl_ssl (the default)",
+                f"plaintext for this cluster: {config.SERVER_PROPERTIES} has PLAINTEXT "
+                "listeners, and moving a running cluster to TLS and SCRAM in one rolling "
+                "restart would break its quorum. Set kafka.security: plaintext in the kafka "
+                'group data to keep it as it is (docs/kafka.md, "Existing PLAINTEXT '
+                'clusters"); nothing was changed',
+            )
+        )
+    if not kafka_clients.secured(spec.kafka) and "PLAINTEXT" not in deployed:
+        raise Refusal(
+            FieldError(
+                host.name,
+                "kafka.security",
+                "plaintext",
+                f"sasl_ssl for this cluster: {config.SERVER_PROPERTIES} has TLS listeners "
+                f"({', '.join(sorted(deployed))}); Timestack does not take a cluster back to "
+                "PLAINTEXT; nothing was changed",
+            )
+        )
+
+
+def _tls_files(spec: HostSpec) -> OperationMeta | None:
+    """The host's key and certificate (one PEM file: Kafka's keystore) and the CA certificate
+    for the listeners; None under kafka.security plaintext. A new certificate (renewal,
+    other names) restarts the broker: Kafka reads the keystore at start."""
+    client = kafka_clients.admin_client(spec.kafka)
+    java = kafka_clients.admin_properties(spec.kafka)
+    header = "managed by Timestack: on-host administration's client configuration"
+    for name, dest, text in (
+        ("Admin client configuration (librdkafka)", kafka_clients.ADMIN_CLIENT,
+         json.dumps(client, indent=2, sort_keys=True) + "\n"),
+        ("Admin client configuration (the release's tools)", kafka_clients.ADMIN_PROPERTIES,
+         kafka_clients.properties_text(java, header)),
+    ):  # fmt: skip
+        managed_files.put(name=name, dest=dest, src=StringIO(text), user="root", mode="0600")
+    if not kafka_clients.secured(spec.kafka):
+        return None
+    credentials = pki.host_credentials(spec)
+    managed_files.directory(
+        name="TLS directory", path=kafka_clients.TLS_DIR, user="root", group=config.USER,
+        mode="0750",
+    )  # fmt: skip
+    managed_files.put(
+        name="CA certificate",
+        dest=kafka_clients.CA_CERT,
+        src=BytesIO(credentials.ca_cert),
+        user="root",
+        group=config.USER,
+        mode="0644",
+    )
+    return managed_files.put(
+        name="Host key and certificate (keystore)",
+        dest=kafka_clients.KEYSTORE,
+        src=BytesIO(credentials.key + credentials.cert),
+        user=config.USER,
+        group=config.USER,
+        mode="0600",
+        secret=True,
+    )
 
 
 @dataclass(frozen=True)

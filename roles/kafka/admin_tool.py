@@ -11,6 +11,10 @@ kafka-topics.sh and kafka-configs.sh (see roles/kafka/topics.py, tool_commands).
                             [--name NAME] [--when TEXT] [--timeout S] [--unless-down]
                             until healthy (or, --unless-down, this broker down), else exit 1
 
+Every command takes --client-config FILE (JSON: librdkafka settings, e.g. the host's
+certificate for the internal listener; /etc/kafka/admin-client.json) and --command-config
+FILE (the same for the release's kafka-metadata-quorum.sh; /etc/kafka/admin-client.properties).
+
 describe, metadata and wait use Debian's python3-confluent-kafka (librdkafka; no JVM, so a
 no-op deploy stays cheap and the host needs nothing from PyPI). health adds the quorum as
 the release's kafka-metadata-quorum.sh reports it, which starts a JVM: it runs only when a
@@ -108,11 +112,28 @@ def health_problems(
     return problems
 
 
+# librdkafka settings from --client-config (how this host authenticates), set by main().
+CLIENT: dict[str, str] = {}
+# --command-config of the release's tools, set by main().
+COMMAND_CONFIG: list[str] = []
+
+
+def read_client_config(path: str | None) -> dict[str, str]:
+    """A JSON object of librdkafka settings; no path, no settings (a plaintext cluster)."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        loaded = json.load(handle)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: expected a JSON object of librdkafka settings")
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
 def _admin(bootstrap: str) -> Any:
     from confluent_kafka.admin import AdminClient  # type: ignore[import-not-found]
 
     # librdkafka logs each refused connection to stderr; the errors it returns say enough.
-    config = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 2}
+    config = {**CLIENT, "bootstrap.servers": bootstrap, "socket.timeout.ms": 10000, "log_level": 2}
     return AdminClient(config)
 
 
@@ -169,7 +190,7 @@ def cluster_state(bootstrap: str, kafka_home: str) -> dict[str, Any]:
     except Exception as error:
         return {"error": f"no metadata from {bootstrap}: {error}", "quorum": None}
     tool = f"{kafka_home}/bin/kafka-metadata-quorum.sh"
-    command = [tool, "--bootstrap-server", bootstrap, "describe", "--replication"]
+    command = [tool, "--bootstrap-server", bootstrap, *COMMAND_CONFIG, "describe", "--replication"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -236,7 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="this broker")
     parser.add_argument("--when", default="", help="health: when, e.g. after its restart")
     parser.add_argument("--unless-down", action="store_true", help="health: pass if it is down")
+    parser.add_argument("--client-config", help="JSON file of librdkafka settings")
+    parser.add_argument("--command-config", help="properties file for the release's tools")
     args = parser.parse_args(argv)
+    CLIENT.clear()
+    CLIENT.update(read_client_config(args.client_config))
+    COMMAND_CONFIG[:] = ["--command-config", args.command_config] if args.command_config else []
     if args.command == "describe":
         print(json.dumps(describe(args.bootstrap), sort_keys=True))
         return 0

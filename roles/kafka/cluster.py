@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from roles.spec import HostSpec, host_address
+from roles import kafka_clients, pki
+from roles.spec import HostSpec
 from roles.spec.kafka import kafka_node_ids
 
 # Fixed namespace for derived cluster ids: the same kafka hosts always give the same id.
@@ -31,12 +32,21 @@ class Broker:
     address: str  # what clients and the other controllers connect to
     port: int
     controller_port: int
+    # What the broker authenticates as with its certificate (internal and controller
+    # listeners): its subject as Kafka writes it, RFC 2253 (CN first).
+    principal: str = ""
 
 
 def address_of(spec: HostSpec) -> str:
     """kafka.advertised_host, else the inventory name without its connector prefix
     (`@docker/ts-kafka1` → `ts-kafka1`)."""
-    return spec.kafka.advertised_host or host_address(spec.name)
+    return kafka_clients.broker_address(spec)
+
+
+def certificate_principal(spec: HostSpec) -> str:
+    """The subject of the host's certificate (roles/pki.py: O=Timestack, CN=<identity>) as
+    Kafka's default principal builder names it: X500Principal.getName(), RFC 2253."""
+    return f"CN={pki.identity(spec).common_name},O={pki.ORGANIZATION}"
 
 
 def brokers(specs: Iterable[HostSpec]) -> list[Broker]:
@@ -50,6 +60,7 @@ def brokers(specs: Iterable[HostSpec]) -> list[Broker]:
             address=address_of(spec),
             port=spec.kafka.port,
             controller_port=spec.kafka.controller_port,
+            principal=certificate_principal(spec),
         )
         for spec in members
     ]

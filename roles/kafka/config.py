@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from roles import kafka_clients
 from roles.kafka.cluster import (
     Broker,
     cluster_id,
@@ -41,6 +42,11 @@ JAVA_BY_RELEASE = {
     "trixie": "openjdk-21-jre-headless",
 }
 BROKER_LISTENER, CONTROLLER_LISTENER = "PLAINTEXT", "CONTROLLER"
+# kafka.security sasl_ssl: applications on CLIENT, brokers and on-host administration on
+# INTERNAL, KRaft on CONTROLLER (roles/kafka_clients.py says who uses which).
+CLIENT_LISTENER, INTERNAL_LISTENER = "CLIENT", "INTERNAL"
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 
 
 class UnknownRelease(ValueError):
@@ -64,9 +70,9 @@ def home(kafka: KafkaSpec) -> str:
     return f"{kafka.install_dir.rstrip('/')}/kafka"
 
 
-def bootstrap(kafka: KafkaSpec) -> str:
-    """Where on-host tools connect: the broker listener binds every address."""
-    return f"127.0.0.1:{kafka.port}"
+def bootstrap(spec: HostSpec) -> str:
+    """Where on-host administration connects (roles/kafka_clients.py: admin_bootstrap)."""
+    return kafka_clients.admin_bootstrap(spec)
 
 
 def java_package(kafka: KafkaSpec, codename: str) -> str:
@@ -124,8 +130,6 @@ def _listener_host(address: str) -> str:
 
 def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
     kafka, me = spec.kafka, this_broker(spec, cluster)
-    protocols = f"{BROKER_LISTENER}:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
-    bind = _listener_host(kafka.listen_address)
     return [
         Property("process.roles", "broker,controller", "KRaft combined mode on every host"),
         Property(
@@ -139,6 +143,16 @@ def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
             f"every host in group kafka ({len(cluster)}) is a controller",
         ),
         Property("controller.listener.names", CONTROLLER_LISTENER, "KRaft's own listener"),
+        *(_secured(spec, cluster) if kafka_clients.secured(kafka) else _plaintext(spec, me)),
+        Property("log.dirs", ",".join(kafka.data_dirs), "kafka.data_dirs"),
+    ]
+
+
+def _plaintext(spec: HostSpec, me: Broker) -> list[Property]:
+    """kafka.security plaintext: the listeners of clusters deployed before security existed."""
+    kafka, bind = spec.kafka, _listener_host(spec.kafka.listen_address)
+    protocols = f"{BROKER_LISTENER}:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
+    return [
         Property(
             "listeners",
             f"{BROKER_LISTENER}://{bind}:{kafka.port},"
@@ -151,8 +165,88 @@ def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
             "kafka.advertised_host, else the inventory name",
         ),
         Property("inter.broker.listener.name", BROKER_LISTENER, "brokers talk on the broker port"),
-        Property("listener.security.protocol.map", protocols, "no TLS between hosts yet"),
-        Property("log.dirs", ",".join(kafka.data_dirs), "kafka.data_dirs"),
+        Property("listener.security.protocol.map", protocols, "kafka.security plaintext: no TLS"),
+    ]
+
+
+def super_users(cluster: Sequence[Broker]) -> str:
+    """Every broker's certificate principal: what it authenticates as on INTERNAL and
+    CONTROLLER. Kafka names a certificate by its subject in RFC 2253 order (CN first)."""
+    return ";".join(f"User:{broker.principal}" for broker in cluster)
+
+
+def _secured(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
+    """kafka.security sasl_ssl: TLS everywhere, SCRAM for applications, certificates for the
+    brokers (see docs/kafka.md, "Listeners and why")."""
+    kafka, me, bind = (
+        spec.kafka,
+        this_broker(spec, cluster),
+        _listener_host(spec.kafka.listen_address),
+    )
+    client, internal = CLIENT_LISTENER.lower(), INTERNAL_LISTENER.lower()
+    controller = CONTROLLER_LISTENER.lower()
+    mechanism = kafka_clients.SCRAM_MECHANISM
+    return [
+        Property(
+            "listeners",
+            f"{CLIENT_LISTENER}://{bind}:{kafka.port},"
+            f"{INTERNAL_LISTENER}://{bind}:{kafka.internal_port},"
+            f"{CONTROLLER_LISTENER}://{bind}:{kafka.controller_port}",
+            "kafka.listen_address, kafka.port, kafka.internal_port and kafka.controller_port",
+        ),
+        Property(
+            "advertised.listeners",
+            f"{CLIENT_LISTENER}://{me.address}:{kafka.port},"
+            f"{INTERNAL_LISTENER}://{me.address}:{kafka.internal_port}",
+            "kafka.advertised_host, else the inventory name (a name of the host's certificate)",
+        ),
+        Property(
+            "inter.broker.listener.name",
+            INTERNAL_LISTENER,
+            "brokers authenticate to each other by certificate: no password to bootstrap",
+        ),
+        Property(
+            "listener.security.protocol.map",
+            f"{CLIENT_LISTENER}:SASL_SSL,{INTERNAL_LISTENER}:SSL,{CONTROLLER_LISTENER}:SSL",
+            "kafka.security sasl_ssl: no PLAINTEXT listener",
+        ),
+        Property("ssl.keystore.type", "PEM", "the host's key and certificate from Timestack's CA"),
+        Property("ssl.keystore.location", kafka_clients.KEYSTORE, "0600, owner kafka"),
+        Property("ssl.truststore.type", "PEM", "Timestack's CA certificate"),
+        Property("ssl.truststore.location", kafka_clients.CA_CERT, "trust only Timestack's CA"),
+        Property(
+            "ssl.endpoint.identification.algorithm",
+            "https",
+            "brokers check each other's name against the certificate (Kafka's default)",
+        ),
+        Property(
+            f"listener.name.{internal}.ssl.client.auth",
+            "required",
+            "mutual TLS: a broker or the on-host administration shows its certificate",
+        ),
+        Property(
+            f"listener.name.{controller}.ssl.client.auth",
+            "required",
+            "mutual TLS: controllers authenticate before any metadata (or SCRAM user) exists",
+        ),
+        Property("sasl.enabled.mechanisms", mechanism, "SCRAM only: no PLAIN passwords"),
+        Property(
+            f"listener.name.{client}.sasl.enabled.mechanisms",
+            mechanism,
+            "the client listener takes SCRAM-SHA-512 only",
+        ),
+        Property(
+            f"listener.name.{client}.{mechanism.lower()}.sasl.jaas.config",
+            SCRAM_LOGIN,
+            "the server side of SCRAM: credentials live in the cluster's metadata",
+        ),
+        Property("authorizer.class.name", AUTHORIZER, "KRaft's ACL authorizer"),
+        Property(
+            "allow.everyone.if.no.acl.found",
+            "false",
+            "a resource without ACLs is closed, not open",
+        ),
+        Property("super.users", super_users(cluster), "the brokers' certificates (group kafka)"),
     ]
 
 

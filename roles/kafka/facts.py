@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pyinfra.api import FactBase
 from typing_extensions import override
 
+from roles import kafka_clients
 from roles.kafka import config
+from roles.kafka.principals import Access, parse_access
 from roles.kafka.topics import Described, parse_described
 
 
@@ -86,13 +88,83 @@ class MetaProperties(FactBase[dict[str, dict[str, str] | None]]):
 
 
 def _admin(command: str, bootstrap: str) -> str:
-    """The admin tool, or a marker when the tool or Debian's binding is not installed yet."""
-    script = shlex.quote(config.ADMIN_SCRIPT)
+    """The admin tool, or a marker when the tool, its client configuration or Debian's
+    binding is not installed yet."""
+    script, client = shlex.quote(config.ADMIN_SCRIPT), shlex.quote(kafka_clients.ADMIN_CLIENT)
     return (
-        f"if [ -f {script} ] && python3 -c 'import confluent_kafka' 2>/dev/null; then "
-        f"python3 {script} {command} --bootstrap {shlex.quote(bootstrap)}; "
-        "else echo timestack:absent; fi"
+        f"if [ -f {script} ] && [ -f {client} ] && python3 -c 'import confluent_kafka' "
+        f"2>/dev/null; then python3 {script} {command} --bootstrap {shlex.quote(bootstrap)} "
+        f"--client-config {client}; else echo timestack:absent; fi"
     )
+
+
+class DeployedProtocols(FactBase[frozenset[str] | None]):
+    """The security protocols of the deployed server.properties' listeners (None: no file):
+    how a deploy tells a running PLAINTEXT cluster from a fresh host."""
+
+    @override
+    def command(self) -> str:
+        path = shlex.quote(config.SERVER_PROPERTIES)
+        return (
+            f"if [ -f {path} ]; then echo found; "
+            f"sed -n 's/^listener.security.protocol.map=//p' {path}; else echo absent; fi"
+        )
+
+    @override
+    def process(self, output: list[str]) -> frozenset[str] | None:
+        if not output or output[0].strip() != "found":
+            return None
+        pairs = ",".join(output[1:]).split(",")
+        return frozenset(p.split(":", 1)[1].strip() for p in pairs if ":" in p)
+
+
+class KafkaAccess(FactBase[Access]):
+    """SCRAM users and ACLs as the release's tools list them, over the internal listener
+    with the host's certificate (two JVM starts: read only where principals are reconciled)."""
+
+    @override
+    def command(self, bootstrap: str, kafka_home: str, log_dir: str) -> str:
+        q = shlex.quote
+        admin = q(kafka_clients.ADMIN_PROPERTIES)
+        configs, acls = (
+            q(f"{kafka_home}/bin/kafka-configs.sh"),
+            q(f"{kafka_home}/bin/kafka-acls.sh"),
+        )
+        common = f"--bootstrap-server {q(bootstrap)} --command-config {admin}"
+        return (
+            f"if [ -x {configs} ] && [ -x {acls} ] && [ -f {admin} ]; then "
+            f"export LOG_DIR={q(log_dir)}; echo '### users'; "
+            f'{configs} {common} --describe --entity-type users 2>&1; echo "### rc $?"; '
+            f"echo '### acls'; {acls} {common} --list 2>&1; echo \"### rc $?\"; "
+            "else echo timestack:absent; fi"
+        )
+
+    @override
+    def process(self, output: list[str]) -> Access:
+        return parse_access(output)
+
+
+class PrincipalRecords(FactBase[dict[str, str]]):
+    """{principal: SHA-1 of its record file} on the reconciling broker: which principals
+    Timestack manages here, and whether each record is the wanted one. Never the content."""
+
+    @override
+    def command(self, directory: str) -> str:
+        d = shlex.quote(directory)
+        return (
+            f'for f in {d}/*.fingerprint; do [ -f "$f" ] && '
+            'printf \'%s %s\\n\' "$(sha1sum < "$f" | cut -d\' \' -f1)" "$(basename "$f")"; '
+            "done; true"
+        )
+
+    @override
+    def process(self, output: list[str]) -> dict[str, str]:
+        found = {}
+        for line in output:
+            digest, _, name = line.strip().partition(" ")
+            if name.endswith(".fingerprint"):
+                found[name.removesuffix(".fingerprint")] = digest
+        return found
 
 
 @dataclass(frozen=True)

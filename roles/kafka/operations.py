@@ -6,19 +6,23 @@ from __future__ import annotations
 import shlex
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from io import BytesIO
 
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
-from roles.kafka import config
+from roles import kafka_clients
+from roles.kafka import config, principals
 from roles.kafka.archive import Archive, download_script, verify_and_move
 from roles.kafka.config import Storage
 from roles.kafka.facts import (
     ArchiveInCache,
     ClusterMetadata,
     InstalledRelease,
+    KafkaAccess,
     KafkaTopics,
     MetaProperties,
+    PrincipalRecords,
 )
 from roles.kafka.topics import RefusedChanges, plan, tool_commands
 from roles.once import read_once
@@ -129,6 +133,10 @@ class Health:
             shlex.quote(self.bootstrap),
             "--kafka-home",
             shlex.quote(self.kafka_home),
+            "--client-config",
+            kafka_clients.ADMIN_CLIENT,
+            "--command-config",
+            kafka_clients.ADMIN_PROPERTIES,
             "--node-id",
             str(self.node_id),
             "--voters",
@@ -191,5 +199,70 @@ def topics(bootstrap: str, kafka_home: str, log_dir: str, wanted: Sequence[Kafka
     if pending.empty:
         host.noop(f"{len(wanted)} declared topics match")
         return
-    for command in tool_commands(pending, kafka_home, bootstrap):
+    for command in tool_commands(pending, kafka_home, bootstrap, kafka_clients.ADMIN_PROPERTIES):
         yield StringCommand("env", f"LOG_DIR={shlex.quote(log_dir)}", *map(shlex.quote, command))
+
+
+def _tool(kafka_home: str, name: str, bootstrap: str) -> list[str]:
+    return [f"{kafka_home}/bin/{name}", "--bootstrap-server", bootstrap,
+            "--command-config", kafka_clients.ADMIN_PROPERTIES]  # fmt: skip
+
+
+@operation()
+def access_control(
+    bootstrap: str,
+    kafka_home: str,
+    log_dir: str,
+    wanted: Sequence[principals.Principal],
+    salt: str,
+) -> Commands:
+    """SCRAM credentials and ACLs as host data and Timestack's own clients want them (see
+    roles/kafka/principals.py): passwords set from a root-only file that is removed again,
+    principals Timestack recorded but no longer wants removed with their ACLs, a record of
+    each password's fingerprint written once it is set."""
+    access = host.get_fact(KafkaAccess, bootstrap=bootstrap, kafka_home=kafka_home, log_dir=log_dir)
+    if access.status == "unreachable":
+        raise OperationError(
+            f"{host.name}: Kafka at {bootstrap} did not list users and ACLs ({access.error}); "
+            f"see `journalctl -u {config.UNIT}`"
+        )
+    records = host.get_fact(PrincipalRecords, directory=principals.RECORDS_DIR)
+    pending = principals.plan(access, wanted, records, salt)
+    if pending.empty:
+        host.noop(f"{len(wanted)} principals and their ACLs as declared")
+        return
+    q, env = shlex.quote, f"LOG_DIR={shlex.quote(log_dir)}"
+    configs = _tool(kafka_home, "kafka-configs.sh", bootstrap)
+    yield StringCommand("install", "-d", "-m", "0700", principals.RECORDS_DIR)
+    by_name = {p.name: p for p in wanted}
+    for name, _why in pending.set_password:
+        yield from _set_password(by_name[name], configs, env, salt)
+    for name in pending.remove_users:
+        yield StringCommand("env", env, *map(q, principals.remove_user_command(name, configs)))
+    for command in principals.acl_commands(pending, _tool(kafka_home, "kafka-acls.sh", bootstrap)):
+        yield StringCommand("env", env, *map(q, command))
+    for name in pending.forget:
+        yield StringCommand("rm", "-f", q(f"{principals.RECORDS_DIR}/{name}.fingerprint"))
+
+
+def _set_password(
+    principal: principals.Principal, configs: Sequence[str], env: str, salt: str
+) -> Commands:
+    """Upload the credential file into the root-only records directory, set it, remove it
+    (also on failure), then write the fingerprint record. The tool's output is shown
+    without any line naming a password (a parse error would echo the file's line)."""
+    q = shlex.quote
+    credential = f"{principals.RECORDS_DIR}/.{principal.name}.credential"
+    record = f"{principals.RECORDS_DIR}/{principal.name}.fingerprint"
+    yield staged_upload(
+        BytesIO(principals.credential_file(principal.password).encode()), credential
+    )
+    yield StringCommand("chmod", "600", q(credential))
+    command = " ".join(map(q, principals.set_password_command(principal.name, credential, configs)))
+    yield StringCommand(
+        f"out=$(env {env} {command} 2>&1); rc=$?; rm -f {q(credential)}; "
+        f"if [ $rc -ne 0 ]; then printf '%s\\n' \"$out\" | grep -iv password >&2; fi; exit $rc"
+    )
+    fingerprint = principals.fingerprint(principal.password, f"{salt}:{principal.name}")
+    yield staged_upload(BytesIO(fingerprint.encode()), record)
+    yield StringCommand("chmod", "600", q(record))

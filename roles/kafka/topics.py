@@ -202,11 +202,15 @@ def _config_list(configs: Mapping[str, str]) -> str:
     return ",".join(f"{k}=[{v}]" if "," in v else f"{k}={v}" for k, v in sorted(configs.items()))
 
 
-def tool_commands(pending: Plan, kafka_home: str, bootstrap: str) -> list[list[str]]:
+def tool_commands(
+    pending: Plan, kafka_home: str, bootstrap: str, command_config: str
+) -> list[list[str]]:
     """The plan as argument lists of the release's tools, in order: delete, create, alter
-    configs (incrementally: only the keys that differ), add partitions."""
-    topics = [f"{kafka_home}/bin/kafka-topics.sh", "--bootstrap-server", bootstrap]
-    configs = [f"{kafka_home}/bin/kafka-configs.sh", "--bootstrap-server", bootstrap]
+    configs (incrementally: only the keys that differ), add partitions. `command_config` is
+    the on-host administration's client configuration (roles/kafka_clients.py)."""
+    connect = ["--bootstrap-server", bootstrap, "--command-config", command_config]
+    topics = [f"{kafka_home}/bin/kafka-topics.sh", *connect]
+    configs = [f"{kafka_home}/bin/kafka-configs.sh", *connect]
     commands = [[*topics, "--delete", "--topic", name] for name in pending.delete]
     for new in pending.create:
         command = [*topics, "--create", "--topic", new.name, "--partitions", str(new.partitions)]

@@ -7,6 +7,7 @@ name); Prometheus and Alertmanager to loopback unless host data says otherwise.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Mapping
 from io import StringIO
@@ -14,16 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server
 
-from roles import managed_files, managed_units, packages
+from roles import kafka_clients, managed_files, managed_units, packages
+from roles.common.facts import platform
 from roles.kafka.config import UNIT as KAFKA_UNIT
-from roles.kafka.config import bootstrap as kafka_bootstrap
 from roles.metrics import MONITORING_GROUP, address
 from roles.monitoring import config, operations, rules
-from roles.spec import HostSpec
+from roles.refusal import Refusal
+from roles.spec import FieldError, HostSpec
 from roles.templating import rendered_file
 from roles.unit_files import UNIT_DIR, reload_units, restart_on_change
 
@@ -147,6 +150,27 @@ def _kafka_lag(spec: HostSpec) -> None:
     managed_files.put(
         name="Kafka lag collector", src=str(KAFKA_LAG), dest=config.KAFKA_LAG_SCRIPT, mode="0755"
     )
+    if kafka_clients.secured(spec.kafka):
+        broken = kafka_clients.scram_unsupported(platform().codename)
+        if broken:
+            raise Refusal(
+                FieldError(
+                    host.name,
+                    "kafka.security",
+                    "sasl_ssl",
+                    f"a broker whose lag collector can log in: {broken}. Run the brokers "
+                    "on trixie, or keep kafka.security: plaintext",
+                )
+            )
+    # 0600 root: the collector runs as root and its principal's password is in it.
+    managed_files.put(
+        name="Kafka lag collector's client configuration",
+        dest=config.KAFKA_LAG_CLIENT,
+        src=StringIO(json.dumps(kafka_clients.lag_client(spec), indent=2, sort_keys=True) + "\n"),
+        user="root",
+        mode="0600",
+        secret=True,
+    )
     unit = config.KAFKA_LAG_UNIT
     service = _put(
         f"{unit}.service",
@@ -154,7 +178,8 @@ def _kafka_lag(spec: HostSpec) -> None:
         "monitoring/kafka-lag.service.j2",
         script=config.KAFKA_LAG_SCRIPT,
         kafka_unit=KAFKA_UNIT,
-        bootstrap=kafka_bootstrap(spec.kafka),
+        bootstrap=kafka_clients.local_client_bootstrap(spec),
+        client_config=config.KAFKA_LAG_CLIENT,
         output=f"{config.TEXTFILE_DIR}/kafka_lag.prom",
         textfile_dir=config.TEXTFILE_DIR,
     )

@@ -84,6 +84,8 @@ def issued_certificates(spec: HostSpec, specs: Iterable[HostSpec]) -> list[tuple
     if backup_layout(spec, specs).tls_server:
         found.append(("pgbackrest", BACKUP_TLS_CERT))
     return found
+# The lag collector's librdkafka settings, its principal's password included (0600 root).
+KAFKA_LAG_CLIENT = "/etc/timestack/kafka-lag.json"
 
 
 def exporters(groups: Iterable[str], only: Iterable[str] | None = None) -> tuple[Exporter, ...]:

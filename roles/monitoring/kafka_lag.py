@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Consumer group lag of a Kafka cluster, for node exporter's textfile collector.
 
-    kafka_lag.py --bootstrap HOST:PORT --output /var/lib/prometheus/node-exporter/kafka_lag.prom
+    kafka_lag.py --bootstrap HOST:PORT --client-config FILE \
+        --output /var/lib/prometheus/node-exporter/kafka_lag.prom
+
+--client-config names a JSON object of librdkafka settings: on a secured cluster the lag
+collector's own principal (timestack-kafka-lag, DESCRIBE on every topic and group) over
+SASL_SSL, its password included, so the file is root's alone (0600).
 
 Run ON a Kafka host by a systemd timer the monitoring role installs. A broker's JMX metrics
 do not carry consumer lag (the committed offsets live in __consumer_offsets, read through
@@ -19,6 +24,7 @@ Standard library only at import time: the unit tests import the pure helpers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -109,12 +115,24 @@ def _partitions(admin: Any) -> list[tuple[str, int]]:
     ]
 
 
-def _consumer(bootstrap: str, group: str) -> Any:
+def read_client_config(path: str | None) -> dict[str, str]:
+    """librdkafka settings from a JSON object (no file: none, a plaintext cluster)."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        loaded = json.load(handle)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: expected a JSON object of librdkafka settings")
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def _consumer(bootstrap: str, group: str, client: dict[str, str]) -> Any:
     from confluent_kafka import Consumer  # type: ignore[import-not-found]
 
     # Never subscribes: committed() and get_watermark_offsets() only ask, nobody joins.
     return Consumer(
         {
+            **client,
             "bootstrap.servers": bootstrap,
             "group.id": group,
             "enable.auto.commit": False,
@@ -124,19 +142,20 @@ def _consumer(bootstrap: str, group: str) -> Any:
     )
 
 
-def collect(bootstrap: str) -> dict[str, dict[str, int]]:
+def collect(bootstrap: str, client: dict[str, str] | None = None) -> dict[str, dict[str, int]]:
     """{group: {topic: lag}} of every consumer group with committed offsets."""
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import AdminClient  # type: ignore[import-not-found]
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
+    client = client or {}
+    admin = AdminClient({**client, "bootstrap.servers": bootstrap, "log_level": 2})
     groups = [
         g.id for g in admin.list_groups(timeout=TIMEOUT) if g.protocol_type in CONSUMER_PROTOCOLS
     ]
     partitions = _partitions(admin)
     if not groups or not partitions:
         return {}
-    reader = _consumer(bootstrap, "timestack-lag-reader")
+    reader = _consumer(bootstrap, "timestack-lag-reader", client)
     try:
         high = {
             (t, p): reader.get_watermark_offsets(TopicPartition(t, p), timeout=TIMEOUT)[1]
@@ -146,7 +165,7 @@ def collect(bootstrap: str) -> dict[str, dict[str, int]]:
         reader.close()
     lags: dict[str, dict[str, int]] = {}
     for group in groups:
-        consumer = _consumer(bootstrap, group)
+        consumer = _consumer(bootstrap, group, client)
         try:
             found = consumer.committed([TopicPartition(t, p) for t, p in partitions], TIMEOUT)
         finally:
@@ -161,9 +180,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--client-config", help="JSON file of librdkafka settings")
     args = parser.parse_args(None if argv is None else list(argv))
     try:
-        lags = collect(args.bootstrap)
+        lags = collect(args.bootstrap, read_client_config(args.client_config))
     except Exception as error:  # any failure to ask the cluster is reported, not raised
         write_atomically(
             args.output, textfile({}, False, time.time()), previous_timestamp(args.output)

@@ -18,6 +18,7 @@ from roles.spec.backup import BackupSpec
 from roles.spec.common import CommonSpec
 from roles.spec.ingest import IngestSpec
 from roles.spec.kafka import KafkaSpec, kafka_node_ids
+from roles.spec.kafka_security import principal_problems, security_problems
 from roles.spec.monitoring import MonitoringSpec, exporter_problems, postgres_exporter_problems
 from roles.spec.pgbouncer import PgbouncerSpec, client_slots_arithmetic, internal_clients
 from roles.spec.postgres import PostgresSpec, package_version_problems
@@ -39,8 +40,17 @@ POSTGRES_MANAGED = {
 KAFKA_MANAGED = {
     "node.id": "kafka.node_id",
     "log.dirs": "kafka.data_dirs",
-    "listeners": "kafka.port and kafka.controller_port",
+    "listeners": "kafka.port, kafka.internal_port and kafka.controller_port",
     "advertised.listeners": "kafka.advertised_host",
+    "listener.security.protocol.map": "kafka.security",
+    "inter.broker.listener.name": "kafka.security",
+    "controller.listener.names": "kafka.security",
+    "sasl.enabled.mechanisms": "kafka.security",
+    "authorizer.class.name": "kafka.security",
+    "allow.everyone.if.no.acl.found": "kafka.security",
+    "super.users": "group kafka (Timestack derives it from the brokers' certificates)",
+    "ssl.keystore.location": "kafka.security (the host's certificate from Timestack's CA)",
+    "ssl.truststore.location": "kafka.security (Timestack's CA)",
     "process.roles": "the groups (Timestack sets it)",
     "controller.quorum.voters": "group kafka (Timestack derives it)",
 }
@@ -156,6 +166,7 @@ def inventory_problems(hosts: Sequence[Parsed]) -> list[tuple[str, str, str, str
     )
     owners: dict[int, str] = {}
     problems = replication_problems(hosts)
+    problems += security_problems(hosts)
     for host in brokers:
         if host.kafka is None:
             continue  # its kafka section has errors of its own: its node id is not known
@@ -202,6 +213,8 @@ def _listeners(host: Parsed, monitored: bool) -> list[tuple[str, int]]:
     if host.kafka and "kafka" in groups:
         kafka, jmx = host.kafka, host.kafka.jmx_exporter
         services += [("kafka.port", kafka.port), ("kafka.controller_port", kafka.controller_port)]
+        if kafka.security == "sasl_ssl":
+            services.append(("kafka.internal_port", kafka.internal_port))
         if jmx.enabled or (jmx.enabled is None and monitored):
             movable.append(("kafka.jmx_exporter.port", jmx.port))
     if host.monitoring and "monitoring" in groups:
@@ -211,7 +224,12 @@ def _listeners(host: Parsed, monitored: bool) -> list[tuple[str, int]]:
 
 # Clashes the section checks (_kafka, _pooling) already report in their own words.
 _REPORTED = frozenset(
-    {("kafka.port", "kafka.controller_port"), ("postgres.port", "pgbouncer.listen_port")}
+    {
+        ("kafka.port", "kafka.controller_port"),
+        ("kafka.port", "kafka.internal_port"),
+        ("kafka.controller_port", "kafka.internal_port"),
+        ("postgres.port", "pgbouncer.listen_port"),
+    }
 )
 
 
@@ -354,6 +372,14 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
             str(kafka.controller_port),
             f"a port other than kafka.port ({kafka.port})",
         )
+    if kafka.security == "sasl_ssl" and kafka.internal_port in (kafka.port, kafka.controller_port):
+        yield (
+            "kafka.internal_port",
+            str(kafka.internal_port),
+            f"a port other than kafka.port ({kafka.port}) and kafka.controller_port "
+            f"({kafka.controller_port})",
+        )
+    yield from principal_problems(kafka)
     yield from _managed("kafka.settings", kafka.settings, KAFKA_MANAGED)
     for key in KAFKA_REPLICA_COUNTS:
         value = kafka.settings.get(key)

@@ -5,6 +5,7 @@ Every default lives here: group data and hosts set only what differs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Literal
 
@@ -16,8 +17,10 @@ from pydantic import (
 from roles.spec.types import (
     AbsPath,
     DebPackage,
+    EnvName,
     Hostname,
     KafkaClusterId,
+    KafkaGroupPattern,
     KafkaProperty,
     KafkaValue,
     KafkaVersion,
@@ -28,7 +31,9 @@ from roles.spec.types import (
     Size,
     SpecModel,
     TopicName,
+    TopicPattern,
 )
+from roles.spec.types import KafkaUser as KafkaUser
 
 
 class KafkaTopic(SpecModel):
@@ -39,6 +44,39 @@ class KafkaTopic(SpecModel):
         {}, description="topic configs, e.g. retention.ms"
     )
     state: Literal["present", "absent"] = Field("present", description="absent deletes the topic")
+
+
+# Timestack's own principals, derived from the inventory (roles/kafka/principals.py): a
+# declared principal may not take their names.
+INGEST_PRINCIPAL = "timestack-ingest"
+LAG_PRINCIPAL = "timestack-kafka-lag"
+
+
+class KafkaPrincipal(SpecModel):
+    """A SCRAM-SHA-512 user of the client listener and the ACLs Timestack gives it (only
+    with kafka.security sasl_ssl). Timestack's own clients (the ingest writers, the lag
+    collector) are derived, not declared here (roles/kafka/principals.py)."""
+
+    name: KafkaUser = Field(description="SCRAM user name (principal User:<name>)")
+    password_env: EnvName | None = Field(
+        None, description="environment variable holding its password where pyinfra runs"
+    )
+    produce: list[TopicPattern] = Field(
+        [], description="topics it may write (WRITE, DESCRIBE): kafka.topics names, or prefix*"
+    )
+    consume: list[TopicPattern] = Field(
+        [], description="topics it may read (READ, DESCRIBE): kafka.topics names, or prefix*"
+    )
+    groups: list[KafkaGroupPattern] = Field(
+        [],
+        description="consumer groups it may use (READ): ids, prefixes ending in * or * for all",
+    )
+
+    def secret(self) -> str | None:
+        """The password, read from password_env where pyinfra runs (None: not set)."""
+        if not self.password_env:
+            return None
+        return os.environ.get(self.password_env) or None
 
 
 # The newest 1.x of the agent on Maven Central (io.prometheus.jmx:jmx_prometheus_javaagent),
@@ -146,8 +184,22 @@ class KafkaSpec(SpecModel):
         description='address the broker and controller listeners bind to; "*" = every '
         "address (brokers serve clients on other hosts); an IP address binds to that interface",
     )
-    port: Port = Field(9092, description="broker listener port")
-    controller_port: Port = Field(9093, description="KRaft controller listener port")
+    security: Literal["sasl_ssl", "plaintext"] = Field(
+        "sasl_ssl",
+        description="sasl_ssl: clients on kafka.port over TLS with SCRAM-SHA-512, brokers and "
+        "controllers with certificates from Timestack's CA (mutual TLS), ACLs enforced. "
+        "plaintext: the unauthenticated listeners of clusters deployed before; kept only "
+        "until a migration exists (a running plaintext cluster is refused under sasl_ssl)",
+    )
+    port: Port = Field(9092, description="client listener port (SASL_SSL, SCRAM-SHA-512)")
+    controller_port: Port = Field(
+        9093, description="KRaft controller listener port (SSL, client certificate required)"
+    )
+    internal_port: Port = Field(
+        9094,
+        description="inter-broker listener port (SSL, client certificate required): brokers "
+        "and Timestack's on-host administration authenticate with the host's certificate",
+    )
     advertised_host: Hostname | None = Field(
         None, description="name clients connect to (default: host)"
     )
@@ -162,6 +214,19 @@ class KafkaSpec(SpecModel):
     )
     settings: dict[KafkaProperty, KafkaValue] = Field({}, description="server.properties overrides")
     topics: list[KafkaTopic] = Field([], description="topics to manage")
+    principals: list[KafkaPrincipal] = Field(
+        [], description="SCRAM users and their ACLs (sasl_ssl), reconciled from the first broker"
+    )
+    ingest_password_env: EnvName | None = Field(
+        "TIMESTACK_KAFKA_INGEST_PASSWORD",
+        description="environment variable with the password of the ingest writers' principal "
+        "(timestack-ingest); needed with sasl_ssl when the inventory has group ingest",
+    )
+    lag_password_env: EnvName | None = Field(
+        "TIMESTACK_KAFKA_LAG_PASSWORD",
+        description="environment variable with the password of the lag collector's principal "
+        "(timestack-kafka-lag); needed with sasl_ssl when the inventory has group monitoring",
+    )
     jmx_exporter: JmxExporterSpec = Field(
         JmxExporterSpec(), description="the Prometheus JMX exporter agent (monitored inventories)"
     )

@@ -94,6 +94,14 @@ def _env_is_set(name: str) -> str:
     return name
 
 
+def _env_name(name: str) -> str:
+    """Only the shape of a variable name: whether it must be set depends on other fields
+    (kafka.security), which the cross-field rules of roles.spec.kafka_security check."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError("an environment variable name like TIMESTACK_KAFKA_INGEST_PASSWORD")
+    return name
+
+
 def _timezone(value: str) -> str:
     shape = r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}"
     known = zoneinfo.available_timezones()  # empty when the controller has no tz database
@@ -164,6 +172,7 @@ AbsPath = Annotated[
     ),
 ]
 EnvVar = Annotated[str, AfterValidator(_env_is_set)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 IpAddress = Annotated[str, _checked(_is_ip, "an IP address like 10.20.0.5")]
 PgListenAddress = Annotated[
@@ -213,6 +222,31 @@ TopicName = Annotated[
     _checked(
         lambda v: v not in (".", "..") and re.fullmatch(r"[A-Za-z0-9._-]{1,249}", v) is not None,
         'a Kafka topic name: letters, digits, ".", "_", "-" (1-249 chars, not "." or "..")',
+    ),
+]
+# A SCRAM user name: no "=" or "," (Kafka escapes them, and certificate principals are
+# distinguished names full of both), so no declared name can ever equal a broker's.
+KafkaUser = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+        'a principal name of letters, digits, ".", "_", "-" (at most 64 chars)',
+    ),
+]
+# A consumer group id, or a prefix of them ending in "*"; "*" alone is every group.
+KafkaGroupPattern = Annotated[
+    str,
+    _matching(
+        r"\*|[A-Za-z0-9._-]{1,200}\*?",
+        'a consumer group id, a prefix ending in "*" (timestack-*), or "*" for every group',
+    ),
+]
+# A topic name, or a prefix of topic names ending in "*" (prefixed ACLs).
+TopicPattern = Annotated[
+    str,
+    _matching(
+        r"[A-Za-z0-9._-]{1,249}\*?",
+        'a Kafka topic name, or a prefix of topic names ending in "*" (timestack-test-*)',
     ),
 ]
 KafkaClusterId = Annotated[str, AfterValidator(_kafka_cluster_id)]

@@ -10,21 +10,25 @@ import uuid
 from pathlib import Path
 
 from roles.ingest import config
-from tests.integration.kafka_lab import on
+from tests.integration.kafka_lab import CLIENT_DIR, client_config, on
 from tests.integration.lab_access import db_sql
 
 FEED = Path(__file__).resolve().parents[2] / "bench" / "telemetry_feed.py"
 WORK = "/srv/timestack-ingest-test"  # not /tmp: trixie's systemd mounts a tmpfs there
 WRITERS = ("ts-kafka1", "ts-kafka2", "ts-kafka3")
 BOOTSTRAP = ",".join(f"{name}:9092" for name in WRITERS)
+# What install_feed writes: the feed's --client-config (tests/integration/kafka_lab.py).
+FEED_CLIENT = ["--client-config", f"{CLIENT_DIR}/client.json"]
 TABLE = "telemetry.vehicle_telemetry"
 REJECTS = "timestack.ingest_rejects"
 
 
 def install_feed() -> str:
-    """The feed script on the first writer host; its path there."""
+    """The feed script on the first writer host, with the lab's test principal's client
+    configuration (a root-only file: FEED_CLIENT); its path there."""
     on(WRITERS[0], "mkdir", "-p", WORK)
     subprocess.run(["docker", "cp", str(FEED), f"{WRITERS[0]}:{WORK}/feed.py"], check=True)
+    client_config(WRITERS[0])
     return f"{WORK}/feed.py"
 
 
@@ -63,7 +67,8 @@ def producer(feed: str, prefix: str, count: int, rate: int) -> subprocess.Popen[
     on(WRITERS[0], "rm", "-f", f"{WORK}/acked")
     return subprocess.Popen(
         ["docker", "exec", WRITERS[0], "python3", feed, "produce", "--bootstrap", BOOTSTRAP,
-         "--prefix", prefix, "--count", str(count), "--rate", str(rate), "--dir", WORK],
+         *FEED_CLIENT, "--prefix", prefix, "--count", str(count), "--rate", str(rate),
+         "--dir", WORK],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

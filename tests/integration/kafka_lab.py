@@ -8,6 +8,12 @@ deployed once); then the lab is not touched.
 Variants of the host data (a setting, a topic's partitions) are written as a Kafka-only
 inventory (inventory/_kafka_*.py, ignored by git) over the target inventory's group kafka:
 deploying it runs the common and kafka roles on the brokers only.
+
+The brokers are secured (kafka.security sasl_ssl): on-host administration uses the host's
+certificate on the internal listener (/etc/kafka/admin-client.json, as the role does);
+clients the tests run in a container log in as the lab's test principal
+(`timestack-lab-client`, inventory/lab.py) with librdkafka settings written into the
+container as a root-only file (`client_config`): its password is never on a command line.
 """
 
 from __future__ import annotations
@@ -23,11 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.secrets import lab_secrets
+from roles import kafka_clients
 from roles.kafka import config
 from roles.kafka.topics import TopicState, parse_described
 from tests.integration.pyinfra_run import ROOT
 
 TARGET_ENV = "TIMESTACK_KAFKA_TARGET"
+LAB_CLIENT = "timestack-lab-client"
+LAB_CLIENT_PASSWORD_ENV = "TIMESTACK_KAFKA_LAB_CLIENT_PASSWORD"
+CLIENT_DIR = "/srv/timestack-kafka-client"  # not /tmp: trixie's systemd mounts a tmpfs there
+INTERNAL_PORT = 9094
 DEPLOY = "Kafka (KRaft)"
 RESTART_OP = f"{DEPLOY} | Rolling restart for changed configuration or release"
 TOPICS_OP = f"{DEPLOY} | Topics as declared"
@@ -51,8 +63,14 @@ class Brokers:
 
     @property
     def bootstrap(self) -> str:
-        """Every broker by the name it advertises (the container name)."""
+        """Every broker's client listener (SASL_SSL) by the name it advertises (the
+        container name)."""
         return ",".join(f"{name}:9092" for name in self.containers)
+
+    @property
+    def internal_bootstrap(self) -> str:
+        """Every broker's internal listener (mutual TLS with a broker host's certificate)."""
+        return ",".join(f"{name}:{INTERNAL_PORT}" for name in self.containers)
 
     @property
     def module(self) -> str:
@@ -82,10 +100,34 @@ def on(container: str, *command: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def admin_args(container: str) -> list[str]:
+    """How the role's admin tool reaches the cluster from a broker: its internal listener,
+    the host's certificate."""
+    return ["--bootstrap", f"{container}:{INTERNAL_PORT}",
+            "--client-config", kafka_clients.ADMIN_CLIENT,
+            "--command-config", kafka_clients.ADMIN_PROPERTIES]  # fmt: skip
+
+
 def admin(container: str, *args: str) -> Any:
     """The role's admin tool on a broker, its JSON answer."""
-    output = on(container, "python3", config.ADMIN_SCRIPT, *args, "--bootstrap", "127.0.0.1:9092")
-    return json.loads(output)
+    return json.loads(on(container, "python3", config.ADMIN_SCRIPT, *args, *admin_args(container)))
+
+
+def client_settings(username: str, password: str) -> dict[str, str]:
+    """librdkafka settings of a SCRAM principal on the client listener, CA from the host."""
+    return kafka_clients.sasl_client(username, password, kafka_clients.CA_CERT)
+
+
+def client_config(container: str, username: str = LAB_CLIENT, password: str | None = None,
+                  name: str = "client.json") -> str:  # fmt: skip
+    """A root-only (0600) JSON file of librdkafka settings in the container, sent on stdin;
+    its path. The password defaults to the lab client's, from the lab's secrets."""
+    if password is None:
+        password = os.environ.get(LAB_CLIENT_PASSWORD_ENV) or lab_secrets()[LAB_CLIENT_PASSWORD_ENV]
+    path = f"{CLIENT_DIR}/{name}"
+    on(container, "sh", "-c", f"umask 077 && mkdir -p {CLIENT_DIR} && cat > {path}",
+       stdin=json.dumps(client_settings(username, password)))  # fmt: skip
+    return path
 
 
 def describe(container: str) -> dict[str, TopicState]:
@@ -128,7 +170,7 @@ def kill_and_start(container: str) -> dict[str, Any]:
         time.sleep(0.5)
     on(container, "systemctl", "start", "kafka.service")  # systemd may have restarted it
     node = str(brokers_node(container))
-    on(container, "python3", config.ADMIN_SCRIPT, "health", "--bootstrap", "127.0.0.1:9092",
+    on(container, "python3", config.ADMIN_SCRIPT, "health", *admin_args(container),
        "--kafka-home", "/opt/kafka", "--node-id", node, "--voters", "1,2,3",
        "--name", container, "--when", "after SIGKILL", "--timeout", "300")  # fmt: skip
     now = on(container, "systemctl", "show", "kafka.service", "--property", "MainPID")

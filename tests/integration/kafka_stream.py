@@ -12,6 +12,11 @@ so its traffic stays on the lab network. Used by tests/integration/test_kafka_no
         duplicated, lost, unacknowledged_read}: lost = acknowledged but never read.
     kafka_stream.py delete --bootstrap B --topic T
 
+Every command takes --client-config FILE (a JSON object of librdkafka settings: on a secured
+cluster a SCRAM principal's, password included, in a root-only file) and, for creating and
+deleting the topic, --admin-config FILE with --admin-bootstrap B (default: the client's;
+on the lab a broker host's certificate on the internal listener).
+
 Bounded: at most --rate records a second (default 200) and --max-seconds (default 600).
 """
 
@@ -28,8 +33,27 @@ from typing import Any
 TIMEOUT = 30.0
 
 
+def settings(path: str | None) -> dict[str, str]:
+    """librdkafka settings from a JSON file (none without one: a plaintext cluster)."""
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return {str(k): str(v) for k, v in json.load(handle).items()}
+
+
+def client(args: argparse.Namespace, **more: Any) -> dict[str, Any]:
+    return {**settings(args.client_config), "bootstrap.servers": args.bootstrap, **more}
+
+
+def admin_client(args: argparse.Namespace) -> Any:
+    from confluent_kafka.admin import AdminClient  # type: ignore[import-not-found]
+
+    config = settings(args.admin_config) if args.admin_config else settings(args.client_config)
+    return AdminClient({**config, "bootstrap.servers": args.admin_bootstrap or args.bootstrap})
+
+
 def create_topic(admin: Any, topic: str) -> None:
-    from confluent_kafka.admin import NewTopic  # type: ignore[import-not-found]
+    from confluent_kafka.admin import NewTopic
 
     if topic in admin.list_topics(timeout=TIMEOUT).topics:
         return
@@ -39,9 +63,8 @@ def create_topic(admin: Any, topic: str) -> None:
 
 def produce(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import Producer  # type: ignore[import-not-found]
-    from confluent_kafka.admin import AdminClient
 
-    create_topic(AdminClient({"bootstrap.servers": args.bootstrap}), args.topic)
+    create_topic(admin_client(args), args.topic)
     acked: list[int] = []
     errors: Counter[str] = Counter()
 
@@ -52,14 +75,16 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
             errors[str(error)] += 1
 
     producer = Producer(
-        {
-            "bootstrap.servers": args.bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            # Keep retrying through a broker restart: a record fails only after 5 minutes.
-            "delivery.timeout.ms": 300000,
-            "linger.ms": 5,
-        }
+        client(
+            args,
+            **{
+                "acks": "all",
+                "enable.idempotence": True,
+                # Keep retrying through a broker restart: a record fails only after 5 minutes.
+                "delivery.timeout.ms": 300000,
+                "linger.ms": 5,
+            },
+        )
     )
     stop, started, produced = os.path.join(args.dir, "stop"), time.monotonic(), 0
     while not os.path.exists(stop) and time.monotonic() - started < args.max_seconds:
@@ -86,12 +111,14 @@ def consume(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
-        {
-            "bootstrap.servers": args.bootstrap,
-            "group.id": f"{args.topic}-check",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
+        client(
+            args,
+            **{
+                "group.id": f"{args.topic}-check",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            },
+        )
     )
     partitions = consumer.list_topics(args.topic, timeout=TIMEOUT).topics[args.topic].partitions
     ends = {}
@@ -122,9 +149,7 @@ def consume(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def delete(args: argparse.Namespace) -> dict[str, Any]:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    admin = admin_client(args)
     admin.delete_topics([args.topic], request_timeout=TIMEOUT)[args.topic].result(TIMEOUT)
     return {"deleted": args.topic}
 
@@ -137,6 +162,9 @@ def main() -> int:
     parser.add_argument("--dir", default=".")
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--max-seconds", type=float, default=600)
+    parser.add_argument("--client-config", help="JSON file of librdkafka settings")
+    parser.add_argument("--admin-config", help="JSON file of librdkafka settings (admin)")
+    parser.add_argument("--admin-bootstrap", help="bootstrap of the admin client")
     args = parser.parse_args()
     action = {"produce": produce, "consume": consume, "delete": delete}[args.command]
     print(json.dumps(action(args), sort_keys=True))

@@ -52,8 +52,9 @@ DRIFTS = (
     ),
     Drift(
         "topic retention altered with kafka-configs.sh",
-        ("ts-kafka1", "/opt/kafka/bin/kafka-configs.sh --bootstrap-server 127.0.0.1:9092 "
-         "--alter --entity-type topics --entity-name vehicle-telemetry "
+        ("ts-kafka1", "/opt/kafka/bin/kafka-configs.sh --bootstrap-server ts-kafka1:9094 "
+         "--command-config /etc/kafka/admin-client.properties --alter --entity-type topics "
+         "--entity-name vehicle-telemetry "
          "--add-config retention.ms=3600000"),
         "topic vehicle-telemetry: set retention.ms=604800000",
         "Kafka (KRaft) | Topics as declared",

@@ -19,6 +19,7 @@ from typing import Any
 from roles.ingest import config
 from tests.integration.ingest_lab import (
     BOOTSTRAP,
+    FEED_CLIENT,
     REJECTS,
     TABLE,
     WRITERS,
@@ -37,9 +38,8 @@ COUNT, RATE = 100_000, 2_000
 
 def test_bad_messages_are_kept_with_their_reason_and_their_batch_lands(ingest_feed: str) -> None:
     prefix = run_prefix("IB")
-    where: dict[str, list[int]] = json.loads(
-        on(WRITERS[0], "python3", ingest_feed, "bad", "--bootstrap", BOOTSTRAP, "--prefix", prefix)
-    )
+    feed = [ingest_feed, "bad", "--bootstrap", BOOTSTRAP, *FEED_CLIENT, "--prefix", prefix]
+    where: dict[str, list[int]] = json.loads(on(WRITERS[0], "python3", *feed))
     try:
         good = wait_for_rows(prefix, 3, 120)
         query = (
@@ -150,8 +150,8 @@ def test_redelivered_messages_are_written_once(ingest_feed: str) -> None:
     prefix, count = run_prefix("IR"), 20_000
     since = on(WRITERS[0], "date", "+%s%3N").strip()
     time.sleep(1)
-    on(WRITERS[0], "python3", ingest_feed, "produce", "--bootstrap", BOOTSTRAP, "--prefix", prefix,
-       "--count", str(count))  # fmt: skip
+    on(WRITERS[0], "python3", ingest_feed, "produce", "--bootstrap", BOOTSTRAP, *FEED_CLIENT,
+       "--prefix", prefix, "--count", str(count))  # fmt: skip
     try:
         first = wait_for_rows(prefix, count, 120)
         for name in WRITERS:
@@ -163,6 +163,7 @@ def test_redelivered_messages_are_written_once(ingest_feed: str) -> None:
             "rewind",
             "--bootstrap",
             BOOTSTRAP,
+            *FEED_CLIENT,
             "--since-ms",
             since,
         )

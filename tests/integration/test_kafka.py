@@ -82,8 +82,11 @@ def test_three_apache_kafka_brokers_form_one_caught_up_quorum(brokers: Brokers) 
     assert state["brokers"] == [1, 2, 3]
     for node in (1, 2, 3):
         assert admin_tool.health_problems(state, node, [1, 2, 3]) == [], state
-    status = on(brokers.containers[0], "/opt/kafka/bin/kafka-metadata-quorum.sh",
-                "--bootstrap-server", "127.0.0.1:9092", "describe", "--status")  # fmt: skip
+    first = brokers.containers[0]
+    status = on(first, "/opt/kafka/bin/kafka-metadata-quorum.sh",
+                "--bootstrap-server", f"{first}:9094",
+                "--command-config", "/etc/kafka/admin-client.properties",
+                "describe", "--status")  # fmt: skip
     assert re.search(r"CurrentVoters:\s+\[.*\"id\": 1.*\"id\": 2.*\"id\": 3", status), status
 
 

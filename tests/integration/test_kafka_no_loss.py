@@ -21,10 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from roles import kafka_clients
 from tests.integration.kafka_lab import (
+    CLIENT_DIR,
     RESTART_OP,
     TARGET_ENV,
     Brokers,
+    client_config,
     kill_and_start,
     on,
     target,
@@ -46,9 +49,14 @@ def brokers(request: pytest.FixtureRequest) -> Brokers:
 
 
 def stream(brokers: Brokers, command: str, *args: str) -> list[str]:
+    """The stream as the lab's test principal on the client listener (SASL_SSL), its topic
+    created and deleted with the broker host's certificate on the internal listener."""
     return [
         "docker", "exec", brokers.containers[0], "python3", f"{WORK}/kafka_stream.py", command,
-        "--bootstrap", brokers.bootstrap, "--topic", TOPIC, "--dir", WORK, *args,
+        "--bootstrap", brokers.bootstrap, "--topic", TOPIC, "--dir", WORK,
+        "--client-config", f"{CLIENT_DIR}/client.json",
+        "--admin-config", kafka_clients.ADMIN_CLIENT,
+        "--admin-bootstrap", brokers.internal_bootstrap, *args,
     ]  # fmt: skip
 
 
@@ -59,6 +67,7 @@ def test_no_acknowledged_record_is_lost_through_a_rolling_restart_and_a_kill(
     on(first, "mkdir", "-p", WORK)
     subprocess.run(["docker", "cp", str(SCRIPT), f"{first}:{WORK}/kafka_stream.py"], check=True)
     on(first, "rm", "-f", f"{WORK}/stop", f"{WORK}/acked")
+    client_config(first)
     producer = subprocess.Popen(
         stream(brokers, "produce", "--rate", str(RATE), "--max-seconds", str(MAX_SECONDS)),
         stdout=subprocess.PIPE,

@@ -34,8 +34,8 @@ def test_single_broker_is_its_own_quorum_with_one_replica() -> None:
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == "1"
     assert props["controller.quorum.voters"] == "1@ts-kafka1:9093"
-    assert props["listeners"] == "PLAINTEXT://:9092,CONTROLLER://:9093"
-    assert props["advertised.listeners"] == "PLAINTEXT://ts-kafka1:9092"
+    assert props["listeners"] == "CLIENT://:9092,INTERNAL://:9094,CONTROLLER://:9093"
+    assert props["advertised.listeners"] == "CLIENT://ts-kafka1:9092,INTERNAL://ts-kafka1:9094"
     assert props["log.dirs"] == "/var/lib/kafka/data"
     for key in ("default.replication.factor", "min.insync.replicas",
                 "offsets.topic.replication.factor", "transaction.state.log.replication.factor",
@@ -46,11 +46,14 @@ def test_single_broker_is_its_own_quorum_with_one_replica() -> None:
 @pytest.mark.parametrize(
     ("address", "listeners"),
     [
-        ("10.0.0.5", "PLAINTEXT://10.0.0.5:9092,CONTROLLER://10.0.0.5:9093"),
-        ("fd00::5", "PLAINTEXT://[fd00::5]:9092,CONTROLLER://[fd00::5]:9093"),
+        ("10.0.0.5", "CLIENT://10.0.0.5:9092,INTERNAL://10.0.0.5:9094,CONTROLLER://10.0.0.5:9093"),
+        (
+            "fd00::5",
+            "CLIENT://[fd00::5]:9092,INTERNAL://[fd00::5]:9094,CONTROLLER://[fd00::5]:9093",
+        ),
     ],
 )
-def test_listen_address_binds_both_listeners_to_one_interface(address: str, listeners: str) -> None:
+def test_listen_address_binds_every_listener_to_one_interface(address: str, listeners: str) -> None:
     props = properties(inventory(("@docker/ts-kafka1", {"kafka": {"listen_address": address}})))
     assert props["listeners"] == listeners
 
@@ -66,7 +69,7 @@ def test_three_brokers_vote_together_and_keep_three_copies() -> None:
         assert properties(specs, index)["controller.quorum.voters"] == voters
     third = properties(specs, 2)
     assert third["node.id"] == "3"
-    assert third["advertised.listeners"] == "PLAINTEXT://10.0.0.13:9092"
+    assert third["advertised.listeners"] == "CLIENT://10.0.0.13:9092,INTERNAL://10.0.0.13:9094"
     assert third["default.replication.factor"] == "3"
     assert third["min.insync.replicas"] == "2"
     assert third["offsets.topic.replication.factor"] == "3"

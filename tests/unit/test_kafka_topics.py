@@ -65,8 +65,9 @@ def test_partitions_grow_with_kafka_topics_alter() -> None:
     pending = plan({"vehicle-telemetry": state(partitions=10)}, [topic(partitions=20)])
     assert pending == Plan(partitions=[AddPartitions("vehicle-telemetry", 20)])
     assert pending.summary() == ["topic vehicle-telemetry: grow to 20 partitions"]
-    assert tool_commands(pending, "/opt/kafka", "127.0.0.1:9092") == [
-        ["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "127.0.0.1:9092", "--alter",
+    assert tool_commands(pending, "/opt/kafka", "k1:9094", "/etc/kafka/admin.properties") == [
+        ["/opt/kafka/bin/kafka-topics.sh", "--bootstrap-server", "k1:9094",
+         "--command-config", "/etc/kafka/admin.properties", "--alter",
          "--topic", "vehicle-telemetry", "--partitions", "20"],
     ]  # fmt: skip
 
@@ -125,12 +126,13 @@ def test_plan_becomes_release_tool_commands_in_order() -> None:
                             ["segment.ms", "flush.ms"])],
         partitions=[AddPartitions("t", 12)],
     )  # fmt: skip
-    topics = ["/k/bin/kafka-topics.sh", "--bootstrap-server", "b:1"]
-    assert tool_commands(pending, "/k", "b:1") == [
+    connect = ["--bootstrap-server", "b:1", "--command-config", "c"]
+    topics = ["/k/bin/kafka-topics.sh", *connect]
+    assert tool_commands(pending, "/k", "b:1", "c") == [
         [*topics, "--delete", "--topic", "old"],
         [*topics, "--create", "--topic", "new", "--partitions", "3", "--replication-factor", "3",
          "--config", "cleanup.policy=compact,delete", "--config", "segment.ms=9"],
-        ["/k/bin/kafka-configs.sh", "--bootstrap-server", "b:1", "--alter", "--entity-type",
+        ["/k/bin/kafka-configs.sh", *connect, "--alter", "--entity-type",
          "topics", "--entity-name", "t",
          # a value with a comma goes in brackets, as kafka-configs.sh reads lists
          "--add-config", "cleanup.policy=[compact,delete],retention.ms=1",
@@ -141,15 +143,15 @@ def test_plan_becomes_release_tool_commands_in_order() -> None:
 
 def test_config_change_sets_or_deletes_only_what_it_must() -> None:
     only_delete = Plan(alter=[AlterConfigs("t", {}, ["segment.ms"])])
-    (command,) = tool_commands(only_delete, "/k", "b:1")
+    (command,) = tool_commands(only_delete, "/k", "b:1", "c")
     assert "--add-config" not in command and command[-2:] == ["--delete-config", "segment.ms"]
     only_set = Plan(alter=[AlterConfigs("t", {"retention.ms": "5"}, [])])
-    (command,) = tool_commands(only_set, "/k", "b:1")
+    (command,) = tool_commands(only_set, "/k", "b:1", "c")
     assert "--delete-config" not in command and command[-2:] == ["--add-config", "retention.ms=5"]
 
 
 def test_empty_plan_runs_no_tool() -> None:
-    assert tool_commands(Plan(), "/k", "b:1") == []
+    assert tool_commands(Plan(), "/k", "b:1", "c") == []
 
 
 ENTRIES = [

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from roles import hardware
+from roles import hardware, kafka_clients
 from roles.colocation import kafka_heap_bytes
-from roles.kafka import admin_tool, config
-from roles.kafka.cluster import Broker, brokers, cluster_id
+from roles.kafka import admin_tool, config, principals, wanted_principals
+from roles.kafka.cluster import Broker, brokers, cluster_id, manages_topics
+from roles.kafka.facts import KafkaAccess
 from roles.kafka.topics import differences, parse_described
 from tests.verify.targets import load_targets
 
@@ -38,7 +39,11 @@ def admin(host: Any, spec: Any, *args: str) -> Any:
             config.ADMIN_SCRIPT,
             *args,
             "--bootstrap",
-            config.bootstrap(spec.kafka),
+            config.bootstrap(spec),
+            "--client-config",
+            kafka_clients.ADMIN_CLIENT,
+            "--command-config",
+            kafka_clients.ADMIN_PROPERTIES,
         )
     )
     return host.run(command)
@@ -151,3 +156,119 @@ def test_no_under_replicated_or_offline_partitions(host: Any, spec: Any) -> None
     state = _state(host, spec)
     assert state["under_replicated"] == [], f"under-replicated: {state['under_replicated']}"
     assert state["offline"] == [], f"offline: {state['offline']}"
+
+
+# ---------------------------------------------------------------------------------------
+# Security (kafka.security sasl_ssl): read-only, no application password needed.
+
+MONTH = 30 * 24 * 3600
+
+
+def _secured(spec: Any) -> None:
+    if not kafka_clients.secured(spec.kafka):
+        pytest.skip("kafka.security is plaintext on this host: no TLS listeners to check")
+
+
+def _listener_ports(spec: Any) -> dict[str, int]:
+    kafka = spec.kafka
+    return {"client": kafka.port, "internal": kafka.internal_port,
+            "controller": kafka.controller_port}  # fmt: skip
+
+
+def test_no_plaintext_listener_in_the_deployed_configuration(host: Any, spec: Any) -> None:
+    _secured(spec)
+    actual = config.parse_properties(host.file(config.SERVER_PROPERTIES).content_string)
+    protocols = actual.get("listener.security.protocol.map", "")
+    plain = [pair for pair in protocols.split(",") if pair.endswith(":PLAINTEXT")]
+    assert not plain, f"PLAINTEXT listeners in {config.SERVER_PROPERTIES}: {plain}"
+    assert actual.get("allow.everyone.if.no.acl.found") == "false", actual
+    assert actual.get("authorizer.class.name") == config.AUTHORIZER, actual
+
+
+def test_key_and_client_configuration_files_are_private(host: Any, spec: Any) -> None:
+    _secured(spec)
+    wanted = {
+        kafka_clients.KEYSTORE: (config.USER, 0o600),
+        kafka_clients.ADMIN_CLIENT: ("root", 0o600),
+        kafka_clients.ADMIN_PROPERTIES: ("root", 0o600),
+        kafka_clients.CA_CERT: ("root", 0o644),
+    }
+    wrong = {}
+    for path, (user, mode) in wanted.items():
+        found = host.file(path)
+        if not found.exists:
+            wrong[path] = "missing"
+        elif (found.user, found.mode) != (user, mode):
+            wrong[path] = f"{found.user} {found.mode:o}, expected {user} {mode:o}"
+    assert not wrong, wrong
+
+
+# A client with no credentials: plaintext on every listener, then TLS without a certificate
+# on the ones that require one. Each must fail to list topics.
+ANONYMOUS = """
+import json, sys
+from confluent_kafka.admin import AdminClient
+address, ca, ports = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+answered = {}
+for name, port in ports.items():
+    tries = [("plaintext", {})]
+    if name != "client":
+        tries.append(("TLS without a certificate", {"security.protocol": "SSL",
+                                                    "ssl.ca.location": ca}))
+    for how, extra in tries:
+        client = AdminClient({"bootstrap.servers": f"{address}:{port}", "log_level": 0, **extra})
+        try:
+            topics = sorted(client.list_topics(timeout=5).topics)
+            answered[f"{name} ({port}) {how}"] = topics
+        except Exception:
+            pass
+print(json.dumps(answered))
+"""
+
+
+def test_a_client_without_credentials_is_refused_on_every_listener(host: Any, spec: Any) -> None:
+    _secured(spec)
+    address = kafka_clients.broker_address(spec)
+    ports = json.dumps(_listener_ports(spec))
+    parts = ("python3", "-c", ANONYMOUS, address, kafka_clients.CA_CERT, ports)
+    result = host.run(" ".join(shlex.quote(part) for part in parts))
+    assert result.rc == 0, result.stderr
+    answered = json.loads(result.stdout)
+    assert not answered, f"listeners that answered a client without credentials: {answered}"
+
+
+def test_every_listener_shows_a_ca_issued_certificate_for_this_host(host: Any, spec: Any) -> None:
+    _secured(spec)
+    address = kafka_clients.broker_address(spec)
+    problems = {}
+    for name, port in _listener_ports(spec).items():
+        shown = host.run(
+            f"openssl s_client -connect {shlex.quote(f'{address}:{port}')} "
+            f"-servername {shlex.quote(address)} -CAfile {kafka_clients.CA_CERT} "
+            "-verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -issuer "
+            f"-ext subjectAltName -checkend {MONTH}"
+        )
+        text = shown.stdout
+        if shown.rc != 0:
+            problems[name] = f"no verified certificate valid for 30 more days ({text.strip()})"
+        elif f"DNS:{address}" not in text and f"IP Address:{address}" not in text:
+            problems[name] = f"{address} is not among its names ({text.strip()})"
+    assert not problems, problems
+
+
+def test_principals_and_acls_as_declared(
+    host: Any, spec: Any, cluster: list[Broker], inventory_specs: dict[str, Any]
+) -> None:
+    """On the broker that reconciles them (two JVM starts): every declared and derived
+    principal has its SCRAM credential and exactly its ACLs. Passwords are not needed."""
+    _secured(spec)
+    if not manages_topics(spec, cluster):
+        pytest.skip("principals are reconciled from the first broker; checked there")
+    command = KafkaAccess().command(
+        config.bootstrap(spec), config.home(spec.kafka), spec.kafka.log_dir
+    )
+    result = host.run(command)
+    access = principals.parse_access(result.stdout.splitlines())
+    assert access.status == "ok", access.error or result.stdout[-500:]
+    differ = principals.differences(access, wanted_principals(spec, inventory_specs))
+    assert not differ, f"principals and ACLs differ from host data (a deploy would: {differ})"

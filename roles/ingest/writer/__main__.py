@@ -26,9 +26,20 @@ def read_password(config: Mapping[str, Any]) -> str | None:
         return handle.read().rstrip("\n")
 
 
+def read_kafka_password(config: Mapping[str, Any]) -> dict[str, str]:
+    """sasl.password of the writers' Kafka principal, from a file only root and the writer's
+    group read (none on a PLAINTEXT cluster)."""
+    path = config.get("kafka_password_file")
+    if not path:
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return {"sasl.password": handle.read().rstrip("\n")}
+
+
 def consumer_config(config: Mapping[str, Any], host: str) -> dict[str, Any]:
     return {
         **config["kafka"],
+        **read_kafka_password(config),
         "client.id": f"timestack-ingest-{host}",
         # Offsets are committed by hand, after the rows they carry are committed.
         "enable.auto.commit": False,

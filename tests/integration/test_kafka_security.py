@@ -1,0 +1,195 @@
+"""Kafka's secured listeners on the lab's three brokers (or TIMESTACK_KAFKA_TARGET: see
+tests/integration/kafka_lab.py): a client without credentials can do nothing, a declared
+principal writes its own topics only, a principal removed from host data loses its
+credential and ACLs, and a second deploy changes nothing.
+
+Clients run inside the first broker container (Debian's librdkafka, on the lab network);
+their settings, passwords included, reach them in root-only files on stdin, never argv.
+The extra principal of these tests gets its password through pyinfra's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from roles import kafka_clients
+from tests.integration.kafka_lab import (
+    DEPLOY,
+    GROUP_TOPICS,
+    LAB_CLIENT,
+    TARGET_ENV,
+    Brokers,
+    admin_args,
+    client_config,
+    on,
+    target,
+    variant,
+)
+from tests.integration.pyinfra_run import DeployRun, dry_run, run_pyinfra
+
+ACCESS_OP = f"{DEPLOY} | Principals and ACLs as declared"
+PRODUCER = "timestack-test-producer"
+PRODUCER_ENV = "TIMESTACK_TEST_KAFKA_PRODUCER_PASSWORD"
+ALLOWED, OTHER = "factory-metrics", "vehicle-telemetry"
+SCRATCH = "timestack-test-anonymous"
+
+# Runs in the container: with the given librdkafka settings, list, create, delete a topic
+# and produce one message; prints what each attempt gave (None: it worked).
+CLIENT = """
+import json, sys
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+settings = json.load(open(sys.argv[1])) if sys.argv[1] != "-" else {}
+bootstrap, topic, scratch = sys.argv[2], sys.argv[3], sys.argv[4]
+base = {**settings, "bootstrap.servers": bootstrap, "log_level": 0}
+out = {}
+def attempt(name, action):
+    try:
+        action()
+        out[name] = None
+    except Exception as error:
+        out[name] = str(error)
+def listed():
+    topics = AdminClient({**base, "socket.timeout.ms": 5000}).list_topics(timeout=8).topics
+    if topic not in topics:
+        raise RuntimeError(f"{topic} not listed ({sorted(topics)})")
+attempt("list", listed)
+admin = AdminClient(base)
+attempt("create", lambda: admin.create_topics([NewTopic(scratch, 1, 1)],
+                                              request_timeout=10)[scratch].result(15))
+attempt("delete", lambda: admin.delete_topics([topic], request_timeout=10)[topic].result(15))
+def produce():
+    errors = []
+    producer = Producer({**base, "acks": "all", "message.timeout.ms": 15000})
+    producer.produce(topic, b"security-test", on_delivery=lambda e, m: errors.append(e))
+    producer.flush(20)
+    if not errors or errors[0] is not None:
+        raise RuntimeError(str(errors[0]) if errors else "no delivery report")
+attempt("produce", produce)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def brokers(request: pytest.FixtureRequest) -> Brokers:
+    if not os.environ.get(TARGET_ENV):
+        request.getfixturevalue("first_deploy")
+    return target()
+
+
+def client(brokers: Brokers, settings_path: str, topic: str, bootstrap: str = "") -> Any:
+    """CLIENT in the first broker container; what each attempt gave."""
+    first = brokers.containers[0]
+    on(first, "sh", "-c", f"cat > {_SCRIPT}", stdin=CLIENT)
+    output = on(first, "python3", _SCRIPT, settings_path, bootstrap or brokers.bootstrap,
+                topic, SCRATCH)  # fmt: skip
+    return json.loads(output.strip().splitlines()[-1])
+
+
+_SCRIPT = "/srv/timestack-kafka-client/security_client.py"
+
+
+def kafka_changes(run: DeployRun) -> dict[str, int]:
+    return {name: n for name, n in run.changed.items() if name.startswith(DEPLOY)}
+
+
+def test_a_client_without_credentials_can_do_nothing(brokers: Brokers) -> None:
+    first = brokers.containers[0]
+    client_config(first)  # the directory and the script's home
+    for label, settings, bootstrap in (
+        ("plaintext on the client listener", "-", brokers.bootstrap),
+        ("plaintext on the internal listener", "-", brokers.internal_bootstrap),
+    ):
+        got = client(brokers, settings, OTHER, bootstrap)
+        assert all(got.values()), f"{label}: {got}"
+    on(first, "sh", "-c", "umask 077 && cat > /srv/timestack-kafka-client/tls-only.json",
+       stdin=json.dumps({"security.protocol": "SSL",
+                         "ssl.ca.location": kafka_clients.CA_CERT}))  # fmt: skip
+    for bootstrap in (brokers.bootstrap, brokers.internal_bootstrap):
+        got = client(brokers, "/srv/timestack-kafka-client/tls-only.json", OTHER, bootstrap)
+        assert all(got.values()), f"TLS without credentials on {bootstrap}: {got}"
+    topics = on(first, "python3", "/usr/local/lib/timestack/kafka_admin.py", "describe",
+                *admin_args(first))  # fmt: skip
+    assert OTHER in json.loads(topics)["topics"], "the topic an anonymous client tried to delete"
+
+
+def test_a_wrong_password_is_refused(brokers: Brokers) -> None:
+    path = client_config(brokers.containers[0], LAB_CLIENT, "not-the-password", "wrong.json")
+    got = client(brokers, path, OTHER)
+    assert got["list"] and got["produce"], got
+
+
+def test_the_lab_client_lists_and_writes_its_topics_but_creates_and_deletes_nothing(
+    brokers: Brokers,
+) -> None:
+    got = client(brokers, client_config(brokers.containers[0]), OTHER)
+    assert got["list"] is None and got["produce"] is None, got
+    assert got["create"] and "authoriz" in got["create"].lower(), got
+    assert got["delete"] and "authoriz" in got["delete"].lower(), got
+
+
+@pytest.fixture
+def producer_password() -> Iterator[str]:
+    password = secrets.token_urlsafe(24)
+    yield password
+
+
+def with_producer(brokers: Brokers) -> Any:
+    """The target's brokers with one more principal: it may write ALLOWED only."""
+    lab = {"name": LAB_CLIENT, "password_env": "TIMESTACK_KAFKA_LAB_CLIENT_PASSWORD",
+           "produce": [t["name"] for t in GROUP_TOPICS] + ["timestack-test-*"],
+           "consume": [t["name"] for t in GROUP_TOPICS] + ["timestack-test-*"],
+           "groups": ["timestack-test-*", "timestack-ingest"]}  # fmt: skip
+    producer = {"name": PRODUCER, "password_env": PRODUCER_ENV, "produce": [ALLOWED]}
+    return variant(brokers, "principal", {"kafka": {"principals": [lab, producer]}})
+
+
+def test_a_declared_producer_writes_its_topics_only_and_leaves_with_its_acls(
+    brokers: Brokers, producer_password: str
+) -> None:
+    env = {PRODUCER_ENV: producer_password}
+    first = brokers.containers[0]
+    try:
+        with with_producer(brokers) as path:
+            os.environ[PRODUCER_ENV] = producer_password  # --dry validates the variable too
+            predicted = dry_run(path)
+            assert predicted.returncode == 0, predicted.output[-3000:]
+            assert kafka_changes(predicted) == {ACCESS_OP: 1}, kafka_changes(predicted)
+            added = run_pyinfra(path, env=env)
+            assert added.returncode == 0, added.output[-4000:]
+            assert kafka_changes(added) == {ACCESS_OP: 1}
+            assert producer_password not in added.output
+            again = run_pyinfra(path, env=env)
+            assert again.returncode == 0, again.output[-4000:]
+            assert kafka_changes(again) == {}, "a second deploy changed Kafka"
+        settings = client_config(first, PRODUCER, producer_password, "producer.json")
+        allowed = client(brokers, settings, ALLOWED)
+        assert allowed["produce"] is None, allowed
+        other = client(brokers, settings, OTHER)
+        assert other["produce"] and "authoriz" in other["produce"].lower(), other
+    finally:
+        os.environ.pop(PRODUCER_ENV, None)
+        removed = run_pyinfra(brokers.inventory)
+    assert removed.returncode == 0, removed.output[-4000:]
+    assert kafka_changes(removed) == {ACCESS_OP: 1}
+    users = on(first, "/opt/kafka/bin/kafka-configs.sh", "--bootstrap-server",
+               f"{first}:9094", "--command-config", kafka_clients.ADMIN_PROPERTIES,
+               "--describe", "--entity-type", "users")  # fmt: skip
+    assert f"'{PRODUCER}'" not in users, users
+    acls = on(first, "/opt/kafka/bin/kafka-acls.sh", "--bootstrap-server", f"{first}:9094",
+              "--command-config", kafka_clients.ADMIN_PROPERTIES, "--list")  # fmt: skip
+    assert f"User:{PRODUCER}" not in acls, acls
+    gone = client(brokers, settings, ALLOWED)
+    assert gone["produce"], f"{PRODUCER} still writes after its removal: {gone}"
+
+
+def test_second_deploy_changes_no_kafka_operation(brokers: Brokers) -> None:
+    second = run_pyinfra(brokers.inventory)
+    assert second.returncode == 0, second.output[-4000:]
+    assert kafka_changes(second) == {}
