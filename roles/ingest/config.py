@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from roles import kafka_clients, metrics
+from roles.paths import PUBLISHED_CA
 from roles.schema.model import LoadedSpec, OnConflictUpdate, SpecFileError, load_spec
 from roles.spec import HostSpec, Parsed, PostgresSpec, RoleSpec, host_address
 from roles.units import parse_duration_ms
@@ -104,6 +105,7 @@ def writer_config(
             "user": loaded.spec.ingest.role,
             "password_file": PASSWORD,
             "sslmode": ingest.sslmode,
+            "sslrootcert": PUBLISHED_CA,
             "application_name": f"timestack-ingest {host_address(host.name)}",
             "statement_timeout_ms": int(parse_duration_ms(ingest.statement_timeout)),
         },

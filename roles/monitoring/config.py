@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from roles import units
+from roles import kafka_clients, units
 from roles.backup.config import TLS_CERT as BACKUP_TLS_CERT
 from roles.backup.config import layout as backup_layout
 from roles.metrics import MONITORING_GROUP, address, runs_kafka_agent
@@ -83,7 +83,11 @@ def issued_certificates(spec: HostSpec, specs: Iterable[HostSpec]) -> list[tuple
         found.append(("pgbouncer", PGBOUNCER_TLS.cert))
     if backup_layout(spec, specs).tls_server:
         found.append(("pgbackrest", BACKUP_TLS_CERT))
+    if "kafka" in spec.groups and spec.kafka.security == "sasl_ssl":
+        found.append(("kafka", kafka_clients.KEYSTORE))  # its key, then its certificate
     return found
+
+
 # The lag collector's librdkafka settings, its principal's password included (0600 root).
 KAFKA_LAG_CLIENT = "/etc/timestack/kafka-lag.json"
 

@@ -27,9 +27,10 @@ class IngestSpec(SpecModel):
         "picks the read-write one (default: every host of group timescaledb)",
     )
     sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = Field(
-        "require",
-        description="libpq sslmode of the writer's database connection (require: encrypted; "
-        "verify-full needs the server certificate signed by a CA the writer hosts trust)",
+        "verify-full",
+        description="libpq sslmode of the writer's database connection (verify-full: "
+        "encrypted, and the server's certificate is Timestack's CA's for the name dialled; "
+        "the CA is the one every host publishes)",
     )
     metrics_port: Port = Field(9309, description="the writer's Prometheus endpoint")
     retry_max: PgDuration = Field(

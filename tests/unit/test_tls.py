@@ -63,7 +63,8 @@ def test_expiry_is_read_for_every_certificate_the_roles_put_on_a_host() -> None:
         ("pgbackrest", "/etc/pgbackrest/tls/host.crt"),
     ]
     assert config.issued_certificates(specs["@docker/kafka1"], everyone) == [
-        ("ca", "/etc/timestack/tls/ca.crt")
+        ("ca", "/etc/timestack/tls/ca.crt"),
+        ("kafka", "/etc/kafka/tls/host.pem"),  # the broker's key and certificate
     ]
 
 

@@ -63,6 +63,7 @@ class Sink:
             user=database["user"],
             password=self.password,
             sslmode=database.get("sslmode", "prefer"),
+            sslrootcert=database.get("sslrootcert"),
             target_session_attrs="read-write",
             connect_timeout=database.get("connect_timeout", 5),
             application_name=database.get("application_name", "timestack-ingest"),
