@@ -144,27 +144,42 @@ class KafkaAccess(FactBase[Access]):
         return parse_access(output)
 
 
-class PrincipalRecords(FactBase[dict[str, str]]):
-    """{principal: SHA-1 of its record file} on the reconciling broker: which principals
-    Timestack manages here, and whether each record is the wanted one. Never the content."""
+@dataclass(frozen=True)
+class Records:
+    """{principal: SHA-1 of its fingerprint record}, and the SHA-1 of the applied record."""
+
+    fingerprints: dict[str, str]
+    applied: str | None = None
+
+
+class PrincipalRecords(FactBase[Records]):
+    """The record files on the reconciling broker: which principals Timestack manages here,
+    whether each record is the wanted one, and what was last applied. Never the content."""
+
+    @override
+    @staticmethod
+    def default() -> Records:
+        return Records({})
 
     @override
     def command(self, directory: str) -> str:
         d = shlex.quote(directory)
         return (
-            f'for f in {d}/*.fingerprint; do [ -f "$f" ] && '
+            f'for f in {d}/*.fingerprint {d}/applied.state; do [ -f "$f" ] && '
             'printf \'%s %s\\n\' "$(sha1sum < "$f" | cut -d\' \' -f1)" "$(basename "$f")"; '
             "done; true"
         )
 
     @override
-    def process(self, output: list[str]) -> dict[str, str]:
-        found = {}
+    def process(self, output: list[str]) -> Records:
+        found, applied = {}, None
         for line in output:
             digest, _, name = line.strip().partition(" ")
             if name.endswith(".fingerprint"):
                 found[name.removesuffix(".fingerprint")] = digest
-        return found
+            elif name == "applied.state":
+                applied = digest
+        return Records(found, applied)
 
 
 @dataclass(frozen=True)

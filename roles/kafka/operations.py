@@ -220,17 +220,18 @@ def access_control(
     roles/kafka/principals.py): passwords set from a root-only file that is removed again,
     principals Timestack recorded but no longer wants removed with their ACLs, a record of
     each password's fingerprint written once it is set."""
+    records = host.get_fact(PrincipalRecords, directory=principals.RECORDS_DIR)
+    applied = principals.applied_record(wanted, salt)
+    if records.applied == principals.record_sha1(applied):
+        host.noop(f"{len(wanted)} principals and their ACLs as last applied")
+        return
     access = host.get_fact(KafkaAccess, bootstrap=bootstrap, kafka_home=kafka_home, log_dir=log_dir)
     if access.status == "unreachable":
         raise OperationError(
             f"{host.name}: Kafka at {bootstrap} did not list users and ACLs ({access.error}); "
             f"see `journalctl -u {config.UNIT}`"
         )
-    records = host.get_fact(PrincipalRecords, directory=principals.RECORDS_DIR)
-    pending = principals.plan(access, wanted, records, salt)
-    if pending.empty:
-        host.noop(f"{len(wanted)} principals and their ACLs as declared")
-        return
+    pending = principals.plan(access, wanted, records.fingerprints, salt)
     q, env = shlex.quote, f"LOG_DIR={shlex.quote(log_dir)}"
     configs = _tool(kafka_home, "kafka-configs.sh", bootstrap)
     yield StringCommand("install", "-d", "-m", "0700", principals.RECORDS_DIR)
@@ -243,6 +244,9 @@ def access_control(
         yield StringCommand("env", env, *map(q, command))
     for name in pending.forget:
         yield StringCommand("rm", "-f", q(f"{principals.RECORDS_DIR}/{name}.fingerprint"))
+    # Last: a run that failed above leaves the old record, so the next run reads again.
+    yield staged_upload(BytesIO(applied.encode()), principals.APPLIED_RECORD)
+    yield StringCommand("chmod", "600", q(principals.APPLIED_RECORD))
 
 
 def _set_password(

@@ -107,6 +107,21 @@ def fingerprint(password: str, salt: str) -> str:
     return f"pbkdf2-sha256:{FINGERPRINT_ITERATIONS}:{digest}\n"
 
 
+APPLIED_RECORD = f"{RECORDS_DIR}/applied.state"
+
+
+def applied_record(wanted: Sequence[Principal], salt: str) -> str:
+    """What was last applied, as a record: each principal with its fingerprint's digest and
+    every ACL Timestack gave. A run whose wanted record is the one on the broker reads nothing
+    more (no JVM): drift made by hand is the verify suite's to report (`differences`)."""
+    lines = [
+        f"principal {p.name} {record_sha1(fingerprint(p.password, f'{salt}:{p.name}'))}"
+        for p in sorted(wanted, key=lambda p: p.name)
+    ]
+    lines += sorted(acl.describe() for p in wanted for acl in p.acls)
+    return "\n".join(lines) + "\n"
+
+
 def record_sha1(record: str) -> str:
     """What the records fact reports for a record file: its SHA-1 (never its content)."""
     return hashlib.sha1(record.encode(), usedforsecurity=False).hexdigest()

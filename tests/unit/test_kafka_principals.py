@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 
-from roles.kafka.facts import PrincipalRecords
+from roles.kafka.facts import PrincipalRecords, Records
 from roles.kafka.principals import (
     Access,
     Acl,
     Principal,
     acl_commands,
     acls_for,
+    applied_record,
     credential_file,
     differences,
     fingerprint,
@@ -233,5 +234,19 @@ def test_the_fingerprint_is_salted_slow_and_hides_the_password() -> None:
 def test_the_records_fact_names_each_principal_with_the_digest_of_its_record() -> None:
     fact = PrincipalRecords()
     assert "sha1sum" in fact.command("/etc/kafka/principals")
-    found = fact.process(["0a1b app.fingerprint", "ffee timestack-ingest.fingerprint", "junk"])
-    assert found == {"app": "0a1b", "timestack-ingest": "ffee"}
+    found = fact.process(
+        ["0a1b app.fingerprint", "ffee timestack-ingest.fingerprint", "junk", "9c9c applied.state"]
+    )
+    assert found == Records({"app": "0a1b", "timestack-ingest": "ffee"}, applied="9c9c")
+    assert fact.process([]) == Records({})
+
+
+def test_the_applied_record_changes_with_a_password_or_an_acl_and_hides_passwords() -> None:
+    app = Principal("app", "secret-Password", acls_for("app", ["t"], [], []))
+    record = applied_record([app], "cluster-a")
+    assert "secret-Password" not in record
+    assert record == applied_record([app], "cluster-a")  # a rerun reads nothing more
+    other_password = Principal("app", "other-Password", app.acls)
+    assert applied_record([other_password], "cluster-a") != record
+    more = Principal("app", "secret-Password", acls_for("app", ["t", "u"], [], []))
+    assert applied_record([more], "cluster-a") != record
