@@ -62,6 +62,7 @@ def declared_wildcard_ports(spec: HostSpec, tls_server: bool) -> dict[int, str]:
     if "kafka" in groups and spec.kafka.listen_address in WILDCARD_HOSTS:
         declared[spec.kafka.port] = "kafka.listen_address"
         declared[spec.kafka.controller_port] = "kafka.listen_address"
+        declared[spec.kafka.internal_port] = "kafka.listen_address"
     if tls_server and spec.backup.tls_listen_address in WILDCARD_HOSTS:
         declared[spec.backup.tls_port] = "backup.tls_listen_address"
     # The exporters (Debian's, and the JMX agent in the broker's JVM) bind to the address

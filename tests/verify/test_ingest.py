@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from roles import kafka_clients
 from roles.ingest import config
+from roles.kafka import config as kafka_config
 from roles.metrics import address
 from roles.monitoring.config import TEXTFILE_DIR
 from roles.monitoring.facts import TcpListeners
@@ -21,12 +23,14 @@ pytestmark = pytest.mark.group("ingest")
 JOIN_SECONDS = 30
 
 # The members of the writers' group, as the group coordinator lists them (librdkafka's
-# list_groups: no broker tool needed on a writer host).
+# list_groups), asked as the broker itself: its certificate on the internal listener, with
+# the on-host administration's client settings (no application password).
 MEMBERS = """
 import json, sys
 from confluent_kafka.admin import AdminClient
-group = sys.argv[2]
-found = AdminClient({"bootstrap.servers": sys.argv[1]}).list_groups(group, timeout=15)
+bootstrap, group, client = sys.argv[1:4]
+settings = dict(json.load(open(client)), **{"bootstrap.servers": bootstrap})
+found = AdminClient(settings).list_groups(group, timeout=15)
 print(json.dumps([m.client_id for g in found if g.id == group for m in g.members]))
 """
 
@@ -52,18 +56,22 @@ def test_writer_files_are_readable_by_root_and_the_writer_only(host: Any, path: 
     )
 
 
-def test_writer_is_a_member_of_its_consumer_group(host: Any, writer_config: Any) -> None:
+def test_writer_is_a_member_of_its_consumer_group(host: Any, spec: Any, writer_config: Any) -> None:
+    if "kafka" not in spec.groups or not kafka_clients.secured(spec.kafka):
+        pytest.skip("not a secured broker: group members are listed with a broker's certificate")
     kafka = writer_config["kafka"]
     script = shlex.quote(MEMBERS)
-    command = f"python3 -c {script} {shlex.quote(kafka['bootstrap.servers'])} "
+    bootstrap = shlex.quote(kafka_config.bootstrap(spec))
+    command = f"python3 -c {script} {bootstrap} "
     me = f"timestack-ingest-{writer_config['host']}"
     # A writer the deploy just started joins within seconds (the group coordinator waits
     # for more members before the first assignment): give it JOIN_SECONDS.
     deadline = time.monotonic() + JOIN_SECONDS
-    members = json.loads(host.check_output(command + shlex.quote(kafka["group.id"])))
+    command += f"{shlex.quote(kafka['group.id'])} {shlex.quote(kafka_clients.ADMIN_CLIENT)}"
+    members = json.loads(host.check_output(command))
     while me not in members and time.monotonic() < deadline:
         time.sleep(2)
-        members = json.loads(host.check_output(command + shlex.quote(kafka["group.id"])))
+        members = json.loads(host.check_output(command))
     assert me in members, f"{me} is not in group {kafka['group.id']}: members {members}"
 
 
