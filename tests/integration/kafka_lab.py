@@ -6,8 +6,8 @@ at brokers of your own instead (an inventory whose group kafka is those containe
 deployed once); then the lab is not touched.
 
 Variants of the host data (a setting, a topic's partitions) are written as a Kafka-only
-inventory (inventory/_kafka_*.py, ignored by git) over the target inventory's group kafka:
-deploying it runs the common and kafka roles on the brokers only.
+inventory (inventory/_kafka_*.py, ignored by git): the target inventory with the brokers'
+data changed, deployed with `--limit kafka` (ONLY_BROKERS) so only the brokers are touched.
 
 The brokers are secured (kafka.security sasl_ssl): on-host administration uses the host's
 certificate on the internal listener (/etc/kafka/admin-client.json, as the role does);
@@ -48,12 +48,22 @@ GROUP_TOPICS: list[dict[str, Any]] = runpy.run_path(
     str(ROOT / "inventory" / "group_data" / "kafka.py")
 )["kafka"]["topics"]
 VARIANT = """\
-# Temporary Kafka-only variant written by {test}; removed when the test ends.
-from {module} import kafka as _kafka
+# Temporary variant written by {test}; removed when the test ends: every group of the target
+# inventory, `overrides` deep-merged into the brokers' host data. Deployed with ONLY_BROKERS:
+# what the roles derive from the whole inventory (the writers' and lag collector's
+# principals) stays as the target deploys it.
+import {module} as _target
 from roles.hostdata import deep_merge as _merge
 
-kafka = [(_name, _merge(_data, {overrides!r})) for _name, _data in _kafka]
+_brokers = {{_name for _name, _data in _target.kafka}}
+for _group, _hosts in list(vars(_target).items()):
+    if not _group.startswith("_") and isinstance(_hosts, list):
+        globals()[_group] = [
+            (_name, _merge(_data, {overrides!r}) if _name in _brokers else _data)
+            for _name, _data in _hosts
+        ]
 """
+ONLY_BROKERS = ("--limit", "kafka")  # a variant's deploys run on group kafka only
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,8 @@ def cluster_state(container: str) -> dict[str, Any]:
 
 @contextmanager
 def variant(brokers: Brokers, test: str, overrides: Mapping[str, Any]) -> Iterator[Path]:
-    """inventory/_kafka_<test>.py: the target's group kafka with `overrides` deep-merged into
-    every broker's host data, e.g. {"kafka": {"settings": {...}}}."""
+    """inventory/_kafka_<test>.py: the target inventory with `overrides` deep-merged into
+    every broker's host data (deploy it with ONLY_BROKERS), e.g. {"kafka": {"settings": {...}}}."""
     path = ROOT / "inventory" / f"_kafka_{test}.py"
     path.write_text(VARIANT.format(test=test, module=brokers.module, overrides=dict(overrides)))
     try:

@@ -49,9 +49,11 @@ def run_pyinfra(
     return stream_pyinfra(inventory, deploy, *args, timeout=timeout, env=env)
 
 
-def dry_run(inventory: str | Path, deploy: str = "deploy.py", timeout: float = 900) -> DeployRun:
+def dry_run(
+    inventory: str | Path, deploy: str = "deploy.py", *args: str, timeout: float = 900
+) -> DeployRun:
     """`--dry`: `operations` holds pyinfra's JSON plan as (hosts with a change, 0, 0)."""
-    return _stream([str(PYINFRA), str(inventory), deploy, "--dry"], None, timeout, env=None)
+    return _stream([str(PYINFRA), str(inventory), deploy, "--dry", *args], None, timeout, env=None)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from roles.spec import KafkaSpec
 from tests.integration.kafka_lab import (
     DEPLOY,
     GROUP_TOPICS,
+    ONLY_BROKERS,
     PROPERTIES_OP,
     RESTART_OP,
     TARGET_ENV,
@@ -110,11 +111,11 @@ def test_configuration_change_is_predicted_then_rolls_the_brokers_one_by_one(
     brokers: Brokers, restore: None
 ) -> None:
     with variant(brokers, "setting", {"kafka": {"settings": {"log.cleaner.threads": 2}}}) as path:
-        predicted = dry_run(path)
+        predicted = dry_run(path, "deploy.py", *ONLY_BROKERS)
         assert predicted.returncode == 0, predicted.output[-3000:]
         assert kafka_changes(predicted) == {PROPERTIES_OP: 3, RESTART_OP: 3}
         before = {c: started_at(c) for c in brokers.containers}
-        applied = run_pyinfra(path)
+        applied = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
     assert applied.returncode == 0, applied.output[-4000:]
     assert kafka_changes(applied) == {PROPERTIES_OP: 3, RESTART_OP: 3}
     # pyinfra picks the order of a serial operation's hosts; each one finished (its broker back
@@ -138,10 +139,10 @@ def test_topic_config_change_is_predicted_and_applied_alone(
     before = describe(brokers.containers[0])
     overrides = {"kafka": {"topics": topics_with(name, configs=configs)}}
     with variant(brokers, "topic_config", overrides) as path:
-        predicted = dry_run(path)
+        predicted = dry_run(path, "deploy.py", *ONLY_BROKERS)
         assert predicted.returncode == 0, predicted.output[-3000:]
         assert kafka_changes(predicted) == {TOPICS_OP: 1}
-        applied = run_pyinfra(path)
+        applied = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
     assert applied.returncode == 0, applied.output[-3000:]
     assert kafka_changes(applied) == {TOPICS_OP: 1}
     after = describe(brokers.containers[0])
@@ -159,7 +160,7 @@ def test_partitions_grow_and_a_topic_is_deleted_only_when_absent(
                    "configs": {"min.insync.replicas": "2"}, "state": state}  # fmt: skip
         topics: list[Any] = [*GROUP_TOPICS, scratch]
         with variant(brokers, "grow", {"kafka": {"topics": topics}}) as path:
-            run = run_pyinfra(path)
+            run = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
         assert run.returncode == 0, run.output[-3000:]
         assert kafka_changes(run) == {TOPICS_OP: 1}
         return describe(brokers.containers[0])
@@ -177,7 +178,7 @@ def test_partition_decrease_and_replication_change_fail_clearly_and_change_nothi
                           configs={"compression.type": "gzip"})  # fmt: skip
     before = describe(brokers.containers[0])
     with variant(brokers, "decrease", {"kafka": {"topics": changed}}) as path:
-        run = run_pyinfra(path)
+        run = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
     assert run.returncode != 0
     assert f"kafka.topics[{name}].partitions: current 10, wanted 5; Kafka cannot remove " in (
         run.output
@@ -215,7 +216,7 @@ def test_a_broker_that_does_not_come_back_stops_the_rolling_restart(brokers: Bro
         with variant(
             brokers, "broken", {"kafka": {"settings": {"num.io.threads": 0}, "restart_timeout": 60}}
         ) as path:
-            run = run_pyinfra(path)
+            run = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
         after = {c: started_at(c) for c in brokers.containers}
     finally:
         repaired = [run_pyinfra(brokers.inventory)]

@@ -24,6 +24,7 @@ import pytest
 from roles import kafka_clients
 from tests.integration.kafka_lab import (
     CLIENT_DIR,
+    ONLY_BROKERS,
     RESTART_OP,
     TARGET_ENV,
     Brokers,
@@ -77,7 +78,7 @@ def test_no_acknowledged_record_is_lost_through_a_rolling_restart_and_a_kill(
     try:
         time.sleep(5)
         with variant(brokers, "no_loss", {"kafka": {"settings": {"log.cleaner.threads": 2}}}) as p:
-            rolled = run_pyinfra(p)
+            rolled = run_pyinfra(p, "deploy.py", *ONLY_BROKERS)
         assert rolled.returncode == 0, rolled.output[-4000:]
         assert rolled.changed.get(RESTART_OP) == 3, rolled.changed
         killed = kill_and_start(brokers.containers[2])

@@ -23,6 +23,7 @@ from tests.integration.kafka_lab import (
     DEPLOY,
     GROUP_TOPICS,
     LAB_CLIENT,
+    ONLY_BROKERS,
     TARGET_ENV,
     Brokers,
     admin_args,
@@ -158,14 +159,14 @@ def test_a_declared_producer_writes_its_topics_only_and_leaves_with_its_acls(
     try:
         with with_producer(brokers) as path:
             os.environ[PRODUCER_ENV] = producer_password  # --dry validates the variable too
-            predicted = dry_run(path)
+            predicted = dry_run(path, "deploy.py", *ONLY_BROKERS)
             assert predicted.returncode == 0, predicted.output[-3000:]
             assert kafka_changes(predicted) == {ACCESS_OP: 1}, kafka_changes(predicted)
-            added = run_pyinfra(path, env=env)
+            added = run_pyinfra(path, "deploy.py", *ONLY_BROKERS, env=env)
             assert added.returncode == 0, added.output[-4000:]
             assert kafka_changes(added) == {ACCESS_OP: 1}
             assert producer_password not in added.output
-            again = run_pyinfra(path, env=env)
+            again = run_pyinfra(path, "deploy.py", *ONLY_BROKERS, env=env)
             assert again.returncode == 0, again.output[-4000:]
             assert kafka_changes(again) == {}, "a second deploy changed Kafka"
         settings = client_config(first, PRODUCER, producer_password, "producer.json")
