@@ -65,7 +65,7 @@ def serial_order(output: str, operation: str) -> list[str]:
     """The hosts in the order pyinfra reported them for a serial operation."""
     section = output.split(f"Starting serial operation: {operation}", 1)[1]
     section = section.split("--> Starting", 1)[0]
-    return re.findall(r"\[([^\]]+)\] (?:Success|No changes|Error)", section)
+    return re.findall(r"\[([^\]]+)\]\s+(?:Success|No changes|Error)", section)
 
 
 def started_at(container: str) -> int:
