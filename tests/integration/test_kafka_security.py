@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from roles import kafka_clients
+from tests.integration.ingest_lab import REJECTS
 from tests.integration.kafka_lab import (
     DEPLOY,
     GROUP_TOPICS,
@@ -32,6 +34,7 @@ from tests.integration.kafka_lab import (
     target,
     variant,
 )
+from tests.integration.lab_access import db_sql
 from tests.integration.pyinfra_run import DeployRun, dry_run, run_pyinfra
 
 ACCESS_OP = f"{DEPLOY} | Principals and ACLs as declared"
@@ -68,7 +71,8 @@ attempt("delete", lambda: admin.delete_topics([topic], request_timeout=10)[topic
 def produce():
     errors = []
     producer = Producer({**base, "acks": "all", "message.timeout.ms": 15000})
-    producer.produce(topic, b"security-test", on_delivery=lambda e, m: errors.append(e))
+    producer.produce(topic, b"security-test", key=b"timestack-security-test",
+                     on_delivery=lambda e, m: errors.append(e))
     producer.flush(20)
     if not errors or errors[0] is not None:
         raise RuntimeError(str(errors[0]) if errors else "no delivery report")
@@ -84,13 +88,37 @@ def brokers(request: pytest.FixtureRequest) -> Brokers:
     return target()
 
 
+# The lab's writers consume ALLOWED and OTHER: what a produce attempt wrote is kept as a
+# reject (not JSON). Counted here, removed when the module ends, so that the verify suite's
+# "no recent rejects" holds after these tests.
+REJECT_KEY = "timestack-security-test"
+_produced: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rejects_removed() -> Iterator[None]:
+    yield
+    if not _produced or os.environ.get(TARGET_ENV):
+        return
+    where = f"{REJECTS} WHERE convert_from(key, 'UTF8') = '{REJECT_KEY}'"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if int(db_sql(f"SELECT count(*) FROM {where}", "telemetry") or 0) >= len(_produced):
+            break
+        time.sleep(2)
+    db_sql(f"DELETE FROM {where}", "telemetry")
+
+
 def client(brokers: Brokers, settings_path: str, topic: str, bootstrap: str = "") -> Any:
     """CLIENT in the first broker container; what each attempt gave."""
     first = brokers.containers[0]
     on(first, "sh", "-c", f"cat > {_SCRIPT}", stdin=CLIENT)
     output = on(first, "python3", _SCRIPT, settings_path, bootstrap or brokers.bootstrap,
                 topic, SCRATCH)  # fmt: skip
-    return json.loads(output.strip().splitlines()[-1])
+    got: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    if got.get("produce") is None:
+        _produced.append(topic)
+    return got
 
 
 _SCRIPT = "/srv/timestack-kafka-client/security_client.py"
