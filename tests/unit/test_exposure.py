@@ -81,6 +81,7 @@ def test_a_specific_address_declares_nothing_and_ssh_can_be_dropped() -> None:
         22: "common.exposed_ports",
         9092: "kafka.listen_address",
         9093: "kafka.listen_address",
+        9094: "kafka.listen_address",  # the internal listener (brokers, on-host administration)
     }
 
 
