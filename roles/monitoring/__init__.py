@@ -189,7 +189,15 @@ def _kafka_lag(spec: HostSpec) -> None:
         "monitoring/kafka-lag.timer.j2",
         interval=f"{config.seconds(spec.monitoring.kafka_lag_interval)}s",
     )
-    reload_units("Load the changed lag units", [service, timer])
+    _timer_started(unit, "Load the changed lag units", service, timer)
+
+
+def _timer_started(
+    unit: str, reload_name: str, service: OperationMeta, timer: OperationMeta
+) -> None:
+    """A timer's units loaded when changed, the timer enabled and running, and restarted
+    when its own file changed (a new interval)."""
+    reload_units(reload_name, [service, timer])
     managed_units.service(
         name=f"{unit}.timer enabled and running",
         service=f"{unit}.timer",
@@ -229,14 +237,7 @@ def _tls_expiry(spec: HostSpec, specs: Mapping[str, HostSpec]) -> None:
         "monitoring/tls-expiry.timer.j2",
         interval=config.TLS_EXPIRY_INTERVAL,
     )
-    reload_units("Load the changed certificate expiry units", [service, timer])
-    managed_units.service(
-        name=f"{unit}.timer enabled and running",
-        service=f"{unit}.timer",
-        running=True,
-        enabled=True,
-    )
-    restart_on_change(f"Restart {unit}.timer for its changed interval", f"{unit}.timer", [timer])
+    _timer_started(unit, "Load the changed certificate expiry units", service, timer)
     server.shell(
         name="Read certificate expiry now (reader or its list changed)",
         commands=[f"systemctl start {unit}.service"],
