@@ -68,12 +68,24 @@ def authorize(container: Container) -> None:
 
 def pin_host_key(container: Container, host: LabHost) -> None:
     """Record the host's ed25519 key for [127.0.0.1]:port, replacing what was there."""
-    key = _run(container, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).split()
+    key = _host_key(container)
     entry = f"[{SSH_ADDRESS}]:{host.ssh_port}"
     lines = KNOWN_HOSTS.read_text().splitlines() if KNOWN_HOSTS.exists() else []
     kept = [line for line in lines if line.split(" ", 1)[0] != entry]
     KNOWN_HOSTS.write_text("\n".join([*kept, f"{entry} {key[0]} {key[1]}"]) + "\n")
     KNOWN_HOSTS.chmod(0o600)
+
+
+def _host_key(container: Container, attempts: int = 5) -> list[str]:
+    """The host's ed25519 public key as (type, key, comment). Under load the engine has
+    answered an exec with status 0 and no output: ask again before giving up."""
+    for _ in range(attempts):
+        key = _run(container, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).split()
+        if len(key) >= 2:
+            return key
+        time.sleep(1)
+    key_file = "/etc/ssh/ssh_host_ed25519_key.pub"
+    raise LabError(f"{container.name}: {key_file} read empty {attempts} times")
 
 
 def wait_for_sshd(host: LabHost, timeout: float = 30.0) -> None:
