@@ -168,7 +168,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     # before any primary's, and `_serial` runs each turn one host at a time.
     for turn in upgrade_restart.TURNS:
         operations.restarted_for_upgrade(
-            name=f"Restart {turn}s running an upgraded binary, one at a time",
+            name=f"Restart {upgrade_restart.PLURAL[turn]} running an upgraded binary, one at a time",
             spec=spec,
             standby=repl.standby,
             turn=turn,

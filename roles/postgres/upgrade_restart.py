@@ -16,6 +16,7 @@ from typing import Literal
 
 Turn = Literal["standby", "primary"]
 TURNS: tuple[Turn, ...] = ("standby", "primary")
+PLURAL: dict[Turn, str] = {"standby": "standbys", "primary": "primaries"}
 
 
 def binaries(version: int) -> str:
