@@ -167,8 +167,9 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     # Every host calls both turns, standbys' first: pyinfra then runs every standby's turn
     # before any primary's, and `_serial` runs each turn one host at a time.
     for turn in upgrade_restart.TURNS:
+        hosts = upgrade_restart.PLURAL[turn]
         operations.restarted_for_upgrade(
-            name=f"Restart {upgrade_restart.PLURAL[turn]} running an upgraded binary, one at a time",
+            name=f"Restart {hosts} running an upgraded binary, one at a time",
             spec=spec,
             standby=repl.standby,
             turn=turn,
