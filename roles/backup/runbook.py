@@ -28,10 +28,13 @@ def step(name: str, function: Callable[..., None], **kwargs: Any) -> None:
     callback") for any exception a callback raises; a RunbookError instead fails the
     operation through pyinfra's own error path (the host stops, the run exits non-zero)
     after one red line saying why."""
-    python.call(name=name, function=_reporting(function), **kwargs)
+    python.call(name=name, function=reporting(function), **kwargs)
 
 
-def _reporting(function: Callable[..., None]) -> Callable[..., bool]:
+def reporting(function: Callable[..., None]) -> Callable[..., bool]:
+    """`function` as pyinfra calls a python.call's or FunctionCommand's: a RunbookError is
+    one red line and a failed operation."""
+
     # pyinfra passes state and host to a callback whose parameters are named so, and then
     # takes its return value as the operation's success.
     def call(state: State, host: Host, **kwargs: Any) -> bool:

@@ -95,3 +95,7 @@ def apply(spec: HostSpec) -> None:
         reloaded=True,
         _if=lambda: any(f.did_change() for f in files) and not in_effect.did_change(),
     )
+    # Last: a restart above already started the installed binary (read again after it).
+    operations.restarted_for_upgrade(
+        name="Restart pgBouncer running an upgraded binary, one host at a time", _serial=True
+    )

@@ -21,6 +21,7 @@ HBA = f"{CONF_DIR}/hba.conf"
 USERLIST = f"{CONF_DIR}/userlist.txt"
 SOCKET_DIR = "/var/run/postgresql"
 SERVICE = "pgbouncer"
+BINARY = "/usr/sbin/pgbouncer"  # Debian's
 OS_USER = "postgres"  # Debian's pgbouncer.service runs as postgres
 IDENT_MAP = "timestack_pgbouncer"
 LOOKUP_SCHEMA = "pgbouncer"

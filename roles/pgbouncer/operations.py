@@ -7,9 +7,11 @@ from collections.abc import Generator, Mapping
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
+from roles.once import read_once
 from roles.pgbouncer import config
 from roles.pgbouncer.facts import LookupFunction, RunningConfig
 from roles.pgclient import run_sql_file
+from roles.replaced_files import ReplacedFiles
 
 Commands = Generator[StringCommand | FileUploadCommand, None, None]
 
@@ -30,6 +32,21 @@ def config_in_effect(wanted: Mapping[str, str]) -> Commands:
         yield StringCommand("systemctl", "reload", config.SERVICE)
     else:
         host.noop(f"all {len(wanted)} settings in effect")
+
+
+@operation()
+def restarted_for_upgrade() -> Commands:
+    """Restart pgBouncer when it still runs a binary an upgrade replaced. A plain restart:
+    the unit stops it with SIGINT (safe shutdown: running transactions finish), its clients
+    then reconnect. Its online restart (-R) is deprecated since 1.20 and does not work
+    under systemd's supervision (Type=notify)."""
+    replaced = read_once(ReplacedFiles, unit=config.SERVICE, under=config.BINARY)
+    if replaced is None:
+        host.noop("pgBouncer is not running: it starts with the installed binary")
+    elif not replaced:
+        host.noop("pgBouncer runs the installed binary")
+    else:
+        yield StringCommand("systemctl", "restart", config.SERVICE)
 
 
 @operation()

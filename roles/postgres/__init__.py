@@ -17,7 +17,7 @@ from roles import managed_files, managed_units, packages, tls_files
 from roles.common.facts import Hardware, platform
 from roles.hardware import DetectedHardware
 from roles.pgclient import service_name
-from roles.postgres import config, operations, replication, standby
+from roles.postgres import config, operations, replication, standby, upgrade_restart
 from roles.postgres.facts import Cluster, Clusters, Databases, Roles
 from roles.postgres.tuning import InvalidHardware, Setting
 from roles.refusal import Refusal
@@ -164,6 +164,18 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         service=service,
         wanted=desired.effective(),
     )
+    # Every host calls both turns, standbys' first: pyinfra then runs every standby's turn
+    # before any primary's, and `_serial` runs each turn one host at a time.
+    for turn in upgrade_restart.TURNS:
+        hosts = upgrade_restart.PLURAL[turn]
+        operations.restarted_for_upgrade(
+            name=f"Restart {hosts} running an upgraded binary, one at a time",
+            spec=spec,
+            standby=repl.standby,
+            turn=turn,
+            pgbouncer="pgbouncer" in groups,
+            _serial=True,
+        )
     # PostgreSQL re-reads pg_hba.conf, pg_ident.conf and its TLS files on reload: a renewed
     # certificate is served to new connections without a restart.
     managed_units.service(

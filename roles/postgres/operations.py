@@ -10,17 +10,21 @@ import shlex
 from collections.abc import Generator, Mapping, Sequence
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 
+from roles.backup.runbook import reporting
 from roles.once import read_once
-from roles.pgclient import psql, run_sql_file
+from roles.pgclient import psql, run_sql_file, service_name
 from roles.postgres import extensions as extension_plan
-from roles.postgres import scram
+from roles.postgres import scram, upgrade_restart
 from roles.postgres.facts import ExtensionVersions, PgRole, ReplicationSlots, Settings
+from roles.postgres.restart import restart_paused
+from roles.replaced_files import ReplacedFiles
+from roles.spec import HostSpec
 from roles.sql import quote_ident, quote_literal
 from roles.units import same_value
 
-Commands = Generator[StringCommand | FileUploadCommand, None, None]
+Commands = Generator[StringCommand | FileUploadCommand | FunctionCommand, None, None]
 
 
 @operation()
@@ -94,6 +98,25 @@ def settings_in_effect(
         yield StringCommand("systemctl", "reload", service)
     else:
         host.noop(f"all {len(wanted)} settings in effect")
+
+
+@operation()
+def restarted_for_upgrade(
+    spec: HostSpec, standby: bool, turn: upgrade_restart.Turn, pgbouncer: bool
+) -> Commands:
+    """Restart a cluster whose postmaster still runs files an upgrade replaced, in its turn
+    (standbys, then primaries: see upgrade_restart), pgBouncer paused around it. Called
+    with `_serial`: one database host at a time."""
+    pg = spec.postgres
+    replaced = read_once(
+        ReplacedFiles, unit=service_name(pg), under=upgrade_restart.binaries(pg.version)
+    )
+    decided = upgrade_restart.decide(replaced, standby, turn, pgbouncer, spec.pgbouncer.pool_mode)
+    if isinstance(decided, str):
+        host.noop(decided)
+        return
+    restart = {"spec": spec, "pause": decided.pause, "because": decided.because}
+    yield FunctionCommand(reporting(restart_paused), (), restart)
 
 
 @operation()

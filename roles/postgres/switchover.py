@@ -41,6 +41,9 @@ from roles.spec.topology import slot_name, standbys_of
 
 WAIT_SECONDS = 60.0
 FOLLOW_WAIT_SECONDS = 300.0
+# PAUSE returns once running transactions have finished: one that runs longer (or session
+# pooling, where it waits for clients to leave) would hold every other client this long.
+PAUSE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class Progress:
 PROGRESS = Progress()
 
 
-def _wait(
+def wait_until(
     what: str, done: Callable[[], bool], seconds: float = WAIT_SECONDS, interval: float = 0.1
 ) -> None:
     deadline = time.monotonic() + seconds
@@ -150,12 +153,24 @@ def _console(spec: HostSpec, command: str) -> str:
     return run(admin_console(spec.pgbouncer.listen_port, command), f"pgBouncer {command}")
 
 
+def pause(spec: HostSpec, pgbouncer: bool) -> None:
+    """pgBouncer PAUSE: running transactions finish, new ones wait. One that does not finish
+    within PAUSE_SECONDS resumes the clients and fails (nothing else was done)."""
+    if not pgbouncer:
+        return
+    command = admin_console(spec.pgbouncer.listen_port, "PAUSE")
+    try:
+        run(f"timeout {PAUSE_SECONDS} {command}", f"pgBouncer PAUSE (within {PAUSE_SECONDS} s)")
+    except RunbookError:
+        resume(spec, pgbouncer)
+        raise
+
+
 def pause_and_stop(spec: HostSpec, pgbouncer: bool) -> None:
     """PAUSE (waits for running transactions), then a clean stop of the primary."""
     if not (PROGRESS.standby_ok and PROGRESS.replication_ok):
         raise RunbookError(f"{host.name}: refused: a check failed; nothing was changed")
-    if pgbouncer:
-        _console(spec, "PAUSE")
+    pause(spec, pgbouncer)
     PROGRESS.paused_at = time.monotonic()
     try:
         run(f"systemctl stop {service_name(spec.postgres)}", "stop the primary")
@@ -200,7 +215,7 @@ def promote(spec: HostSpec, old: str, pgbouncer: bool) -> None:
     if lsn is None:
         raise RunbookError(f"{host.name}: the primary did not stop cleanly: not promoted")
     live = Live(spec)
-    _wait(
+    wait_until(
         f"replay up to the old primary's shutdown checkpoint {lsn}",
         lambda: live.sql(f"SELECT pg_last_wal_replay_lsn() > '{lsn}'::pg_lsn", "postgres") == "t",
     )
@@ -251,7 +266,7 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
     run("systemctl reset-failed 'timestack-*.service'", "clear interrupted jobs")
     # A standby asks the archive (pgBackRest archive-get) before it starts streaming, so a
     # slow repository delays the stream: wait as long as a restore step may take.
-    _wait(
+    wait_until(
         f"streaming from {new} (see its PostgreSQL log)",
         lambda: (
             live.sql("SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), '')", "postgres")

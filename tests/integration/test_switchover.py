@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from lab import HOSTS
 from lab.secrets import lab_secrets
 from tests.integration.ingest_lab import acknowledged, forget, producer, run_prefix, wait_for_rows
 from tests.integration.inventories import lab_variant
-from tests.integration.lab_access import LAB_INVENTORY, db_sql, lab_tls
+from tests.integration.lab_access import LAB_INVENTORY, db_sql
+from tests.integration.pool_writer import Writer, pool_port
 from tests.integration.pyinfra_run import DeployRun, run_pyinfra
 
 PRIMARY, STANDBY = "ts-db1", "ts-db2"
@@ -33,61 +31,6 @@ LOAD_SECONDS = 2.0  # of steady writes before and after the switchover
 CLIENT_SLACK_SECONDS = 3.0
 # The ingest writers' stream through the switchover: 30 s of messages, 200 a second.
 INGEST_MESSAGES, INGEST_RATE = 6_000, 200
-
-
-def _pool_port(name: str) -> int:
-    return next(h for h in HOSTS if h.name == name).ports[6432]
-
-
-class Writer(threading.Thread):
-    """One client inserting numbered rows through pgBouncer, a commit each, following the
-    primary the standard libpq way: both hosts' pools in one conninfo with
-    target_session_attrs=read-write, reconnecting after an error. `acked`: the rows whose
-    commit returned, `acked_at` when."""
-
-    def __init__(self, password: str) -> None:
-        super().__init__(daemon=True)
-        self.password = password
-        self.conninfo = (
-            f"{lab_tls((PRIMARY, _pool_port(PRIMARY)), (STANDBY, _pool_port(STANDBY)))} "
-            "dbname=telemetry user=telemetry_app target_session_attrs=read-write "
-            "connect_timeout=2"
-        )
-        self.port: int | None = None  # the pool of the last connection
-        self.acked: list[int] = []
-        self.acked_at: list[float] = []
-        self.errors: list[str] = []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        next_id, connection = 0, None
-        while not self.stop.is_set():
-            try:
-                if connection is None:
-                    connection = psycopg.connect(
-                        self.conninfo, password=self.password, autocommit=True,
-                        prepare_threshold=None,
-                    )  # fmt: skip
-                    self.port = connection.info.port
-                next_id += 1
-                connection.execute(
-                    f"INSERT INTO {TABLE} (id, payload) VALUES (%s, %s)", (next_id, f"r{next_id}")
-                )
-                self.acked.append(next_id)
-                self.acked_at.append(time.monotonic())
-                time.sleep(0.005)
-            except psycopg.Error as error:
-                self.errors.append(str(error).splitlines()[0] if str(error) else repr(error))
-                if connection is not None:
-                    connection.close()
-                connection = None
-                time.sleep(0.05)
-        if connection is not None:
-            connection.close()
-
-    def longest_gap(self) -> float:
-        """The longest time without a commit: the outage this client saw."""
-        return max(b - a for a, b in zip(self.acked_at, self.acked_at[1:], strict=False))
 
 
 def _digest(ids: list[int]) -> str:
@@ -125,7 +68,7 @@ def test_switchover_under_write_load_pauses_as_reported_and_loses_nothing(
     # primary (libpq multi-host, target_session_attrs=read-write) without a redeploy.
     prefix = run_prefix("IS")
     stream = producer(ingest_feed, prefix, INGEST_MESSAGES, INGEST_RATE)
-    writer = Writer(lab_secrets()["TIMESTACK_PG_APP_PASSWORD"])
+    writer = Writer(lab_secrets()["TIMESTACK_PG_APP_PASSWORD"], TABLE)
     writer.start()
     time.sleep(LOAD_SECONDS)
     before = len(writer.acked)
@@ -143,7 +86,7 @@ def test_switchover_under_write_load_pauses_as_reported_and_loses_nothing(
         f"{acked} rows acknowledged; errors {sorted(set(writer.errors))}"
     )
     assert before > 0 and len(writer.acked) > during, "the load did not run on both sides"
-    assert writer.port == _pool_port(STANDBY), "the writer never reached the new primary"
+    assert writer.port == pool_port(STANDBY), "the writer never reached the new primary"
     # What the client saw is the pause the report gives (give or take its reconnects), and
     # the demoted host's pgBouncer never passed it off as the primary.
     assert gap <= pause + CLIENT_SLACK_SECONDS, f"outage {gap:.2f} s, reported {pause:.2f} s"

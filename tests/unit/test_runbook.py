@@ -40,7 +40,7 @@ def test_a_failing_step_fails_its_operation_with_one_line(
         raise RunbookError(f"db1: scratch port {port} is in use; pass --data drill_port=N")
 
     with caplog.at_level(logging.ERROR):
-        assert _execute(runbook._reporting(drill), port=55432) is False
+        assert _execute(runbook.reporting(drill), port=55432) is False
     (record,) = caplog.records
     assert "db1: scratch port 55432 is in use" in record.getMessage()
     assert "Traceback" not in caplog.text
@@ -48,14 +48,14 @@ def test_a_failing_step_fails_its_operation_with_one_line(
 
 def test_a_step_that_passes_succeeds_and_other_errors_still_raise() -> None:
     seen: list[int] = []
-    assert _execute(runbook._reporting(lambda port: seen.append(port)), port=1) is True
+    assert _execute(runbook.reporting(lambda port: seen.append(port)), port=1) is True
     assert seen == [1]
 
     def broken() -> None:
         raise KeyError("a bug, not a runbook failure")
 
     with pytest.raises(KeyError):
-        _execute(runbook._reporting(broken))
+        _execute(runbook.reporting(broken))
 
 
 class FakeScratch:
