@@ -184,9 +184,6 @@ class ScratchBroker:
         # release): keep theirs with the scratch files.
         self.tools_env = f"env LOG_DIR={WORK}/tool-logs"
 
-    def _run_as_kafka(self, command: str) -> str:
-        return self.shell.run(f"runuser -u {config.USER} -- {command}")
-
     def start(self, rounds: int) -> None:
         ports = " ".join(f"sport = :{port} or" for port in PORTS.values()).removesuffix(" or")
         taken = self.shell.run(f"ss -Hltn '( {ports} )'").strip()
@@ -205,9 +202,10 @@ class ScratchBroker:
             f"runuser -u {user} -- sh -c {shlex.quote(f'cat > {PROPERTIES}')}",
             server_properties(self.spec),
         )
-        self._run_as_kafka(
-            f"env LOG_DIR={BROKER_DIR}/logs {self.tool}/kafka-storage.sh format "
-            f"--cluster-id {scratch_cluster_id()} --config {PROPERTIES} >/dev/null"
+        self.shell.run(
+            f"runuser -u {user} -- env LOG_DIR={BROKER_DIR}/logs "
+            f"{self.tool}/kafka-storage.sh format --cluster-id {scratch_cluster_id()} "
+            f"--config {PROPERTIES} >/dev/null"
         )
         bound = START_SECONDS + 2 * (rounds + 1) * (ROUND_SECONDS + 60)
         self.shell.run(
@@ -239,12 +237,10 @@ class ScratchBroker:
     def _credentials(self, plaintext: str) -> None:
         """The TLS producer's principal, over the PLAINTEXT listener (no authorizer: the
         scratch broker's only users are the benchmark's producers)."""
-        for mode in MODES:
-            settings = client_settings(mode)
-            if mode == "plaintext":
-                self.shell.run(f"umask 077 && cat > {client_path(mode)}", json.dumps(settings))
-                continue
-            self.shell.run("python3 -", credentials_script(settings, client_path(mode), CREDENTIAL))
+        write = shlex.quote(f"umask 077 && cat > {client_path('plaintext')}")
+        self.shell.run(f"sh -c {write}", json.dumps(client_settings("plaintext")))
+        script = credentials_script(client_settings("tls"), client_path("tls"), CREDENTIAL)
+        self.shell.run("python3 -", script)
         tool = [f"{self.tool}/kafka-configs.sh", *plaintext.split()]
         command = set_password_command(USERNAME, CREDENTIAL, tool)
         try:
