@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import datagen, ingest, report
+from bench.clusters import DefaultsCluster
 from bench.runner import Plan, alternate
 from bench.stats import Metric, Summary
 from bench.target import from_inventory
@@ -128,6 +129,35 @@ def vehicle_copy(count: int, seed: int = 1) -> bytes:
     return datagen.copy_text(list(islice(rows, count)))
 
 
+def produce_rounds(broker: ingest.Host, rounds: int, count: int) -> list[ProduceRound]:
+    print(f"Kafka: scratch broker on {broker.name} (127.0.0.1), {count:,} messages a round")
+    produced: list[ProduceRound] = []
+    with scratch_broker(broker.spec, broker.shell, rounds) as scratch:
+        for mode in MODES:
+            scratch.produce(mode, min(count, WARM_UP))
+        for rep in range(rounds):
+            for mode in alternate(MODES, rep):
+                produced.append(scratch.produce(mode, count))
+                rate = produced[-1].messages_per_s
+                print(f"  round {rep + 1} {LABELS[mode]}: {rate:,.0f} messages/s", flush=True)
+    return produced
+
+
+def copy_rounds(
+    primary: ingest.Host, cluster: DefaultsCluster, rounds: int, count: int
+) -> list[CopyRound]:
+    print(f"PostgreSQL: stock cluster on {primary.name} (127.0.0.1), {count:,} rows a round")
+    server_name = pki.identity(primary.spec).common_name
+    copied: list[CopyRound] = []
+    with scratch_postgres(cluster, primary.shell, server_name, vehicle_copy(count)) as scratch:
+        for rep in range(rounds):
+            for mode in alternate(MODES, rep):
+                copied.append(scratch.copy(mode, count))
+                rate = copied[-1].rows_per_s
+                print(f"  round {rep + 1} {LABELS[mode]}: {rate:,.0f} rows/s", flush=True)
+    return copied
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.tls_cost",
@@ -158,30 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     cluster = from_inventory(Path(args.inventory), primary.name).defaults
     assert cluster is not None  # from_inventory always sets it
-    payload = vehicle_copy(args.messages)
-    count = args.messages
-
-    produced: list[ProduceRound] = []
-    print(f"Kafka: scratch broker on {broker.name} (127.0.0.1), {count:,} messages a round")
-    with scratch_broker(broker.spec, broker.shell, args.rounds) as scratch:
-        for mode in MODES:
-            scratch.produce(mode, min(count, WARM_UP))
-        for rep in range(args.rounds):
-            for mode in alternate(MODES, rep):
-                produced.append(scratch.produce(mode, count))
-                print(f"  round {rep + 1} {LABELS[mode]}: {produced[-1].messages_per_s:,.0f} "
-                      "messages/s", flush=True)  # fmt: skip
-
-    copied: list[CopyRound] = []
-    print(f"PostgreSQL: stock cluster on {primary.name} (127.0.0.1), {count:,} rows a round")
-    server_name = pki.identity(primary.spec).common_name
-    with scratch_postgres(cluster, primary.shell, server_name, payload) as scratch_pg:
-        for rep in range(args.rounds):
-            for mode in alternate(MODES, rep):
-                copied.append(scratch_pg.copy(mode, count))
-                print(f"  round {rep + 1} {LABELS[mode]}: {copied[-1].rows_per_s:,.0f} rows/s",
-                      flush=True)  # fmt: skip
-
+    produced = produce_rounds(broker, args.rounds, args.messages)
+    copied = copy_rounds(primary, cluster, args.rounds, args.messages)
     figures = summarise(produced, copied)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     meta = {
@@ -189,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "broker_host": broker.name,
         "database_host": primary.name,
         "rounds": args.rounds,
-        "messages": count,
+        "messages": args.messages,
         "message_bytes": produced[0].payload_bytes / produced[0].messages,
         "postgres_tls": next((r.tls for r in copied if r.tls), ""),
     }
