@@ -13,6 +13,7 @@ LIKE the same definitions on both clusters. A second pgBouncer with pgBouncer's 
 from __future__ import annotations
 
 import base64
+import gzip
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ CLUSTER = "bench_defaults"
 PORT = 5499
 BOUNCER_PORT = 6499
 BOUNCER_DIR = "/var/lib/postgresql/timestack-bench-pgbouncer"  # not /tmp: systemd's tmpfs
+UPLOAD_PIECE = 96_000  # base64 characters per command: well under Linux's 128 KiB argument
 
 
 class HostCommandError(RuntimeError):
@@ -55,6 +57,21 @@ class HostShell:
                 f"{self.hostspec}: exit {result.rc}: {command[:200]}\n{result.stderr.strip()}"
             )
         return str(result.stdout)
+
+    def upload(self, path: str, data: bytes, owner: str = "root") -> None:
+        """`data` into the file `path` (0600, `owner`'s). Testinfra has no file transfer and
+        a command is at most 128 KiB: compressed, in base64 pieces appended to a staging
+        file. Never for a secret: the pieces are command lines."""
+        encoded = base64.b64encode(gzip.compress(data, 6)).decode()
+        staged = shlex.quote(f"{path}.gz.b64")
+        self.run(f"umask 077 && : > {staged}")
+        for at in range(0, len(encoded), UPLOAD_PIECE):
+            self.run(f"printf %s {encoded[at : at + UPLOAD_PIECE]} >> {staged}")
+        target = shlex.quote(path)
+        self.run(
+            f"umask 077 && base64 -d {staged} | gzip -dc > {target} && rm -f {staged} && "
+            f"chown {shlex.quote(owner)}: {target}"
+        )
 
 
 @dataclass(frozen=True)

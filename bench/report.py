@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,17 @@ def _cell(metric: Metric, summary: Summary | None) -> str:
     return f"{summary.median:,.2f} (p95 {summary.p95:,.2f})"
 
 
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as left-aligned columns, the first row a header underlined with dashes."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
+
+
 def table(figures: Figures) -> str:
     names = list(figures)
     compare = len(names) == 2
@@ -44,12 +55,7 @@ def table(figures: Figures) -> str:
             value = _ratio(metric, figures, names)
             row += ["-" if math.isnan(value) else f"{value:.2f}", verdict(value)]
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines = aligned(rows)
     if compare:
         lines.append(
             f"ratio: how many times better {names[0]} is than {names[1]}, by median "
@@ -71,10 +77,12 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else value  # JSON has no NaN
 
 
-def document(figures: Figures, meta: Mapping[str, Any]) -> dict[str, Any]:
+def document(
+    figures: Figures, meta: Mapping[str, Any], metrics: Sequence[Metric] = METRICS
+) -> dict[str, Any]:
     names = list(figures)
     out: dict[str, Any] = {**meta, "metrics": {}}
-    for metric in METRICS:
+    for metric in metrics:
         entry: dict[str, Any] = {"label": metric.label, "unit": metric.unit}
         entry["higher_is_better"] = metric.higher_is_better
         for name in names:

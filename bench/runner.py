@@ -8,11 +8,14 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from bench import datagen, schema, workload
 from bench.progress import Progress
 from bench.stats import Summary, derived
 from bench.workload import Connection, Endpoint, Window
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,10 @@ INGEST: tuple[tuple[str, str, Step], ...] = (
 )
 
 
-def _order(endpoints: Sequence[Endpoint], rep: int) -> Sequence[Endpoint]:
-    return endpoints if rep % 2 == 0 else list(reversed(endpoints))
+def alternate(items: Sequence[T], rep: int) -> Sequence[T]:
+    """Repetition 0 in the given order, 1 reversed, 2 in order ...: a machine growing busier
+    or quieter during a run weighs on every item alike."""
+    return items if rep % 2 == 0 else list(reversed(items))
 
 
 def measure(endpoints: Sequence[Endpoint], plan: Plan, data: Data, keep: bool = False) -> Figures:
@@ -130,7 +135,7 @@ def measure(endpoints: Sequence[Endpoint], plan: Plan, data: Data, keep: bool = 
         bar = Progress("ingest", len(INGEST) * plan.ingest_reps * len(endpoints))
         for key, table, step in INGEST:
             for rep in range(plan.ingest_reps):
-                for endpoint in _order(endpoints, rep):
+                for endpoint in alternate(endpoints, rep):
                     workload.truncate(connections[endpoint.name]["direct"], table)
                     seconds, rows = step(connections[endpoint.name], data, plan)
                     samples[endpoint.name][key].append(rows / seconds)
@@ -146,7 +151,7 @@ def measure(endpoints: Sequence[Endpoint], plan: Plan, data: Data, keep: bool = 
             for rep in range(-1, plan.query_reps):  # rep -1: warm-up, not recorded
                 plate = data.plates[rep % len(data.plates)]
                 params = workload.parameters(key, data.window, plate)
-                for endpoint in _order(endpoints, rep):
+                for endpoint in alternate(endpoints, rep):
                     ms, rows = workload.timed_query(
                         connections[endpoint.name]["direct"], key, params
                     )

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Unit = Literal["rows/s", "ms", "x", "bytes"]
+Unit = Literal["rows/s", "messages/s", "MB/s", "ms", "x", "bytes"]
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
     base = datetime.fromisoformat(args.base)
     acked: list[int] = []
     failed: list[str] = []
+    sent_bytes = 0  # message values as produced (before compression): the payload
 
     waited: list[float] = []  # produce() -> acknowledged, seconds: Kafka's share of latency
 
@@ -125,6 +126,7 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
         if time.monotonic() - started > args.max_seconds:
             break
         value = json.dumps(make(n, args.prefix, base)).encode()
+        sent_bytes += len(value)
         while True:
             try:
                 producer.produce(topic, value, key=str(n).encode(), on_delivery=delivered)
@@ -141,6 +143,7 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
         "acknowledged": len(acked),
         "failed": len(failed),
         "unsent": unsent,
+        "bytes": sent_bytes,
         "errors": sorted(set(failed))[:5],
         "seconds": round(time.monotonic() - started, 2),
         "ack_seconds": percentiles(waited),

@@ -1,6 +1,6 @@
-"""`python -m bench` and `python -m bench.index_cost` on the lab: tiny runs. Assert the
-reports' shape (every metric for both clusters, the plot; both tables measured), never the
-figures."""
+"""`python -m bench`, `python -m bench.index_cost` and `python -m bench.tls_cost` on the lab:
+tiny runs. Assert the reports' shape (every metric for both clusters, the plot; both tables
+measured; both modes measured and nothing scratch left behind), never the figures."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from bench import tls_kafka, tls_postgres
 from bench.__main__ import main as bench_main
 from bench.index_cost import main as index_cost
+from bench.ingest import stack
 from bench.stats import METRICS
 from bench.target import from_inventory
+from bench.tls_cost import METRICS as TLS_METRICS
+from bench.tls_cost import main as tls_cost
 from tests.integration.pyinfra_run import DeployRun
 
 
@@ -53,3 +57,31 @@ def test_the_index_cost_run_fills_both_tables_and_leaves_no_schema(
     with target.connect() as connection:
         left = connection.execute("SELECT to_regnamespace('timestack_bench')").fetchone()
     assert left == (None,)
+
+
+def test_the_tls_cost_run_measures_both_modes_and_leaves_nothing_behind(
+    first_deploy: DeployRun, lab: str, tmp_path: Path
+) -> None:
+    code = tls_cost(
+        ["--inventory", lab, "--rounds", "2", "--messages", "2000", "--results", str(tmp_path)]
+    )
+    assert code == 0
+    (run,) = tmp_path.iterdir()
+    doc = json.loads((run / "results.json").read_text())
+    for metric in TLS_METRICS:
+        entry = doc["metrics"][metric.key]
+        for mode in ("plaintext", "tls"):
+            samples = entry[mode]["samples"]
+            assert len(samples) == 2 and all(value > 0 for value in samples), (metric.key, mode)
+        assert entry["tls_cost"] is not None
+    assert doc["postgres_tls"].startswith("TLSv1."), doc["postgres_tls"]
+    assert "TLS costs" in (run / "report.txt").read_text()
+
+    found = stack(lab)
+    broker, primary = found.broker.shell, found.primary.shell
+    assert broker.run(f"systemctl is-active {tls_kafka.UNIT} || true").strip() != "active"
+    ports = " or ".join(f"sport = :{port}" for port in tls_kafka.PORTS.values())
+    assert broker.run(f"ss -Hltn '( {ports} )'").strip() == ""
+    for shell, work in ((broker, tls_kafka.WORK), (primary, tls_postgres.WORK)):
+        assert shell.run(f"test -e {work} && echo left || echo gone").strip() == "gone", work
+    assert "bench_defaults" not in primary.run("pg_lsclusters -h")
