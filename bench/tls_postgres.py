@@ -29,8 +29,9 @@ from bench import schema
 from bench.clusters import CLUSTER, PORT, DefaultsCluster, HostShell
 from bench.datagen import VEHICLE_COLUMNS
 from bench.ingest import TIMING
-from roles.paths import PUBLISHED_CA, tls_paths
+from roles.paths import PUBLISHED_CA
 from roles.pgclient import psql
+from roles.postgres.config import TLS as SERVER_TLS
 from roles.sql import quote_ident, quote_literal
 from tests.verify.targets import conninfo_value
 
@@ -56,8 +57,7 @@ def hba_rules(database: str) -> str:
 def tls_settings() -> str:
     """ALTER SYSTEM statements turning TLS on with the host's key and certificate (the
     tuned cluster's files); all are re-read on reload."""
-    files = tls_paths("postgres")
-    values = {"ssl": "on", "ssl_cert_file": files.cert, "ssl_key_file": files.key}
+    values = {"ssl": "on", "ssl_cert_file": SERVER_TLS.cert, "ssl_key_file": SERVER_TLS.key}
     return "".join(f"ALTER SYSTEM SET {key} = {quote_literal(v)};\n" for key, v in values.items())
 
 
