@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from roles.kafka import admin_tool, features
+from roles.kafka import admin_tool, features, operations
 from roles.kafka.facts import FeaturesRecord
+from tests.unit.pyinfra_host import FactHost, commands
 from tests.unit.test_kafka_facts import sh
 
 # `kafka-features.sh version-mapping` of 4.4.0: what a fresh 4.4 cluster is formatted with.
@@ -128,3 +129,22 @@ def test_the_record_fact_reads_what_the_format_writes_and_keeps_an_existing_one(
     record.write_text(features.record_text("4.4.0"))
     subprocess.run(["bash", "-c", write], check=True)
     assert features.parse_record(fact.process(sh(read))) == (4, 4)
+
+
+def test_the_deploy_finalizes_only_when_the_record_names_another_release_line() -> None:
+    """operations.features_finalized with the record given: the same line is a no-op that
+    reads nothing else; another line waits for a healthy cluster, raises the levels with
+    kraft.version held (never --release-version), then writes the record."""
+    health = operations.Health("kafka1", "kafka1:9094", "/opt/kafka", 1, (1, 2, 3))
+    arguments = {"health": health, "version": "4.4.0", "log_dir": "/var/log/kafka", "timeout": 300}
+    with FactHost("kafka1").context() as fake:
+        fake.facts[FeaturesRecord] = features.record_text("4.4.1")
+        assert commands(operations.features_finalized, **arguments) == []
+        assert fake.reads == [FeaturesRecord] and "release 4.4" in fake.noops[0]
+        fake.facts[FeaturesRecord] = features.record_text("4.3.1")
+        wait, finalize, record, chmod = commands(operations.features_finalized, **arguments)
+    assert " health " in wait and "--voters 1,2,3" in wait
+    assert " features " in finalize and finalize.endswith("--hold kraft.version --apply")
+    assert "--release-version" not in finalize and "LOG_DIR=/var/log/kafka" in finalize
+    assert record.startswith(f"upload {features.record_text('4.4.0')!r} to {features.RECORD}")
+    assert chmod == f"chmod 644 {features.RECORD}"
