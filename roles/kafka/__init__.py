@@ -19,10 +19,10 @@ from roles import kafka_clients, managed_files, managed_units, packages, pki
 from roles.colocation import kafka_heap_bytes
 from roles.common.facts import Hardware, platform
 from roles.ingest import config as ingest_config
-from roles.kafka import config, operations, principals
+from roles.kafka import config, features, operations, principals
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
 from roles.kafka.cluster import brokers, cluster_id, manages_topics, this_broker
-from roles.kafka.facts import DeployedProtocols
+from roles.kafka.facts import DeployedProtocols, FeaturesRecord
 from roles.metrics import MONITORING_GROUP, runs_kafka_agent
 from roles.metrics import address as monitoring_address
 from roles.refusal import Refusal
@@ -57,6 +57,10 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
     _refuse_a_change_of_security(spec)
+    recorded = features.parse_record(host.get_fact(FeaturesRecord, path=features.RECORD))
+    downgrade = features.downgrade_refusal(host.name, kafka.version, recorded)
+    if downgrade is not None:
+        raise Refusal(downgrade)
     memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
     home, release = config.home(kafka), config.release_dir(kafka)
     bootstrap = config.bootstrap(spec)
@@ -104,6 +108,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         log_dir=kafka.log_dir,
         data_dirs=kafka.data_dirs,
         storage=config.storage(spec, cluster),
+        version=kafka.version,
     )
     managed_files.put(name="Admin tool", src=str(ADMIN_TOOL), dest=config.ADMIN_SCRIPT, mode="0755")
 
@@ -148,6 +153,17 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         timeout=spec.kafka.restart_timeout,
         _if=lambda: started.did_change() or restart.did_change(),
     )
+    # After the roll, on every broker in turn: the first raises the levels (Kafka refuses a
+    # level a registered broker cannot run), each records what it saw finalized.
+    if kafka.finalize_features:
+        operations.features_finalized(
+            name="Feature levels finalized to the release's (kraft.version held)",
+            health=health,
+            version=kafka.version,
+            log_dir=kafka.log_dir,
+            timeout=spec.kafka.restart_timeout,
+            _serial=True,
+        )
     if manages_topics(spec, cluster):
         operations.topics(
             name="Topics as declared",

@@ -10,6 +10,9 @@ kafka-topics.sh and kafka-configs.sh (see roles/kafka/topics.py, tool_commands).
     kafka_admin.py health   --bootstrap HOST:PORT --kafka-home DIR --node-id N --voters 1,2,3
                             [--name NAME] [--when TEXT] [--timeout S] [--unless-down]
                             until healthy (or, --unless-down, this broker down), else exit 1
+    kafka_admin.py features --bootstrap HOST:PORT --kafka-home DIR [--hold F,...] [--apply]
+                            the finalized feature levels against this release's (JSON);
+                            --apply raises those below it, except the held features
 
 Every command takes --client-config FILE (JSON: librdkafka settings, e.g. the host's
 certificate for the internal listener; /etc/kafka/admin-client.json) and --command-config
@@ -19,6 +22,8 @@ describe, metadata and wait use Debian's python3-confluent-kafka (librdkafka; no
 no-op deploy stays cheap and the host needs nothing from PyPI). health adds the quorum as
 the release's kafka-metadata-quorum.sh reports it, which starts a JVM: it runs only when a
 broker was (re)started or the cheap metadata shows a problem, and in the verify suite.
+features runs the release's kafka-features.sh (JVMs too): only when a deploy finalizes a new
+release's levels, and in the verify suite.
 Standard library only at import time: the unit tests import the pure helpers without Kafka.
 """
 
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ REQUEST_TIMEOUT = 15.0
 # A caught-up voter trails the leader by at most this many metadata records: the leader
 # appends a no-op record every 500 ms (metadata.max.idle.interval.ms) between fetches.
 MAX_METADATA_LAG = 5
+METADATA_VERSION = "metadata.version"
 # Lines of under-replicated or offline partitions a report names before it says "and N more".
 NAMED = 5
 
@@ -110,6 +117,63 @@ def health_problems(
     elif mine["lag"] > max_lag:
         problems.append(f"node {node_id} metadata lag {mine['lag']} (at most {max_lag})")
     return problems
+
+
+def parse_feature_mapping(text: str) -> tuple[dict[str, int], str]:
+    """`kafka-features.sh version-mapping`: ({feature: level}, the metadata version's name),
+    from lines `metadata.version=33 (4.4-IV2)` and `group.version=1`."""
+    levels, metadata = {}, ""
+    for line in text.splitlines():
+        name, equals, rest = line.strip().partition("=")
+        level, _, label = rest.partition(" ")
+        if not equals or not level.isdigit():
+            continue
+        levels[name] = int(level)
+        if name == METADATA_VERSION:
+            metadata = label.strip("()")
+    if METADATA_VERSION not in levels or not metadata:
+        raise ValueError(f"no metadata.version in the version mapping: {text.strip()[:300]!r}")
+    return levels, metadata
+
+
+def parse_finalized(text: str) -> dict[str, str]:
+    """`kafka-features.sh describe`: {feature: its FinalizedVersionLevel}, from lines
+    `Feature: X  SupportedMinVersion: 0  SupportedMaxVersion: 1  FinalizedVersionLevel: 1
+    Epoch: 5` (metadata.version's level as its name, 4.3-IV0; the others as numbers)."""
+    finalized = {
+        match[1]: match[2]
+        for match in re.finditer(r"^Feature:\s*(\S+).*?FinalizedVersionLevel:\s*(\S+)", text, re.M)
+    }
+    if METADATA_VERSION not in finalized:
+        raise ValueError(f"no finalized metadata.version in: {text.strip()[:300]!r}")
+    return finalized
+
+
+def metadata_order(name: str) -> tuple[int, ...]:
+    """A metadata version's name as a sortable tuple: 4.3-IV0 → (4, 3, 0); a release line
+    without an IV (4.3) sorts before its IVs. Kafka numbers its levels in this order."""
+    release, _, iv = name.partition("-IV")
+    return (*map(int, release.split(".")), int(iv) if iv else -1)
+
+
+def levels_to_raise(
+    wanted: Mapping[str, int], metadata: str, finalized: Mapping[str, str], held: Iterable[str]
+) -> dict[str, int]:
+    """{feature: level} of the features finalized below this release's level (metadata.version
+    compared by name), apart from `held`. Nothing is lowered: a feature above its release
+    level (raised by hand) is left alone, and metadata.version cannot go down."""
+    raise_to, keep = {}, set(held)
+    for name, level in sorted(wanted.items()):
+        current = finalized.get(name, "0")
+        if name in keep:
+            continue
+        if name == METADATA_VERSION:
+            below = metadata_order(current) < metadata_order(metadata)
+        else:
+            below = int(current) < level
+        if below:
+            raise_to[name] = level
+    return raise_to
 
 
 # librdkafka settings from --client-config (how this host authenticates), set by main().
@@ -203,6 +267,36 @@ def cluster_state(bootstrap: str, kafka_home: str) -> dict[str, Any]:
     return state
 
 
+def _feature_tool(kafka_home: str, *args: str, bootstrap: str | None = None) -> str:
+    """Output of the release's kafka-features.sh; a failure raises with its last lines."""
+    tool = f"{kafka_home}/bin/kafka-features.sh"
+    server = ["--bootstrap-server", bootstrap, *COMMAND_CONFIG] if bootstrap else []
+    done = subprocess.run([tool, *server, *args], capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+    if done.returncode != 0:
+        said = (done.stdout + done.stderr).strip()[-600:]
+        raise RuntimeError(f"kafka-features.sh {' '.join(args)} failed: {said}")
+    return done.stdout
+
+
+def features(bootstrap: str, kafka_home: str, held: Sequence[str], apply: bool) -> dict[str, Any]:
+    """This release's feature levels (what `kafka-storage.sh format` gives a fresh cluster),
+    the cluster's finalized ones and what is below; with `apply`, raised in one request."""
+    wanted, metadata = parse_feature_mapping(_feature_tool(kafka_home, "version-mapping"))
+    finalized = parse_finalized(_feature_tool(kafka_home, "describe", bootstrap=bootstrap))
+    below = levels_to_raise(wanted, metadata, finalized, held)
+    raised: dict[str, int] = {}
+    if apply and below:
+        upgrade = [arg for name, level in below.items() for arg in ("--feature", f"{name}={level}")]
+        _feature_tool(kafka_home, "upgrade", *upgrade, bootstrap=bootstrap)
+        raised = below
+        finalized = parse_finalized(_feature_tool(kafka_home, "describe", bootstrap=bootstrap))
+        below = levels_to_raise(wanted, metadata, finalized, held)
+    return {"wanted": wanted, "wanted_metadata": metadata, "finalized": finalized,
+            "below": below, "raised": raised,
+            "held": {name: finalized.get(name, "0") for name in held}}  # fmt: skip
+
+
 def wait(bootstrap: str, timeout: float) -> str | None:
     """None once the broker answers a metadata request, else the last error."""
     admin, deadline, last = _admin(bootstrap), time.monotonic() + timeout, "no attempt"
@@ -248,7 +342,9 @@ def wait_healthy(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kafka_admin.py", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["describe", "metadata", "wait", "health", "state"])
+    parser.add_argument(
+        "command", choices=["describe", "metadata", "wait", "health", "state", "features"]
+    )
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--kafka-home", default="/opt/kafka")
     parser.add_argument("--timeout", type=float, default=120.0)
@@ -259,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unless-down", action="store_true", help="health: pass if it is down")
     parser.add_argument("--client-config", help="JSON file of librdkafka settings")
     parser.add_argument("--command-config", help="properties file for the release's tools")
+    parser.add_argument("--hold", default="", help="features: never raise these (comma list)")
+    parser.add_argument("--apply", action="store_true", help="features: raise what is below")
     args = parser.parse_args(argv)
     CLIENT.clear()
     CLIENT.update(read_client_config(args.client_config))
@@ -275,6 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "state":
         print(json.dumps(cluster_state(args.bootstrap, args.kafka_home), sort_keys=True))
         return 0
+    if args.command == "features":
+        held = [name for name in args.hold.split(",") if name]
+        try:
+            answer = features(args.bootstrap, args.kafka_home, held, args.apply)
+        except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired) as failed:
+            print(f"{args.name}: feature levels: {failed}", file=sys.stderr)
+            return 1
+        print(json.dumps(answer, sort_keys=True))
+        return 1 if args.apply and answer["below"] else 0
     if args.command == "wait":
         error = wait(args.bootstrap, args.timeout)
         if error is not None:

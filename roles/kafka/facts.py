@@ -59,6 +59,19 @@ class InstalledRelease(FactBase[str | None]):
         return None if value in ("-", "") else value
 
 
+class FeaturesRecord(FactBase[str | None]):
+    """The record of the release line this cluster's feature levels are finalized to
+    (roles/kafka/features.py), None before one is written: a file read, no JVM."""
+
+    @override
+    def command(self, path: str) -> str:
+        return f"cat {shlex.quote(path)} 2>/dev/null || echo timestack:absent"
+
+    @override
+    def process(self, output: list[str]) -> str | None:
+        return None if output == ["timestack:absent"] else "\n".join(output) + "\n"
+
+
 class MetaProperties(FactBase[dict[str, dict[str, str] | None]]):
     """{data dir: its meta.properties as a dict, or None before `kafka-storage.sh format`}."""
 

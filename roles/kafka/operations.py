@@ -12,12 +12,13 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
 from roles import kafka_clients
-from roles.kafka import config, principals
+from roles.kafka import config, features, principals
 from roles.kafka.archive import Archive, download_script, verify_and_move
 from roles.kafka.config import Storage
 from roles.kafka.facts import (
     ArchiveInCache,
     ClusterMetadata,
+    FeaturesRecord,
     InstalledRelease,
     KafkaAccess,
     KafkaTopics,
@@ -72,10 +73,11 @@ def release_unpacked(archive: str, directory: str) -> Commands:
 
 @operation()
 def storage_formatted(
-    kafka_home: str, log_dir: str, data_dirs: Sequence[str], storage: Storage
+    kafka_home: str, log_dir: str, data_dirs: Sequence[str], storage: Storage, version: str
 ) -> Commands:
     """`kafka-storage.sh format` once per data dir; a directory formatted for another cluster
-    or node is an error, never a reformat (that would drop its data)."""
+    or node is an error, never a reformat (that would drop its data). A fresh cluster starts
+    at the release's feature levels: recorded unless a record is there already."""
     found = host.get_fact(MetaProperties, directories=list(data_dirs))
     problems = []
     for directory in data_dirs:
@@ -110,6 +112,10 @@ def storage_formatted(
         f"--cluster-id {shlex.quote(storage.cluster_id)} "
         f"--config {shlex.quote(config.SERVER_PROPERTIES)} --ignore-formatted"
     )
+    record = shlex.quote(features.RECORD)
+    yield StringCommand(
+        f"[ -f {record} ] || printf %s {shlex.quote(features.record_text(version))} > {record}"
+    )
 
 
 @dataclass(frozen=True)
@@ -124,25 +130,22 @@ class Health:
     node_id: int
     voters: tuple[int, ...]
 
+    def admin_tool(self, command: str) -> list[str]:
+        """`kafka_admin.py <command>` reaching this broker as the host (its certificate)."""
+        return ["python3", config.ADMIN_SCRIPT, command,
+                "--bootstrap", shlex.quote(self.bootstrap),
+                "--kafka-home", shlex.quote(self.kafka_home),
+                "--client-config", kafka_clients.ADMIN_CLIENT,
+                "--command-config", kafka_clients.ADMIN_PROPERTIES,
+                "--name", shlex.quote(self.name)]  # fmt: skip
+
     def wait(self, timeout: int, when: str, unless_down: bool = False) -> StringCommand:
         return StringCommand(
-            "python3",
-            config.ADMIN_SCRIPT,
-            "health",
-            "--bootstrap",
-            shlex.quote(self.bootstrap),
-            "--kafka-home",
-            shlex.quote(self.kafka_home),
-            "--client-config",
-            kafka_clients.ADMIN_CLIENT,
-            "--command-config",
-            kafka_clients.ADMIN_PROPERTIES,
+            *self.admin_tool("health"),
             "--node-id",
             str(self.node_id),
             "--voters",
             ",".join(map(str, self.voters)),
-            "--name",
-            shlex.quote(self.name),
             "--when",
             shlex.quote(when),
             "--timeout",
@@ -180,6 +183,26 @@ def cluster_healthy(health: Health, timeout: int) -> Commands:
         host.noop(f"brokers {list(metadata.brokers)} registered, no under-replicated partition")
         return
     yield health.wait(timeout, "after its start")
+
+
+@operation()
+def features_finalized(health: Health, version: str, log_dir: str, timeout: int) -> Commands:
+    """Raise the cluster's finalized feature levels to this release's, kraft.version apart
+    (see roles/kafka/features.py), once the cluster is healthy; then record the release line.
+    Called with `_serial` after the rolling restart: every broker has run it by then, and
+    Kafka itself refuses a level a registered broker does not support. The first broker
+    raises the levels, the others find nothing below and record it; a no-op run reads only
+    the record."""
+    line = features.release_line(version)
+    recorded = features.parse_record(host.get_fact(FeaturesRecord, path=features.RECORD))
+    if recorded == line:
+        host.noop(f"feature levels finalized to release {features.line_text(line)}")
+        return
+    yield health.wait(timeout, "before finalizing the feature levels, so they were not")
+    yield StringCommand("env", f"LOG_DIR={shlex.quote(log_dir)}", *health.admin_tool("features"),
+                        "--hold", ",".join(features.HELD), "--apply")  # fmt: skip
+    yield staged_upload(BytesIO(features.record_text(version).encode()), features.RECORD)
+    yield StringCommand("chmod", "644", shlex.quote(features.RECORD))
 
 
 @operation()

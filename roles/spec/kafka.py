@@ -176,6 +176,13 @@ class KafkaSpec(SpecModel):
         "no partition under-replicated, before the rolling restart stops naming it (a JVM "
         "broker replays its logs and its followers catch up: allow for a large one)",
     )
+    finalize_features: bool = Field(
+        True,
+        description="after every broker runs a new release and the cluster is healthy, raise "
+        "the finalized feature levels (metadata.version ...) to the release's, kraft.version "
+        "apart; false holds them, so the old release can still be installed back (a finalized "
+        "metadata.version cannot be lowered)",
+    )
     cluster_id: KafkaClusterId | None = Field(
         None, description="KRaft cluster id (default: generated)"
     )

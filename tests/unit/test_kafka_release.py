@@ -25,6 +25,7 @@ TOOLS = {
     "kafka-configs.sh": "org.apache.kafka.tools.ConfigCommand",
     "kafka-acls.sh": "org.apache.kafka.tools.AclCommand",
     "kafka-metadata-quorum.sh": "org.apache.kafka.tools.MetadataQuorumCommand",
+    "kafka-features.sh": "org.apache.kafka.tools.FeatureCommand",
     "kafka-console-producer.sh": "org.apache.kafka.tools.ConsoleProducer",
     "kafka-console-consumer.sh": "org.apache.kafka.tools.consumer.ConsoleConsumer",
 }
@@ -52,7 +53,7 @@ def test_archive_has_the_release_name_in_a_directory_named_by_the_recipe() -> No
 
 
 def test_pom_asks_for_the_broker_and_the_tools_of_the_release() -> None:
-    pom = kafka_release.pom(kafka_release.ARTIFACTS)
+    pom = kafka_release.pom(kafka_release.artifacts())
     for artifact in ("kafka_2.13", "kafka-tools"):
         assert (
             f"<artifactId>{artifact}</artifactId><version>{kafka_release.VERSION}</version>" in pom
@@ -84,7 +85,7 @@ def test_build_has_the_tarball_layout_and_is_reproducible(tmp_path: Path) -> Non
     assert digest[0] == digest[1]
     with tarfile.open(first) as tar:
         members = {m.name: m for m in tar.getmembers()}
-    top = kafka_release.TOP_DIR
+    top = kafka_release.top_dir()
     for script in ("kafka-server-start.sh", "kafka-run-class.sh", *TOOLS):
         assert members[f"{top}/bin/{script}"].mode == 0o755, script
     for name in ("config/log4j2.yaml", "config/tools-log4j2.yaml", "config/server.properties"):
@@ -114,7 +115,7 @@ def unpacked(tmp_path: Path) -> Path:
     java.parent.mkdir(parents=True)
     java.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
     java.chmod(0o755)
-    return tmp_path / "opt" / kafka_release.TOP_DIR
+    return tmp_path / "opt" / kafka_release.top_dir()
 
 
 def run(home: Path, script: str, *args: str, **env: str) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from roles import hardware, kafka_clients
 from roles.colocation import kafka_heap_bytes
-from roles.kafka import admin_tool, config, principals, wanted_principals
+from roles.kafka import admin_tool, config, features, principals, wanted_principals
 from roles.kafka.cluster import Broker, brokers, cluster_id, manages_topics
 from roles.kafka.facts import KafkaAccess
 from roles.kafka.topics import differences, parse_described
@@ -156,6 +156,38 @@ def test_no_under_replicated_or_offline_partitions(host: Any, spec: Any) -> None
     state = _state(host, spec)
     assert state["under_replicated"] == [], f"under-replicated: {state['under_replicated']}"
     assert state["offline"] == [], f"offline: {state['offline']}"
+
+
+def test_feature_levels_finalized_to_the_running_release(
+    host: Any, spec: Any, cluster: list[Broker]
+) -> None:
+    """On the first broker (two JVM starts: the release's kafka-features.sh version-mapping
+    and describe): metadata.version and the other features at the running release's levels,
+    kraft.version 0 (the static quorum of controller.quorum.voters). With
+    kafka.finalize_features false the levels are reported, not required."""
+    if not manages_topics(spec, cluster):
+        pytest.skip("feature levels are cluster-wide; checked on the first broker")
+    held = ",".join(features.HELD)
+    result = admin(host, spec, "features", "--kafka-home", config.home(spec.kafka), "--hold", held)
+    assert result.rc == 0, result.stderr[-1000:]
+    answer = json.loads(result.stdout)
+    finalized, release = answer["finalized"]["metadata.version"], answer["wanted_metadata"]
+    report = f"finalized metadata.version {finalized}, running release's {release}"
+    print(f"{spec.name}: {report}; finalized {answer['finalized']}")
+    assert answer["held"] == {"kraft.version": "0"}, f"the quorum is no longer static: {answer}"
+    if not spec.kafka.finalize_features:
+        pytest.skip(f"kafka.finalize_features is false: {report}")
+    assert finalized == release, f"{report}: a deploy finalizes it ({answer['below']})"
+    assert answer["below"] == {}, f"features below the release's levels: {answer['below']}"
+
+
+def test_feature_record_names_the_running_release_line(host: Any, spec: Any) -> None:
+    """The record a deploy refuses a downgrade by (roles/kafka/features.py) is this release's."""
+    if not spec.kafka.finalize_features:
+        pytest.skip("kafka.finalize_features is false: the record names the held levels")
+    record = features.parse_record(host.run(f"cat {features.RECORD}").stdout)
+    line = features.release_line(spec.kafka.version)
+    assert record == line, f"{features.RECORD} names {record}, the release's line is {line}"
 
 
 # ---------------------------------------------------------------------------------------
