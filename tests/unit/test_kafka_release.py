@@ -142,6 +142,20 @@ def test_tool_runs_its_class_with_every_jar_and_console_logging(
     assert "-Xmx256M" in argv
 
 
+@pytest.mark.parametrize(
+    ("tools_jar", "expected"),
+    [("kafka-tools-4.3.1.jar", "kafka.admin.ConfigCommand"),
+     ("kafka-tools-4.4.0.jar", "org.apache.kafka.tools.ConfigCommand")],
+)  # fmt: skip
+def test_configs_runs_the_config_command_of_the_release_it_is_in(
+    unpacked: Path, tools_jar: str, expected: str
+) -> None:
+    """ConfigCommand moved from the broker's jar (kafka.admin) to kafka-tools in 4.4: the
+    launcher runs the class the release has, as each release's own launcher does."""
+    (unpacked / "libs" / tools_jar).write_bytes(b"x")
+    assert run(unpacked, "kafka-configs.sh", "--version")[-2:] == [expected, "--version"]
+
+
 def test_server_start_runs_kafka_with_the_units_heap_gc_log_and_server_logging(
     unpacked: Path, tmp_path: Path
 ) -> None:
