@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import datagen, ingest, report
 from bench.clusters import DefaultsCluster
@@ -40,6 +40,8 @@ from bench.tls_kafka import Round as ProduceRound
 from bench.tls_postgres import Round as CopyRound
 from bench.tls_postgres import scratch_postgres
 from roles import kafka_clients, pki
+
+R = TypeVar("R")
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_ROUNDS, MAX_MESSAGES = 20, 1_000_000  # bounded: about 2 x 20 x (1M / 30k rows/s) at most
@@ -131,15 +133,12 @@ def vehicle_copy(count: int, seed: int = 1) -> bytes:
 
 def produce_rounds(broker: ingest.Host, rounds: int, count: int) -> list[ProduceRound]:
     print(f"Kafka: scratch broker on {broker.name} (127.0.0.1), {count:,} messages a round")
-    produced: list[ProduceRound] = []
     with scratch_broker(broker.spec, broker.shell, rounds) as scratch:
         for mode in MODES:
             scratch.produce(mode, min(count, WARM_UP))
-        for rep in range(rounds):
-            for mode in alternate(MODES, rep):
-                produced.append(scratch.produce(mode, count))
-                rate = produced[-1].messages_per_s
-                print(f"  round {rep + 1} {LABELS[mode]}: {rate:,.0f} messages/s", flush=True)
+        produced = _alternating(
+            rounds, lambda mode: scratch.produce(mode, count), "messages/s", "messages_per_s"
+        )
     return produced
 
 
@@ -148,14 +147,22 @@ def copy_rounds(
 ) -> list[CopyRound]:
     print(f"PostgreSQL: stock cluster on {primary.name} (127.0.0.1), {count:,} rows a round")
     server_name = pki.identity(primary.spec).common_name
-    copied: list[CopyRound] = []
     with scratch_postgres(cluster, primary.shell, server_name, vehicle_copy(count)) as scratch:
-        for rep in range(rounds):
-            for mode in alternate(MODES, rep):
-                copied.append(scratch.copy(mode, count))
-                rate = copied[-1].rows_per_s
-                print(f"  round {rep + 1} {LABELS[mode]}: {rate:,.0f} rows/s", flush=True)
+        copied = _alternating(
+            rounds, lambda mode: scratch.copy(mode, count), "rows/s", "rows_per_s"
+        )
     return copied
+
+
+def _alternating(rounds: int, measure: Callable[[str], R], unit: str, rate: str) -> list[R]:
+    """`rounds` of one measurement per mode, the first mode alternating; each printed."""
+    measured: list[R] = []
+    for rep in range(rounds):
+        for mode in alternate(MODES, rep):
+            measured.append(measure(mode))
+            value = getattr(measured[-1], rate)
+            print(f"  round {rep + 1} {LABELS[mode]}: {value:,.0f} {unit}", flush=True)
+    return measured
 
 
 def _parser() -> argparse.ArgumentParser:

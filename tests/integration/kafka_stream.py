@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A numbered stream through Kafka, run ON a broker host (Debian's python3-confluent-kafka),
-so its traffic stays on the lab network. Used by tests/integration/test_kafka_no_loss.py.
+so its traffic stays on the lab network. Used by tests/integration/test_kafka_upgrade.py.
 
     kafka_stream.py produce --bootstrap B --topic T --dir D [--rate N] [--max-seconds S]
         creates T (3 partitions, replication 3, min.insync.replicas 2) when missing, then

@@ -9,17 +9,20 @@ idempotent) and then a consumer of tests/integration/kafka_stream.py, the target
 is deployed with ONLY_BROKERS: `--dry` predicts the roll and the finalization, the brokers
 take the new release one at a time (a watcher samples every broker's JVM: never two out at
 once), the feature levels are finalized to 4.4's with kraft.version still 0 (static quorum),
-and 0 acknowledged records are lost. Then a downgrade to 4.3.1 is refused with its reason
+then the last broker is killed with SIGKILL and started again, and 0 acknowledged records
+are lost through all of it (this is the suite's no-loss test: the roll under load is the
+upgrade's, the config-change roll is test_kafka.py's). Then a downgrade to 4.3.1 is refused with its reason
 and nothing changed, and a second deploy changes nothing. The cluster ends as the lab's
 normal 4.4.0 cluster; the ingest writers rejoin it with their recreated credential.
 
-    pytest tests/integration/test_kafka_upgrade.py -s        # on the lab, about 5 minutes
+    pytest tests/integration/test_kafka_upgrade.py -s        # on the lab, about 10 minutes
     TIMESTACK_KAFKA_TARGET=inventory/_mine.py:b1,b2,b3 pytest ...   # on brokers of your own
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -30,23 +33,29 @@ from typing import Any
 import pytest
 
 from lab.kafka_release import ensure_kafka_archive
+from roles import kafka_clients
 from roles.ingest import config as ingest_config
 from roles.kafka import config, features, principals
 from roles.spec import IngestSpec, KafkaSpec
 from tests.integration.kafka_lab import (
+    CLIENT_DIR,
     DEPLOY,
     ONLY_BROKERS,
     RESTART_OP,
+    TARGET_ENV,
     Brokers,
     admin_args,
     client_config,
+    kill_and_start,
     on,
+    target,
     variant,
 )
 from tests.integration.pyinfra_run import dry_run, run_pyinfra
-from tests.integration.test_kafka_no_loss import SCRIPT, WORK, brokers, stream
 
-__all__ = ["brokers"]  # the module fixture, shared with the no-loss test
+SCRIPT = Path(__file__).with_name("kafka_stream.py")
+WORK = "/srv/timestack-kafka-stream"  # not /tmp: trixie's systemd mounts a tmpfs there
+TOPIC = "timestack-test-no-loss"
 
 OLD = "4.3.1"
 NEW: str = KafkaSpec.model_fields["version"].default
@@ -56,15 +65,36 @@ DATA = "/var/lib/kafka/data"  # the lab's kafka.data_dirs (the default)
 RATE = 200
 
 
+@pytest.fixture(scope="module")
+def brokers(request: pytest.FixtureRequest) -> Brokers:
+    if not os.environ.get(TARGET_ENV):
+        request.getfixturevalue("first_deploy")
+    return target()
+
+
+def stream(brokers: Brokers, command: str, *args: str) -> list[str]:
+    """The stream as the lab's test principal on the client listener (SASL_SSL), its topic
+    created and deleted with the broker host's certificate on the internal listener."""
+    return [
+        "docker", "exec", brokers.containers[0], "python3", f"{WORK}/kafka_stream.py", command,
+        "--bootstrap", brokers.bootstrap, "--topic", TOPIC, "--dir", WORK,
+        "--client-config", f"{CLIENT_DIR}/client.json",
+        "--admin-config", kafka_clients.ADMIN_CLIENT,
+        "--admin-bootstrap", brokers.internal_bootstrap, *args,
+    ]  # fmt: skip
+
+
 def release_of_jvm(container: str) -> tuple[int, str | None]:
-    """(MainPID of kafka.service, the release directory its open jars are in, or None)."""
+    """(MainPID of kafka.service, the release whose broker jar its classpath names, or None).
+    The command line, not /proc/PID/fd: root in the lab's containers may not read another
+    user's file descriptors."""
     script = (
         "pid=$(systemctl show -p MainPID --value kafka.service); echo $pid; "
-        '[ "$pid" != 0 ] && ls -l /proc/$pid/fd 2>/dev/null '
-        "| grep -o 'kafka_[0-9.]*-[0-9.]*/libs' | head -1; true"
+        '[ "$pid" != 0 ] && tr "\\0:" "\\n\\n" < /proc/$pid/cmdline 2>/dev/null '
+        "| grep -o 'kafka_[0-9.]*-[0-9][0-9.]*[0-9]\\.jar' | head -1; true"
     )
     lines = on(container, "sh", "-c", script).split()
-    return int(lines[0]), (lines[1].removesuffix("/libs") if len(lines) > 1 else None)
+    return int(lines[0]), (lines[1].removesuffix(".jar") if len(lines) > 1 else None)
 
 
 class Watcher(threading.Thread):
@@ -164,6 +194,8 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
         upgraded = run_pyinfra(brokers.inventory, "deploy.py", *ONLY_BROKERS)
         watcher.done.set()
         watcher.join()
+        # Then the last broker dies the hard way (SIGKILL) and starts again, stream running.
+        killed = kill_and_start(brokers.containers[2]) if upgraded.returncode == 0 else {}
         time.sleep(5)
         on(first, "touch", f"{WORK}/stop")
         out, err = producer.communicate(timeout=420)
@@ -176,7 +208,7 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
                                      text=True, check=True).stdout)  # fmt: skip
     after = feature_levels(first)
     order = watcher.switch_order(f"kafka_2.13-{NEW}")
-    counts = {**produced, **read}
+    counts = {**produced, **read, "killed": killed}
     print(f"\nupgrade {OLD} -> {NEW}: brokers in order {order}, at most "
           f"{watcher.out_at_once()} out at once over {len(watcher.samples)} samples; "
           f"finalized {after['finalized']} (raised {after['raised'] or before['below']}); "

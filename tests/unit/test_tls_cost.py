@@ -148,7 +148,10 @@ def test_the_stock_cluster_admits_only_the_benchmarks_role_from_loopback() -> No
     ]
     settings = tls_postgres.tls_settings()
     assert "ALTER SYSTEM SET ssl = 'on';" in settings
-    assert "ssl_cert_file = '/etc/timestack/tls/postgres/host.crt'" in settings
+    # The files the postgres role installs for the tuned cluster (a path no role writes
+    # leaves TLS off: the server then refuses every verify-full round).
+    assert "ssl_cert_file = '/etc/timestack/tls/postgresql/host.crt'" in settings
+    assert "ssl_key_file = '/etc/timestack/tls/postgresql/host.key'" in settings
 
 
 def test_a_round_dials_loopback_and_verifies_the_certificate_name_with_tls() -> None:
