@@ -11,9 +11,10 @@ take the new release one at a time (a watcher samples every broker's JVM: never 
 once), the feature levels are finalized to 4.4's with kraft.version still 0 (static quorum),
 then the last broker is killed with SIGKILL and started again, and 0 acknowledged records
 are lost through all of it (this is the suite's no-loss test: the roll under load is the
-upgrade's, the config-change roll is test_kafka.py's). Then a downgrade to 4.3.1 is refused with its reason
-and nothing changed, and a second deploy changes nothing. The cluster ends as the lab's
-normal 4.4.0 cluster; the ingest writers rejoin it with their recreated credential.
+upgrade's, the config-change roll is test_kafka.py's). Then a downgrade to 4.3.1 is
+refused with its reason and nothing changed, and a second deploy changes nothing. The
+cluster ends as the lab's normal 4.4.0 cluster; the ingest writers rejoin it with their
+recreated credential.
 
     pytest tests/integration/test_kafka_upgrade.py -s        # on the lab, about 10 minutes
     TIMESTACK_KAFKA_TARGET=inventory/_mine.py:b1,b2,b3 pytest ...   # on brokers of your own
@@ -158,6 +159,11 @@ def old_cluster(brokers: Brokers) -> Iterator[Path]:
             fresh = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
             assert fresh.returncode == 0, fresh.output[-4000:]
             assert kafka_changes(fresh).get(STORAGE_OP) == 3, fresh.changed
+            # A wiped cluster is a new cluster (a new cluster id, no committed offsets): a
+            # running consumer is not expected to follow that, so the writers start anew on it,
+            # as after restoring a cluster. What the test asks of them is the upgrade's roll.
+            for container in writer_hosts(brokers):
+                on(container, "systemctl", "restart", ingest_config.UNIT)
             yield path
         finally:
             subprocess.run(stream(brokers, "delete"), capture_output=True, check=False)
@@ -243,6 +249,13 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
     assert writers_rejoined(brokers), "the ingest writers did not rejoin the new cluster"
 
 
+def writer_hosts(brokers: Brokers) -> list[str]:
+    """The brokers that run an ingest writer (its unit enabled)."""
+    return [c for c in brokers.containers
+            if on(c, "sh", "-c", f"systemctl is-enabled {ingest_config.UNIT} || true").strip()
+            == "enabled"]  # fmt: skip
+
+
 def writers_rejoined(brokers: Brokers, within: float = 120) -> bool:
     """The writers' consumer group has members again (their principal was recreated with the
     same password; the writers retry on their own)."""
@@ -254,9 +267,7 @@ def writers_rejoined(brokers: Brokers, within: float = 120) -> bool:
         "groups = AdminClient(conf).list_groups(sys.argv[3], timeout=15)\n"
         "print(sum(len(g.members) for g in groups))\n"
     )
-    writers = [c for c in brokers.containers
-               if on(c, "sh", "-c", f"systemctl is-enabled {ingest_config.UNIT} || true").strip()
-               == "enabled"]  # fmt: skip
+    writers = writer_hosts(brokers)
     if not writers:
         return True  # no writers on these brokers (TIMESTACK_KAFKA_TARGET elsewhere)
     deadline = time.monotonic() + within
