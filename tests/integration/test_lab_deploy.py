@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from tests.integration.inventories import db_host_variant, lab_variant
-from tests.integration.pyinfra_run import ROOT, DeployRun, dry_run, run_pyinfra
+from tests.integration.pyinfra_run import DeployRun, dry_run, run_pyinfra
 
 
 def test_deploy_reports_no_errors(first_deploy: DeployRun) -> None:
@@ -18,32 +15,9 @@ def test_deploy_reports_no_errors(first_deploy: DeployRun) -> None:
     assert not first_deploy.errors
 
 
-def test_verify_suite_passes_against_lab(first_deploy: DeployRun, tmp_path: Path) -> None:
-    report = tmp_path / "verify.xml"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/verify",
-            "--inventory",
-            "inventory/lab.py",
-            f"--junitxml={report}",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    suite = ET.parse(report).getroot().find("testsuite")
-    assert suite is not None
-    counts = {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors")}
-    assert result.returncode == 0, f"verify failed {counts}:\n{result.stdout[-6000:]}"
-    assert counts["failures"] == counts["errors"] == 0
-    assert counts["tests"] >= 3 * 5, f"too few checks ran against three hosts: {counts}"
+# The verify suite against the lab (inventory/lab.py, these hosts) runs once, in
+# test_interrupted_deploy.py, on the hosts its deploys converged: a second full run here
+# would check the same inventory on the same hosts again.
 
 
 def test_second_deploy_changes_nothing(first_deploy: DeployRun, lab: str) -> None:
