@@ -13,7 +13,7 @@ from roles.pgbouncer.facts import running_console
 from roles.pgclient import OFFLINE, psql
 
 # The broker's classpath names its own jar, e.g. .../libs/kafka_2.13-4.4.0.jar.
-_KAFKA_JAR = r"kafka_[0-9.]*-[0-9][0-9.]*[0-9]\.jar"
+KAFKA_JAR = r"kafka_[0-9.]*-[0-9][0-9.]*[0-9]\.jar"
 
 
 class ComponentVersions(FactBase[dict[str, str]]):
@@ -59,7 +59,7 @@ class ComponentVersions(FactBase[dict[str, str]]):
             parts.append(
                 f"pid=$(systemctl show -p MainPID --value {KAFKA_UNIT} 2>/dev/null); "
                 '[ "${pid:-0}" -gt 0 ] && echo kafka-running\\|$(tr "\\0:" "\\n\\n" '
-                f"< /proc/$pid/cmdline | grep -o '{_KAFKA_JAR}' | head -n 1)"
+                f"< /proc/$pid/cmdline | grep -o '{KAFKA_JAR}' | head -n 1)"
             )
         # Each part answers for itself: one that finds nothing leaves the others' answers.
         return "".join(f"{{ {part}; }}; " for part in parts) + "true"

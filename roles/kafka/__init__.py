@@ -22,7 +22,7 @@ from roles.ingest import config as ingest_config
 from roles.kafka import config, features, operations, principals
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
 from roles.kafka.cluster import brokers, cluster_id, manages_topics, this_broker
-from roles.kafka.facts import DeployedProtocols, FeaturesRecord
+from roles.kafka.facts import DeployedProtocols
 from roles.metrics import MONITORING_GROUP, runs_kafka_agent
 from roles.metrics import address as monitoring_address
 from roles.refusal import Refusal
@@ -57,8 +57,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
     _refuse_a_change_of_security(spec)
-    recorded = features.parse_record(host.get_fact(FeaturesRecord, path=features.RECORD))
-    downgrade = features.downgrade_refusal(host.name, kafka.version, recorded)
+    downgrade = features.downgrade_refusal(host.name, kafka.version, operations.recorded_line())
     if downgrade is not None:
         raise Refusal(downgrade)
     memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes

@@ -185,6 +185,13 @@ def cluster_healthy(health: Health, timeout: int) -> Commands:
     yield health.wait(timeout, "after its start")
 
 
+def recorded_line() -> tuple[int, int] | None:
+    """The release line this broker's record says the cluster is finalized to: read once for
+    the downgrade check and the finalization (again only after an operation changed the
+    host, e.g. the first format writing it)."""
+    return features.parse_record(read_once(FeaturesRecord, path=features.RECORD))
+
+
 @operation()
 def features_finalized(health: Health, version: str, log_dir: str, timeout: int) -> Commands:
     """Raise the cluster's finalized feature levels to this release's, kraft.version apart
@@ -194,8 +201,7 @@ def features_finalized(health: Health, version: str, log_dir: str, timeout: int)
     raises the levels, the others find nothing below and record it; a no-op run reads only
     the record."""
     line = features.release_line(version)
-    recorded = features.parse_record(host.get_fact(FeaturesRecord, path=features.RECORD))
-    if recorded == line:
+    if recorded_line() == line:
         host.noop(f"feature levels finalized to release {features.line_text(line)}")
         return
     yield health.wait(timeout, "before finalizing the feature levels, so they were not")

@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from lab.kafka_release import ensure_kafka_archive
+from ops.version_facts import KAFKA_JAR
 from roles import kafka_clients
 from roles.ingest import config as ingest_config
 from roles.kafka import config, features, principals
@@ -92,7 +93,7 @@ def release_of_jvm(container: str) -> tuple[int, str | None]:
     script = (
         "pid=$(systemctl show -p MainPID --value kafka.service); echo $pid; "
         '[ "$pid" != 0 ] && tr "\\0:" "\\n\\n" < /proc/$pid/cmdline 2>/dev/null '
-        "| grep -o 'kafka_[0-9.]*-[0-9][0-9.]*[0-9]\\.jar' | head -1; true"
+        f"| grep -o '{KAFKA_JAR}' | head -1; true"
     )
     lines = on(container, "sh", "-c", script).split()
     return int(lines[0]), (lines[1].removesuffix(".jar") if len(lines) > 1 else None)

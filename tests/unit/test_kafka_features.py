@@ -141,6 +141,8 @@ def test_the_deploy_finalizes_only_when_the_record_names_another_release_line() 
         fake.facts[FeaturesRecord] = features.record_text("4.4.1")
         assert commands(operations.features_finalized, **arguments) == []
         assert fake.reads == [FeaturesRecord] and "release 4.4" in fake.noops[0]
+    # Another host (a record is read once per host and run: roles/once.py).
+    with FactHost("kafka2").context() as fake:
         fake.facts[FeaturesRecord] = features.record_text("4.3.1")
         wait, finalize, record, chmod = commands(operations.features_finalized, **arguments)
     assert " health " in wait and "--voters 1,2,3" in wait
