@@ -13,6 +13,7 @@ from docker.errors import DockerException
 
 DOCKERD_LOG = Path("/var/log/timestack-dockerd.log")
 DOCKERD_PID = Path("/run/timestack-dockerd.pid")
+CONTAINERD_PID = Path("/var/run/docker/containerd/containerd.pid")
 # mvn: the lab's Kafka release is assembled from Maven Central (lab/kafka_release.py).
 HOST_PACKAGES = {
     "dockerd": "docker.io",
@@ -52,16 +53,31 @@ def client(start: bool = True, timeout: float = 30.0) -> docker.DockerClient:
         return engine
     if not start:
         raise LabError("the Docker engine is not running (python -m lab up starts it)")
-    _start_dockerd()
+    if _dockerd_alive():
+        return _wait_ready(None, timeout, 0)  # started earlier, not answering yet
+    log_start = DOCKERD_LOG.stat().st_size if DOCKERD_LOG.exists() else 0
+    return _wait_ready(_start_dockerd(), timeout, log_start)
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes] | None, timeout: float, log_start: int
+) -> docker.DockerClient:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         engine = _ping()
         if engine is not None:
             return engine
-        if not _dockerd_alive():
-            break
+        # poll() also reaps an exited dockerd: where nothing reaps orphans, its pid lives on.
+        if process is not None and process.poll() is not None:
+            raise LabError(
+                f"dockerd exited with status {process.returncode} while starting; "
+                f"its log since then:\n{_log_since(log_start)}"
+            )
         time.sleep(0.5)
-    raise LabError(f"dockerd did not become ready; last lines of {DOCKERD_LOG}:\n{_log_tail()}")
+    raise LabError(
+        f"dockerd did not answer within {timeout:.0f}s; its log since start:\n"
+        f"{_log_since(log_start)}"
+    )
 
 
 def _ping() -> docker.DockerClient | None:
@@ -73,15 +89,20 @@ def _ping() -> docker.DockerClient | None:
     return engine
 
 
-def _start_dockerd() -> None:
+def _start_dockerd() -> subprocess.Popen[bytes]:
     dockerd = _which("dockerd")
     if dockerd is None:
         raise LabError("dockerd is not installed (apt-get install docker.io)")
-    if _dockerd_alive():
-        return  # started but not answering yet
-    # A dockerd that died leaves its pid files behind; a new one refuses to start then.
-    for stale in (DOCKERD_PID, Path("/var/run/docker.pid")):
-        stale.unlink(missing_ok=True)
+    # A machine restored from a snapshot, or a dockerd that died, leaves pid files behind whose
+    # pids may now be other processes': dockerd then refuses to start, or waits for a
+    # containerd that is not there, so they go when the process they name is not running.
+    for stale, name in (
+        (DOCKERD_PID, b"dockerd"),
+        (Path("/var/run/docker.pid"), b"dockerd"),
+        (CONTAINERD_PID, b"containerd"),
+    ):
+        if not _running(stale, name):
+            stale.unlink(missing_ok=True)
     print(f"lab: starting dockerd (log {DOCKERD_LOG})")
     with DOCKERD_LOG.open("ab") as log:
         process = subprocess.Popen(
@@ -92,26 +113,28 @@ def _start_dockerd() -> None:
             start_new_session=True,
         )
     DOCKERD_PID.write_text(f"{process.pid}\n")
+    return process
 
 
 def _dockerd_alive() -> bool:
+    return _running(DOCKERD_PID, b"dockerd")
+
+
+def _running(pid_file: Path, name: bytes) -> bool:
+    """Whether pid_file names a live process whose command line contains name."""
     try:
-        pid = int(DOCKERD_PID.read_text().strip())
+        pid = int(pid_file.read_text().strip())
+        # A zombie keeps its pid but has an empty command line; a recycled pid another name.
+        return name in Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A recycled pid that is not dockerd does not count.
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    return cmdline.exists() and b"dockerd" in cmdline.read_bytes()
 
 
-def _log_tail(lines: int = 20) -> str:
+def _log_since(offset: int, lines: int = 15) -> str:
     try:
-        return "\n".join(DOCKERD_LOG.read_text(errors="replace").splitlines()[-lines:])
+        with DOCKERD_LOG.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
     except OSError:
         return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) + f"\n(whole log: {DOCKERD_LOG})"
