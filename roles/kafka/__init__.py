@@ -33,7 +33,8 @@ from roles.unit_files import UNIT_DIR, unit_file
 
 ADMIN_TOOL = Path(__file__).resolve().with_name("admin_tool.py")
 # Before each restart the cluster must already be healthy: a broker that did not come back
-# stops the rolling restart here instead of taking a second broker down with it.
+# stops the rolling restart here instead of taking a second broker down with it. Never longer
+# than kafka.restart_timeout: a cluster is not given more time to settle than a broker.
 PRECHECK_TIMEOUT = 60
 
 
@@ -141,7 +142,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         health=health,
         because=[] if started.will_change else because,
         timeout=spec.kafka.restart_timeout,
-        precheck_timeout=PRECHECK_TIMEOUT,
+        precheck_timeout=min(PRECHECK_TIMEOUT, spec.kafka.restart_timeout),
         _serial=True,
     )
     # Only where this run started or restarted the broker: a run that changed nothing
