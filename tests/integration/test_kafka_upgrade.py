@@ -3,15 +3,17 @@
 On the lab's three broker containers (no new containers): the brokers are stopped, their
 KRaft data and Timestack's Kafka records (principals' applied.state and fingerprints, the
 feature record) removed, and a variant with kafka.version 4.3.1 (the lab's assembled 4.3.1
-release, `python -m lab.kafka_release --version 4.3.1`) formats a fresh 4.3.1 cluster; the
+release, `python -m lab.kafka_release --version 4.3.1`) and one broker setting of its own
+(log.cleaner.threads=2) formats a fresh 4.3.1 cluster; the
 role recreates the topics, SCRAM users (same passwords) and ACLs. With a producer (acks=all,
 idempotent) and then a consumer of tests/integration/kafka_stream.py, the target inventory
 is deployed with ONLY_BROKERS: `--dry` predicts the roll and the finalization, the brokers
-take the new release one at a time (a watcher samples every broker's JVM: never two out at
-once), the feature levels are finalized to 4.4's with kraft.version still 0 (static quorum),
+take the new release and the target's server.properties one at a time (a watcher samples
+every broker's JVM: never two out at once; the roll for a changed setting is this one), the
+feature levels are finalized to 4.4's with kraft.version still 0 (static quorum),
 then the last broker is killed with SIGKILL and started again, and 0 acknowledged records
 are lost through all of it (this is the suite's no-loss test: the roll under load is the
-upgrade's, the config-change roll is test_kafka.py's). Then a downgrade to 4.3.1 is
+upgrade's). Then a downgrade to 4.3.1 is
 refused with its reason and nothing changed, and a second deploy changes nothing. The
 cluster ends as the lab's normal 4.4.0 cluster; the ingest writers rejoin it with their
 recreated credential.
@@ -28,6 +30,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +46,13 @@ from tests.integration.kafka_lab import (
     CLIENT_DIR,
     DEPLOY,
     ONLY_BROKERS,
+    PROPERTIES_OP,
     RESTART_OP,
     TARGET_ENV,
     Brokers,
     admin_args,
     client_config,
+    cluster_state,
     kill_and_start,
     on,
     target,
@@ -65,6 +70,7 @@ FEATURES_OP = f"{DEPLOY} | Feature levels finalized to the release's (kraft.vers
 STORAGE_OP = f"{DEPLOY} | Storage formatted once for this cluster"
 DATA = "/var/lib/kafka/data"  # the lab's kafka.data_dirs (the default)
 RATE = 200
+OLD_SETTING = "log.cleaner.threads=2"  # the old cluster's own: its roll is also a setting's
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +154,22 @@ def kafka_changes(run: Any) -> dict[str, int]:
     return {name: n for name, n in run.changed.items() if name.startswith(DEPLOY)}
 
 
+@dataclass
+class OldCluster:
+    inventory: Path  # the variant that deployed it
+    converged: bool = False  # the test's last deploy of the target changed nothing
+
+
 @pytest.fixture
-def old_cluster(brokers: Brokers) -> Iterator[Path]:
+def old_cluster(brokers: Brokers) -> Iterator[OldCluster]:
     """A fresh 4.3.1 cluster on the brokers; the target inventory deployed again afterwards
-    whatever happened (the lab's normal cluster: formatted anew if the test stopped early)."""
+    unless the test's own last deploy converged (the lab's normal cluster: formatted anew if
+    the test stopped early)."""
     archive = ensure_kafka_archive(OLD)
-    overrides = {"kafka": {"version": OLD, "archive": str(archive)}}
+    setting, value = OLD_SETTING.split("=")
+    overrides = {"kafka": {"version": OLD, "archive": str(archive), "settings": {setting: value}}}
     with variant(brokers, "upgrade_old", overrides) as path:
+        old = OldCluster(path)
         wipe(brokers)
         try:
             fresh = run_pyinfra(path, "deploy.py", *ONLY_BROKERS)
@@ -165,15 +180,16 @@ def old_cluster(brokers: Brokers) -> Iterator[Path]:
             # as after restoring a cluster. What the test asks of them is the upgrade's roll.
             for container in writer_hosts(brokers):
                 on(container, "systemctl", "restart", ingest_config.UNIT)
-            yield path
+            yield old
         finally:
             subprocess.run(stream(brokers, "delete"), capture_output=True, check=False)
-            restored = run_pyinfra(brokers.inventory, "deploy.py", *ONLY_BROKERS)
-            assert restored.returncode == 0, restored.output[-3000:]
+            if not old.converged:
+                restored = run_pyinfra(brokers.inventory, "deploy.py", *ONLY_BROKERS)
+                assert restored.returncode == 0, restored.output[-3000:]
 
 
 def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
-    brokers: Brokers, old_cluster: Path
+    brokers: Brokers, old_cluster: OldCluster
 ) -> None:
     first = brokers.containers[0]
     before = feature_levels(first)
@@ -182,7 +198,8 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
 
     dry = dry_run(brokers.inventory, "deploy.py", *ONLY_BROKERS)
     assert dry.returncode == 0, dry.output[-3000:]
-    assert (dry.changed.get(RESTART_OP), dry.changed.get(FEATURES_OP)) == (3, 3), dry.changed
+    rolled = {PROPERTIES_OP: 3, RESTART_OP: 3, FEATURES_OP: 3}
+    assert {op: dry.changed.get(op) for op in rolled} == rolled, dry.changed
 
     on(first, "mkdir", "-p", WORK)
     subprocess.run(["docker", "cp", str(SCRIPT), f"{first}:{WORK}/kafka_stream.py"], check=True)
@@ -222,8 +239,7 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
           f"stream {json.dumps(counts, sort_keys=True)}")  # fmt: skip
 
     assert producer.returncode == 0, err[-2000:]
-    assert kafka_changes(upgraded).get(RESTART_OP) == 3, upgraded.changed
-    assert kafka_changes(upgraded).get(FEATURES_OP) == 3, upgraded.changed
+    assert {op: upgraded.changed.get(op) for op in rolled} == rolled, upgraded.changed
     assert watcher.out_at_once() <= 1, watcher.samples
     assert len(order) == 3
     assert after["finalized"]["metadata.version"] == after["wanted_metadata"], after
@@ -232,9 +248,13 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
     assert (produced["failed"], produced["unsent"]) == (0, 0), counts
     assert produced["acknowledged"] == produced["produced"] > RATE * 30, counts
     assert read["distinct"] == produced["acknowledged"], counts
+    for container in brokers.containers:
+        assert OLD_SETTING not in on(container, "cat", "/etc/kafka/server.properties")
+    state = cluster_state(first)
+    assert (state["under_replicated"], state["offline"]) == ([], []), state
 
     jvms = {c: release_of_jvm(c) for c in brokers.containers}
-    refused = run_pyinfra(old_cluster, "deploy.py", *ONLY_BROKERS)
+    refused = run_pyinfra(old_cluster.inventory, "deploy.py", *ONLY_BROKERS)
     assert refused.returncode != 0
     line = features.line_text(features.release_line(NEW))
     assert f"kafka.version: got {OLD}; expected {line}.0 or later" in refused.output
@@ -247,6 +267,7 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
     again = run_pyinfra(brokers.inventory, "deploy.py", *ONLY_BROKERS)
     assert again.returncode == 0, again.output[-3000:]
     assert again.changed == {}, again.changed
+    old_cluster.converged = True
     assert writers_rejoined(brokers), "the ingest writers did not rejoin the new cluster"
 
 
