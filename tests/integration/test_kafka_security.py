@@ -42,15 +42,20 @@ PRODUCER = "timestack-test-producer"
 PRODUCER_ENV = "TIMESTACK_TEST_KAFKA_PRODUCER_PASSWORD"
 ALLOWED, OTHER = "factory-metrics", "vehicle-telemetry"
 SCRATCH = "timestack-test-anonymous"
+# Seconds each attempt of a client that should be refused waits: it may learn nothing but a
+# timeout, and a longer wait proves no more.
+REFUSED = 5.0
 
 # Runs in the container: with the given librdkafka settings, list, create, delete a topic
-# and produce one message; prints what each attempt gave (None: it worked).
+# and produce one message; prints what each attempt gave (None: it worked). Each attempt waits
+# at most `patience` seconds: a refused client often learns nothing but a timeout.
 CLIENT = """
 import json, sys
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 settings = json.load(open(sys.argv[1])) if sys.argv[1] != "-" else {}
-bootstrap, topic, scratch = sys.argv[2], sys.argv[3], sys.argv[4]
+bootstrap, topic, scratch, patience = sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+wait_ms = int(patience * 1000)
 base = {**settings, "bootstrap.servers": bootstrap, "log_level": 0}
 out = {}
 def attempt(name, action):
@@ -60,20 +65,22 @@ def attempt(name, action):
     except Exception as error:
         out[name] = str(error)
 def listed():
-    topics = AdminClient({**base, "socket.timeout.ms": 5000}).list_topics(timeout=8).topics
+    admin = AdminClient({**base, "socket.timeout.ms": min(wait_ms, 5000)})
+    topics = admin.list_topics(timeout=patience).topics
     if topic not in topics:
         raise RuntimeError(f"{topic} not listed ({sorted(topics)})")
 attempt("list", listed)
 admin = AdminClient(base)
-attempt("create", lambda: admin.create_topics([NewTopic(scratch, 1, 1)],
-                                              request_timeout=10)[scratch].result(15))
-attempt("delete", lambda: admin.delete_topics([topic], request_timeout=10)[topic].result(15))
+attempt("create", lambda: admin.create_topics([NewTopic(scratch, 1, 1)], request_timeout=patience)
+        [scratch].result(patience + 1))
+attempt("delete", lambda: admin.delete_topics([topic], request_timeout=patience)
+        [topic].result(patience + 1))
 def produce():
     errors = []
-    producer = Producer({**base, "acks": "all", "message.timeout.ms": 15000})
+    producer = Producer({**base, "acks": "all", "message.timeout.ms": wait_ms})
     producer.produce(topic, b"security-test", key=b"timestack-security-test",
                      on_delivery=lambda e, m: errors.append(e))
-    producer.flush(20)
+    producer.flush(patience + 5)
     if not errors or errors[0] is not None:
         raise RuntimeError(str(errors[0]) if errors else "no delivery report")
 attempt("produce", produce)
@@ -109,12 +116,14 @@ def rejects_removed() -> Iterator[None]:
     db_sql(f"DELETE FROM {where}", "telemetry")
 
 
-def client(brokers: Brokers, settings_path: str, topic: str, bootstrap: str = "") -> Any:
+def client(
+    brokers: Brokers, settings_path: str, topic: str, bootstrap: str = "", patience: float = 15
+) -> Any:
     """CLIENT in the first broker container; what each attempt gave."""
     first = brokers.containers[0]
     on(first, "sh", "-c", f"cat > {_SCRIPT}", stdin=CLIENT)
     output = on(first, "python3", _SCRIPT, settings_path, bootstrap or brokers.bootstrap,
-                topic, SCRATCH)  # fmt: skip
+                topic, SCRATCH, str(patience))  # fmt: skip
     got: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     if got.get("produce") is None:
         _produced.append(topic)
@@ -135,13 +144,15 @@ def test_a_client_without_credentials_can_do_nothing(brokers: Brokers) -> None:
         ("plaintext on the client listener", "-", brokers.bootstrap),
         ("plaintext on the internal listener", "-", brokers.internal_bootstrap),
     ):
-        got = client(brokers, settings, OTHER, bootstrap)
+        got = client(brokers, settings, OTHER, bootstrap, patience=REFUSED)
         assert all(got.values()), f"{label}: {got}"
     on(first, "sh", "-c", "umask 077 && cat > /srv/timestack-kafka-client/tls-only.json",
        stdin=json.dumps({"security.protocol": "SSL",
                          "ssl.ca.location": kafka_clients.CA_CERT}))  # fmt: skip
     for bootstrap in (brokers.bootstrap, brokers.internal_bootstrap):
-        got = client(brokers, "/srv/timestack-kafka-client/tls-only.json", OTHER, bootstrap)
+        got = client(
+            brokers, "/srv/timestack-kafka-client/tls-only.json", OTHER, bootstrap, patience=REFUSED
+        )
         assert all(got.values()), f"TLS without credentials on {bootstrap}: {got}"
     topics = on(first, "python3", "/usr/local/lib/timestack/kafka_admin.py", "describe",
                 *admin_args(first))  # fmt: skip
@@ -150,7 +161,7 @@ def test_a_client_without_credentials_can_do_nothing(brokers: Brokers) -> None:
 
 def test_a_wrong_password_is_refused(brokers: Brokers) -> None:
     path = client_config(brokers.containers[0], LAB_CLIENT, "not-the-password", "wrong.json")
-    got = client(brokers, path, OTHER)
+    got = client(brokers, path, OTHER, patience=REFUSED)
     assert got["list"] and got["produce"], got
 
 
@@ -204,7 +215,7 @@ def test_a_declared_producer_writes_its_topics_only_and_leaves_with_its_acls(
         assert other["produce"] and "authoriz" in other["produce"].lower(), other
     finally:
         os.environ.pop(PRODUCER_ENV, None)
-        removed = run_pyinfra(brokers.inventory)
+        removed = run_pyinfra(brokers.inventory, "deploy.py", *ONLY_BROKERS)
     assert removed.returncode == 0, removed.output[-4000:]
     assert kafka_changes(removed) == {ACCESS_OP: 1}
     users = on(first, "/opt/kafka/bin/kafka-configs.sh", "--bootstrap-server",
@@ -214,7 +225,7 @@ def test_a_declared_producer_writes_its_topics_only_and_leaves_with_its_acls(
     acls = on(first, "/opt/kafka/bin/kafka-acls.sh", "--bootstrap-server", f"{first}:9094",
               "--command-config", kafka_clients.ADMIN_PROPERTIES, "--list")  # fmt: skip
     assert f"User:{PRODUCER}" not in acls, acls
-    gone = client(brokers, settings, ALLOWED)
+    gone = client(brokers, settings, ALLOWED, patience=REFUSED)
     assert gone["produce"], f"{PRODUCER} still writes after its removal: {gone}"
 
 
