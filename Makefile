@@ -31,7 +31,7 @@ verify: deps
 	$(BIN)/pytest tests/verify --inventory $(INVENTORY)
 
 test: deps
-	$(BIN)/pytest tests/unit tests/integration --durations=25
+	$(BIN)/pytest tests/unit tests/integration --durations=40
 
 unit: deps
 	$(BIN)/pytest tests/unit

@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -47,34 +48,35 @@ SCRATCH = "timestack-test-anonymous"
 REFUSED = 5.0
 
 # Runs in the container: with the given librdkafka settings, list, create, delete a topic
-# and produce one message; prints what each attempt gave (None: it worked). Each attempt waits
-# at most `patience` seconds: a refused client often learns nothing but a timeout.
+# and produce one message, side by side; prints what each attempt gave (None: it worked). Each
+# attempt waits at most `patience` seconds: a refused client often learns nothing but a timeout.
 CLIENT = """
 import json, sys
+from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 settings = json.load(open(sys.argv[1])) if sys.argv[1] != "-" else {}
 bootstrap, topic, scratch, patience = sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 wait_ms = int(patience * 1000)
 base = {**settings, "bootstrap.servers": bootstrap, "log_level": 0}
-out = {}
-def attempt(name, action):
+def attempt(action):
     try:
         action()
-        out[name] = None
     except Exception as error:
-        out[name] = str(error)
+        return str(error)
+    return None
 def listed():
     admin = AdminClient({**base, "socket.timeout.ms": min(wait_ms, 5000)})
     topics = admin.list_topics(timeout=patience).topics
     if topic not in topics:
         raise RuntimeError(f"{topic} not listed ({sorted(topics)})")
-attempt("list", listed)
-admin = AdminClient(base)
-attempt("create", lambda: admin.create_topics([NewTopic(scratch, 1, 1)], request_timeout=patience)
-        [scratch].result(patience + 1))
-attempt("delete", lambda: admin.delete_topics([topic], request_timeout=patience)
-        [topic].result(patience + 1))
+def created():
+    admin = AdminClient(base)  # held until the answer: a dropped handle cancels its request
+    admin.create_topics([NewTopic(scratch, 1, 1)], request_timeout=patience)[scratch].result(
+        patience + 1)
+def deleted():
+    admin = AdminClient(base)
+    admin.delete_topics([topic], request_timeout=patience)[topic].result(patience + 1)
 def produce():
     errors = []
     producer = Producer({**base, "acks": "all", "message.timeout.ms": wait_ms})
@@ -83,8 +85,9 @@ def produce():
     producer.flush(patience + 5)
     if not errors or errors[0] is not None:
         raise RuntimeError(str(errors[0]) if errors else "no delivery report")
-attempt("produce", produce)
-print(json.dumps(out))
+actions = {"list": listed, "create": created, "delete": deleted, "produce": produce}
+with ThreadPoolExecutor(len(actions)) as pool:
+    print(json.dumps(dict(zip(actions, pool.map(attempt, actions.values())))))
 """
 
 
@@ -121,7 +124,8 @@ def client(
 ) -> Any:
     """CLIENT in the first broker container; what each attempt gave."""
     first = brokers.containers[0]
-    on(first, "sh", "-c", f"cat > {_SCRIPT}", stdin=CLIENT)
+    # Written whole, then renamed: clients may start side by side.
+    on(first, "sh", "-c", f"cat > {_SCRIPT}.$$ && mv {_SCRIPT}.$$ {_SCRIPT}", stdin=CLIENT)
     output = on(first, "python3", _SCRIPT, settings_path, bootstrap or brokers.bootstrap,
                 topic, SCRATCH, str(patience))  # fmt: skip
     got: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
@@ -140,20 +144,25 @@ def kafka_changes(run: DeployRun) -> dict[str, int]:
 def test_a_client_without_credentials_can_do_nothing(brokers: Brokers) -> None:
     first = brokers.containers[0]
     client_config(first)  # the directory and the script's home
-    for label, settings, bootstrap in (
-        ("plaintext on the client listener", "-", brokers.bootstrap),
-        ("plaintext on the internal listener", "-", brokers.internal_bootstrap),
-    ):
-        got = client(brokers, settings, OTHER, bootstrap, patience=REFUSED)
-        assert all(got.values()), f"{label}: {got}"
-    on(first, "sh", "-c", "umask 077 && cat > /srv/timestack-kafka-client/tls-only.json",
+    tls_only = "/srv/timestack-kafka-client/tls-only.json"
+    on(first, "sh", "-c", f"umask 077 && cat > {tls_only}",
        stdin=json.dumps({"security.protocol": "SSL",
                          "ssl.ca.location": kafka_clients.CA_CERT}))  # fmt: skip
-    for bootstrap in (brokers.bootstrap, brokers.internal_bootstrap):
-        got = client(
-            brokers, "/srv/timestack-kafka-client/tls-only.json", OTHER, bootstrap, patience=REFUSED
-        )
-        assert all(got.values()), f"TLS without credentials on {bootstrap}: {got}"
+    attempts = {
+        "plaintext on the client listener": ("-", brokers.bootstrap),
+        "plaintext on the internal listener": ("-", brokers.internal_bootstrap),
+        "TLS without credentials on the client listener": (tls_only, brokers.bootstrap),
+        "TLS without credentials on the internal listener": (tls_only, brokers.internal_bootstrap),
+    }
+    # Side by side: a refused client mostly waits out its timeouts.
+    with ThreadPoolExecutor(len(attempts)) as pool:
+        futures = {
+            label: pool.submit(client, brokers, settings, OTHER, bootstrap, REFUSED)
+            for label, (settings, bootstrap) in attempts.items()
+        }
+        answers = {label: future.result() for label, future in futures.items()}
+    for label, got in answers.items():
+        assert all(got.values()), f"{label}: {got}"
     topics = on(first, "python3", "/usr/local/lib/timestack/kafka_admin.py", "describe",
                 *admin_args(first))  # fmt: skip
     assert OTHER in json.loads(topics)["topics"], "the topic an anonymous client tried to delete"
