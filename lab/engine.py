@@ -13,6 +13,7 @@ from docker.errors import DockerException
 
 DOCKERD_LOG = Path("/var/log/timestack-dockerd.log")
 DOCKERD_PID = Path("/run/timestack-dockerd.pid")
+DOCKER_PID = Path("/var/run/docker.pid")  # dockerd's own, named by --pidfile
 CONTAINERD_PID = Path("/var/run/docker/containerd/containerd.pid")
 # mvn: the lab's Kafka release is assembled from Maven Central (lab/kafka_release.py).
 HOST_PACKAGES = {
@@ -98,7 +99,7 @@ def _start_dockerd() -> subprocess.Popen[bytes]:
     # containerd that is not there, so they go when the process they name is not running.
     for stale, name in (
         (DOCKERD_PID, b"dockerd"),
-        (Path("/var/run/docker.pid"), b"dockerd"),
+        (DOCKER_PID, b"dockerd"),
         (CONTAINERD_PID, b"containerd"),
     ):
         if not _running(stale, name):
@@ -106,7 +107,7 @@ def _start_dockerd() -> subprocess.Popen[bytes]:
     print(f"lab: starting dockerd (log {DOCKERD_LOG})")
     with DOCKERD_LOG.open("ab") as log:
         process = subprocess.Popen(
-            [dockerd, "--pidfile", "/var/run/docker.pid"],
+            [dockerd, "--pidfile", str(DOCKER_PID)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -4,17 +4,17 @@ On the lab's three broker containers (no new containers): the brokers are stoppe
 KRaft data and Timestack's Kafka records (principals' applied.state and fingerprints, the
 feature record) removed, and a variant with kafka.version 4.3.1 (the lab's assembled 4.3.1
 release, `python -m lab.kafka_release --version 4.3.1`) and one broker setting of its own
-(log.cleaner.threads=2) formats a fresh 4.3.1 cluster; the
-role recreates the topics, SCRAM users (same passwords) and ACLs. With a producer (acks=all,
+(log.cleaner.threads=2) formats a fresh 4.3.1 cluster; the role recreates the topics, SCRAM
+users (same passwords) and ACLs. With a producer (acks=all,
 idempotent) and then a consumer of tests/integration/kafka_stream.py, the target inventory
 is deployed with ONLY_BROKERS: `--dry` predicts the roll and the finalization, the brokers
 take the new release and the target's server.properties one at a time (a watcher samples
 every broker's JVM: never two out at once; the roll for a changed setting is this one), the
-feature levels are finalized to 4.4's with kraft.version still 0 (static quorum),
-then the last broker is killed with SIGKILL and started again, and 0 acknowledged records
-are lost through all of it (this is the suite's no-loss test: the roll under load is the
-upgrade's). Then a downgrade to 4.3.1 is
-refused with its reason and nothing changed, and a second deploy changes nothing. The
+feature levels are finalized to 4.4's with kraft.version still 0 (static quorum), then the
+last broker is killed with SIGKILL and started again, and 0 acknowledged records are lost
+through all of it (this is the suite's no-loss test: the roll under load is the upgrade's).
+Then a downgrade to 4.3.1 is refused with its reason and nothing changed, and a second
+deploy changes nothing. The
 cluster ends as the lab's normal 4.4.0 cluster; the ingest writers rejoin it with their
 recreated credential.
 
