@@ -14,7 +14,8 @@ TIMESTACK_PG_MONITOR_PASSWORD, TIMESTACK_PG_INGEST_PASSWORD, and with a standby
 TIMESTACK_PG_REPLICATION_PASSWORD; Kafka's TIMESTACK_KAFKA_INGEST_PASSWORD and
 TIMESTACK_KAFKA_LAG_PASSWORD, and one per kafka.principals entry) on the machine that runs
 pyinfra. Kafka is secured by default (kafka.security sasl_ssl): a cluster deployed before,
-still PLAINTEXT, needs kafka.security: plaintext until a migration exists (docs/kafka.md).
+still PLAINTEXT, moves with kafka.plaintext_migration (docs/kafka.md, "Moving a PLAINTEXT
+cluster to SASL_SSL") or stays as it is with kafka.security: plaintext.
 """
 
 # Connection data shared by every host: a deploy user with passwordless sudo and a key.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from io import BytesIO, StringIO
 from pathlib import Path
 
@@ -19,14 +19,14 @@ from roles import kafka_clients, managed_files, managed_units, packages, pki
 from roles.colocation import kafka_heap_bytes
 from roles.common.facts import Hardware, platform
 from roles.ingest import config as ingest_config
-from roles.kafka import config, features, operations, principals
+from roles.kafka import config, features, migration, operations, principals
 from roles.kafka.archive import Archive, ArchiveError, resolve, resolve_jmx_agent
-from roles.kafka.cluster import brokers, cluster_id, manages_topics, this_broker
-from roles.kafka.facts import DeployedProtocols
+from roles.kafka.cluster import Broker, brokers, cluster_id, manages_topics, this_broker
+from roles.kafka.facts import DeployedListeners
 from roles.metrics import MONITORING_GROUP, runs_kafka_agent
 from roles.metrics import address as monitoring_address
 from roles.refusal import Refusal
-from roles.spec import FieldError, HostSpec
+from roles.spec import HostSpec
 from roles.system_accounts import system_account
 from roles.templating import rendered_file
 from roles.unit_files import UNIT_DIR, unit_file
@@ -57,7 +57,10 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         debian_packages = config.packages(kafka, codename)
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
-    _refuse_a_change_of_security(spec)
+    deployed = host.get_fact(DeployedListeners)
+    refused = migration.refusal(host.name, kafka, deployed)
+    if refused is not None:
+        raise Refusal(refused)
     downgrade = features.downgrade_refusal(host.name, kafka.version, operations.recorded_line())
     if downgrade is not None:
         raise Refusal(downgrade)
@@ -92,6 +95,9 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
     current = managed_files.link(name=f"{home} points at this release", path=home, target=release)
 
     tls = _tls_files(spec)
+    plaintext_before_rolls = None
+    if migration.opens(kafka, deployed):
+        plaintext_before_rolls = _opening_roll(spec, cluster, health)
     properties = managed_files.put(
         name="server.properties",
         dest=config.SERVER_PROPERTIES,
@@ -171,6 +177,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             kafka_home=home,
             log_dir=kafka.log_dir,
             wanted=kafka.topics,
+            plaintext_before_rolls=plaintext_before_rolls,
         )
         if kafka_clients.secured(kafka):
             operations.access_control(
@@ -180,6 +187,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
                 log_dir=kafka.log_dir,
                 wanted=wanted_principals(spec, inventory_specs),
                 salt=cluster_id(spec, cluster),
+                plaintext_before_rolls=plaintext_before_rolls,
             )
 
 
@@ -209,37 +217,33 @@ def wanted_principals(
     return wanted
 
 
-def _refuse_a_change_of_security(spec: HostSpec) -> None:
-    """A cluster deployed with other listeners is refused before anything changes: rolling
-    brokers one by one between PLAINTEXT and SASL_SSL would split the quorum (a restarted
-    broker cannot talk to the others), and no phased migration exists yet."""
-    deployed = host.get_fact(DeployedProtocols)
-    if deployed is None:
-        return
-    if kafka_clients.secured(spec.kafka) and "PLAINTEXT" in deployed:
-        raise Refusal(
-            FieldError(
-                host.name,
-                "kafka.security",
-                "sasl_ssl (the default)",
-                f"plaintext for this cluster: {config.SERVER_PROPERTIES} has PLAINTEXT "
-                "listeners, and moving a running cluster to TLS and SCRAM in one rolling "
-                "restart would break its quorum. Set kafka.security: plaintext in the kafka "
-                'group data to keep it as it is (docs/kafka.md, "Existing PLAINTEXT '
-                'clusters"); nothing was changed',
-            )
-        )
-    if not kafka_clients.secured(spec.kafka) and "PLAINTEXT" not in deployed:
-        raise Refusal(
-            FieldError(
-                host.name,
-                "kafka.security",
-                "plaintext",
-                f"sasl_ssl for this cluster: {config.SERVER_PROPERTIES} has TLS listeners "
-                f"({', '.join(sorted(deployed))}); Timestack does not take a cluster back to "
-                "PLAINTEXT; nothing was changed",
-            )
-        )
+def _opening_roll(spec: HostSpec, cluster: Sequence[Broker], health: operations.Health) -> str:
+    """A migration's first roll (roles/kafka/migration.py): the TLS listeners open beside
+    PLAINTEXT, which brokers and controllers still use, so a restarted broker reaches the
+    others. Its health checks ask the PLAINTEXT listener; returns that listener's address."""
+    kafka = spec.kafka
+    assert kafka.plaintext_migration is not None  # migration.opens
+    plaintext = f"127.0.0.1:{kafka.plaintext_migration.port}"
+    opened = managed_files.put(
+        name="server.properties: TLS listeners beside PLAINTEXT (migration, roll 1 of 2)",
+        dest=config.SERVER_PROPERTIES,
+        src=rendered_file(
+            "kafka/server.properties.j2",
+            properties=config.server_properties(spec, cluster, "opening"),
+        ),
+        user="root",
+        group=config.USER,
+        mode="0640",
+    )
+    operations.restarted(
+        name="Rolling restart: TLS listeners opened (Kafka still talks PLAINTEXT)",
+        health=replace(health, bootstrap=plaintext, client_configs=False),
+        because=["the migration's TLS listeners"] if opened.will_change else [],
+        timeout=kafka.restart_timeout,
+        precheck_timeout=min(PRECHECK_TIMEOUT, kafka.restart_timeout),
+        _serial=True,
+    )
+    return plaintext
 
 
 def _tls_files(spec: HostSpec) -> OperationMeta | None:

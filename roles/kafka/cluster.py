@@ -66,9 +66,10 @@ def brokers(specs: Iterable[HostSpec]) -> list[Broker]:
     ]
 
 
-def quorum_voters(cluster: Sequence[Broker]) -> str:
-    """controller.quorum.voters: `id@host:controller_port` for every broker."""
-    return ",".join(f"{b.node_id}@{b.address}:{b.controller_port}" for b in cluster)
+def quorum_voters(cluster: Sequence[Broker], port: int | None = None) -> str:
+    """controller.quorum.voters: `id@host:controller_port` for every broker (`port`: the
+    same other port on every broker, a migration's PLAINTEXT controller listener)."""
+    return ",".join(f"{b.node_id}@{b.address}:{port or b.controller_port}" for b in cluster)
 
 
 def replication_factor(broker_count: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from roles import kafka_clients
 from roles.kafka.cluster import (
@@ -45,8 +46,60 @@ BROKER_LISTENER, CONTROLLER_LISTENER = "PLAINTEXT", "CONTROLLER"
 # kafka.security sasl_ssl: applications on CLIENT, brokers and on-host administration on
 # INTERNAL, KRaft on CONTROLLER (roles/kafka_clients.py says who uses which).
 CLIENT_LISTENER, INTERNAL_LISTENER = "CLIENT", "INTERNAL"
+# kafka.plaintext_migration: the deployed PLAINTEXT listeners, kept beside the new ones. The
+# old controller listener is renamed, so the TLS one has its final name from the start
+# (in a static quorum a listener's name is local to each node).
+PLAINTEXT_LISTENER, PLAINTEXT_CONTROLLER = "PLAINTEXT", "PLAINTEXT_CONTROLLER"
+# Clients of the PLAINTEXT listeners during a migration: super user, as they were before.
+ANONYMOUS = "User:ANONYMOUS"
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+
+
+# The listeners server.properties describes (see docs/kafka.md, "Moving a PLAINTEXT cluster
+# to SASL_SSL"): plaintext; opening, the migration's first roll (TLS listeners added, Kafka
+# still talks PLAINTEXT); migrating (Kafka talks TLS, PLAINTEXT still open for applications);
+# secured.
+# What a deploy reads of a deployed server.properties to know its stage.
+LISTENER_KEYS = ("listeners", "listener.security.protocol.map", "inter.broker.listener.name")
+Stage = Literal["plaintext", "opening", "migrating", "secured"]
+
+
+def wanted_stage(kafka: KafkaSpec) -> Stage:
+    """The stage host data asks for (opening is only ever a step on the way)."""
+    if not kafka_clients.secured(kafka):
+        return "plaintext"
+    return "secured" if kafka.plaintext_migration is None else "migrating"
+
+
+def deployed_stage(properties: dict[str, str]) -> Stage:
+    """The stage of a deployed server.properties, from its listeners' protocols."""
+    protocols = dict(
+        pair.strip().split(":", 1)
+        for pair in properties.get("listener.security.protocol.map", "").split(",")
+        if ":" in pair
+    )
+    if "PLAINTEXT" not in protocols.values():
+        return "secured"
+    if set(protocols.values()) == {"PLAINTEXT"}:
+        return "plaintext"
+    inter_broker = protocols.get(properties.get("inter.broker.listener.name", ""), "")
+    return "opening" if inter_broker == "PLAINTEXT" else "migrating"
+
+
+def plaintext_ports(properties: dict[str, str]) -> set[int]:
+    """Ports of the deployed PLAINTEXT listeners."""
+    protocols = dict(
+        pair.strip().split(":", 1)
+        for pair in properties.get("listener.security.protocol.map", "").split(",")
+        if ":" in pair
+    )
+    ports = set()
+    for listener in properties.get("listeners", "").split(","):
+        name, _, rest = listener.strip().partition("://")
+        if protocols.get(name) == "PLAINTEXT" and rest.rpartition(":")[2].isdigit():
+            ports.add(int(rest.rpartition(":")[2]))
+    return ports
 
 
 class UnknownRelease(ValueError):
@@ -128,8 +181,18 @@ def _listener_host(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
+def _kraft(spec: HostSpec, cluster: Sequence[Broker], stage: Stage) -> list[Property]:
     kafka, me = spec.kafka, this_broker(spec, cluster)
+    migration = kafka.plaintext_migration
+    voters = quorum_voters(cluster)
+    if stage == "opening" and migration is not None:
+        voters = quorum_voters(cluster, migration.controller_port)
+    listeners = {
+        "plaintext": _plaintext(spec, me),
+        "opening": _secured(spec, cluster, stage),
+        "migrating": _secured(spec, cluster, stage),
+        "secured": _secured(spec, cluster, stage),
+    }[stage]
     return [
         Property("process.roles", "broker,controller", "KRaft combined mode on every host"),
         Property(
@@ -139,11 +202,10 @@ def _kraft(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
         ),
         Property(
             "controller.quorum.voters",
-            quorum_voters(cluster),
+            voters,
             f"every host in group kafka ({len(cluster)}) is a controller",
         ),
-        Property("controller.listener.names", CONTROLLER_LISTENER, "KRaft's own listener"),
-        *(_secured(spec, cluster) if kafka_clients.secured(kafka) else _plaintext(spec, me)),
+        *listeners,
         Property("log.dirs", ",".join(kafka.data_dirs), "kafka.data_dirs"),
     ]
 
@@ -153,6 +215,7 @@ def _plaintext(spec: HostSpec, me: Broker) -> list[Property]:
     kafka, bind = spec.kafka, _listener_host(spec.kafka.listen_address)
     protocols = f"{BROKER_LISTENER}:PLAINTEXT,{CONTROLLER_LISTENER}:PLAINTEXT"
     return [
+        Property("controller.listener.names", CONTROLLER_LISTENER, "KRaft's own listener"),
         Property(
             "listeners",
             f"{BROKER_LISTENER}://{bind}:{kafka.port},"
@@ -175,9 +238,10 @@ def super_users(cluster: Sequence[Broker]) -> str:
     return ";".join(f"User:{broker.principal}" for broker in cluster)
 
 
-def _secured(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
+def _secured(spec: HostSpec, cluster: Sequence[Broker], stage: Stage) -> list[Property]:
     """kafka.security sasl_ssl: TLS everywhere, SCRAM for applications, certificates for the
-    brokers (see docs/kafka.md, "Listeners and why")."""
+    brokers (see docs/kafka.md, "Listeners and why"). Opening and migrating keep the deployed
+    PLAINTEXT listeners beside them; opening still routes Kafka's own traffic over them."""
     kafka, me, bind = (
         spec.kafka,
         this_broker(spec, cluster),
@@ -186,30 +250,51 @@ def _secured(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
     client, internal = CLIENT_LISTENER.lower(), INTERNAL_LISTENER.lower()
     controller = CONTROLLER_LISTENER.lower()
     mechanism = kafka_clients.SCRAM_MECHANISM
+    listeners = [f"{CLIENT_LISTENER}://{bind}:{kafka.port}",
+                 f"{INTERNAL_LISTENER}://{bind}:{kafka.internal_port}",
+                 f"{CONTROLLER_LISTENER}://{bind}:{kafka.controller_port}"]  # fmt: skip
+    advertised = [f"{CLIENT_LISTENER}://{me.address}:{kafka.port}",
+                  f"{INTERNAL_LISTENER}://{me.address}:{kafka.internal_port}"]  # fmt: skip
+    protocols = [f"{CLIENT_LISTENER}:SASL_SSL", f"{INTERNAL_LISTENER}:SSL",
+                 f"{CONTROLLER_LISTENER}:SSL"]  # fmt: skip
+    controllers, inter_broker = [CONTROLLER_LISTENER], INTERNAL_LISTENER
+    supers = super_users(cluster)
+    why, controller_why = "kafka.security sasl_ssl: no PLAINTEXT listener", "KRaft's own listener"
+    migration = kafka.plaintext_migration
+    if stage in ("opening", "migrating") and migration is not None:
+        listeners += [f"{PLAINTEXT_LISTENER}://{bind}:{migration.port}",
+                      f"{PLAINTEXT_CONTROLLER}://{bind}:{migration.controller_port}"]  # fmt: skip
+        advertised.append(f"{PLAINTEXT_LISTENER}://{me.address}:{migration.port}")
+        protocols += [f"{PLAINTEXT_LISTENER}:PLAINTEXT", f"{PLAINTEXT_CONTROLLER}:PLAINTEXT"]
+        controllers.append(PLAINTEXT_CONTROLLER)
+        supers += f";{ANONYMOUS}"
+        why = "kafka.plaintext_migration: PLAINTEXT open until applications moved"
+        controller_why = "KRaft's listeners: a node dials the others on the first"
+        if stage == "opening":
+            controllers.reverse()
+            inter_broker = PLAINTEXT_LISTENER
     return [
         Property(
+            "controller.listener.names",
+            ",".join(controllers),
+            controller_why,
+        ),
+        Property(
             "listeners",
-            f"{CLIENT_LISTENER}://{bind}:{kafka.port},"
-            f"{INTERNAL_LISTENER}://{bind}:{kafka.internal_port},"
-            f"{CONTROLLER_LISTENER}://{bind}:{kafka.controller_port}",
+            ",".join(listeners),
             "kafka.listen_address, kafka.port, kafka.internal_port and kafka.controller_port",
         ),
         Property(
             "advertised.listeners",
-            f"{CLIENT_LISTENER}://{me.address}:{kafka.port},"
-            f"{INTERNAL_LISTENER}://{me.address}:{kafka.internal_port}",
+            ",".join(advertised),
             "kafka.advertised_host, else the inventory name (a name of the host's certificate)",
         ),
         Property(
             "inter.broker.listener.name",
-            INTERNAL_LISTENER,
+            inter_broker,
             "brokers authenticate to each other by certificate: no password to bootstrap",
         ),
-        Property(
-            "listener.security.protocol.map",
-            f"{CLIENT_LISTENER}:SASL_SSL,{INTERNAL_LISTENER}:SSL,{CONTROLLER_LISTENER}:SSL",
-            "kafka.security sasl_ssl: no PLAINTEXT listener",
-        ),
+        Property("listener.security.protocol.map", ",".join(protocols), why),
         Property("ssl.keystore.type", "PEM", "the host's key and certificate from Timestack's CA"),
         Property("ssl.keystore.location", kafka_clients.KEYSTORE, "0600, owner kafka"),
         Property("ssl.truststore.type", "PEM", "Timestack's CA certificate"),
@@ -246,7 +331,7 @@ def _secured(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
             "false",
             "a resource without ACLs is closed, not open",
         ),
-        Property("super.users", super_users(cluster), "the brokers' certificates (group kafka)"),
+        Property("super.users", supers, "the brokers' certificates (group kafka)"),
     ]
 
 
@@ -262,9 +347,13 @@ def _replication(broker_count: int) -> list[Property]:
     ]
 
 
-def server_properties(spec: HostSpec, cluster: Sequence[Broker]) -> list[Property]:
-    """Every line of server.properties, in file order; kafka.settings win over the rest."""
-    computed = [*_kraft(spec, cluster), *TUNING, *_replication(len(cluster))]
+def server_properties(
+    spec: HostSpec, cluster: Sequence[Broker], stage: Stage | None = None
+) -> list[Property]:
+    """Every line of server.properties, in file order; kafka.settings win over the rest.
+    `stage` defaults to the one host data asks for."""
+    stage = stage or wanted_stage(spec.kafka)
+    computed = [*_kraft(spec, cluster, stage), *TUNING, *_replication(len(cluster))]
     overrides = spec.kafka.settings
     kept = [p for p in computed if p.key not in overrides]
     return kept + [

@@ -100,35 +100,36 @@ class MetaProperties(FactBase[dict[str, dict[str, str] | None]]):
         return found
 
 
-def _admin(command: str, bootstrap: str) -> str:
+def _admin(command: str, bootstrap: str, client_config: str = kafka_clients.ADMIN_CLIENT) -> str:
     """The admin tool, or a marker when the tool, its client configuration or Debian's
-    binding is not installed yet."""
-    script, client = shlex.quote(config.ADMIN_SCRIPT), shlex.quote(kafka_clients.ADMIN_CLIENT)
+    binding is not installed yet. No `client_config`: a PLAINTEXT listener."""
+    script, client = shlex.quote(config.ADMIN_SCRIPT), shlex.quote(client_config)
+    present = f"[ -f {script} ] && [ -f {client} ]" if client_config else f"[ -f {script} ]"
+    settings = f" --client-config {client}" if client_config else ""
     return (
-        f"if [ -f {script} ] && [ -f {client} ] && python3 -c 'import confluent_kafka' "
-        f"2>/dev/null; then python3 {script} {command} --bootstrap {shlex.quote(bootstrap)} "
-        f"--client-config {client}; else echo timestack:absent; fi"
+        f"if {present} && python3 -c 'import confluent_kafka' 2>/dev/null; then python3 "
+        f"{script} {command} --bootstrap {shlex.quote(bootstrap)}{settings}; "
+        "else echo timestack:absent; fi"
     )
 
 
-class DeployedProtocols(FactBase[frozenset[str] | None]):
-    """The security protocols of the deployed server.properties' listeners (None: no file):
-    how a deploy tells a running PLAINTEXT cluster from a fresh host."""
+class DeployedListeners(FactBase[dict[str, str] | None]):
+    """The listener settings of the deployed server.properties (None: no file): how a deploy
+    tells a fresh host, a running PLAINTEXT cluster and a migration's stages apart
+    (config.deployed_stage)."""
 
     @override
     def command(self) -> str:
         path = shlex.quote(config.SERVER_PROPERTIES)
-        return (
-            f"if [ -f {path} ]; then echo found; "
-            f"sed -n 's/^listener.security.protocol.map=//p' {path}; else echo absent; fi"
-        )
+        keys = "|".join(key.replace(".", r"\.") for key in config.LISTENER_KEYS)
+        found = f"echo found; grep -E '^({keys})=' {path}"
+        return f"if [ -f {path} ]; then {found}; else echo absent; fi"
 
     @override
-    def process(self, output: list[str]) -> frozenset[str] | None:
+    def process(self, output: list[str]) -> dict[str, str] | None:
         if not output or output[0].strip() != "found":
             return None
-        pairs = ",".join(output[1:]).split(",")
-        return frozenset(p.split(":", 1)[1].strip() for p in pairs if ":" in p)
+        return config.parse_properties("\n".join(output[1:]))
 
 
 class KafkaAccess(FactBase[Access]):
@@ -238,8 +239,8 @@ class KafkaTopics(FactBase[Described]):
     """The cluster's topics: partitions, replication factor and the configs set on each."""
 
     @override
-    def command(self, bootstrap: str) -> str:
-        return _admin("describe", bootstrap)
+    def command(self, bootstrap: str, client_config: str = kafka_clients.ADMIN_CLIENT) -> str:
+        return _admin("describe", bootstrap, client_config)
 
     @override
     def process(self, output: list[str]) -> Described:

@@ -8,7 +8,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 
-from pyinfra import host
+from pyinfra import host, state
 from pyinfra.api import FileUploadCommand, OperationError, StringCommand, operation
 
 from roles import kafka_clients
@@ -129,14 +129,18 @@ class Health:
     kafka_home: str
     node_id: int
     voters: tuple[int, ...]
+    # False: `bootstrap` is a migration's PLAINTEXT listener, reached without the host's
+    # client configuration (which is for the TLS listeners by then).
+    client_configs: bool = True
 
     def admin_tool(self, command: str) -> list[str]:
         """`kafka_admin.py <command>` reaching this broker as the host (its certificate)."""
+        configs = ["--client-config", kafka_clients.ADMIN_CLIENT,
+                   "--command-config", kafka_clients.ADMIN_PROPERTIES]  # fmt: skip
         return ["python3", config.ADMIN_SCRIPT, command,
                 "--bootstrap", shlex.quote(self.bootstrap),
                 "--kafka-home", shlex.quote(self.kafka_home),
-                "--client-config", kafka_clients.ADMIN_CLIENT,
-                "--command-config", kafka_clients.ADMIN_PROPERTIES,
+                *(configs if self.client_configs else []),
                 "--name", shlex.quote(self.name)]  # fmt: skip
 
     def wait(self, timeout: int, when: str, unless_down: bool = False) -> StringCommand:
@@ -211,11 +215,26 @@ def features_finalized(health: Health, version: str, log_dir: str, timeout: int)
     yield StringCommand("chmod", "644", shlex.quote(features.RECORD))
 
 
+def _preparing_before_rolls(plaintext_before_rolls: str | None) -> bool:
+    """A migration's first deploy, while it prepares: its rolls open the TLS listeners only
+    when it executes, so the cluster answers on the PLAINTEXT listener until then."""
+    return plaintext_before_rolls is not None and not state.is_executing
+
+
 @operation()
-def topics(bootstrap: str, kafka_home: str, log_dir: str, wanted: Sequence[KafkaTopic]) -> Commands:
+def topics(
+    bootstrap: str,
+    kafka_home: str,
+    log_dir: str,
+    wanted: Sequence[KafkaTopic],
+    plaintext_before_rolls: str | None = None,
+) -> Commands:
     """Create, reconfigure, grow and delete topics to match host data (see topics.plan), with
     the release's kafka-topics.sh and kafka-configs.sh: a JVM starts only for a change."""
-    described = host.get_fact(KafkaTopics, bootstrap=bootstrap)
+    if _preparing_before_rolls(plaintext_before_rolls):
+        described = host.get_fact(KafkaTopics, bootstrap=plaintext_before_rolls, client_config="")
+    else:
+        described = host.get_fact(KafkaTopics, bootstrap=bootstrap)
     if described.status == "unreachable":
         raise OperationError(
             f"{host.name}: Kafka at {bootstrap} did not answer ({described.error}); "
@@ -244,6 +263,7 @@ def access_control(
     log_dir: str,
     wanted: Sequence[principals.Principal],
     salt: str,
+    plaintext_before_rolls: str | None = None,
 ) -> Commands:
     """SCRAM credentials and ACLs as host data and Timestack's own clients want them (see
     roles/kafka/principals.py): passwords set from a root-only file that is removed again,
@@ -254,7 +274,13 @@ def access_control(
     if records.applied == principals.record_sha1(applied):
         host.noop(f"{len(wanted)} principals and their ACLs as last applied")
         return
-    access = host.get_fact(KafkaAccess, bootstrap=bootstrap, kafka_home=kafka_home, log_dir=log_dir)
+    if _preparing_before_rolls(plaintext_before_rolls):
+        # No authorizer before the rolls, so no ACL to list (nor SCRAM user Timestack made).
+        access = principals.Access("ok")
+    else:
+        access = host.get_fact(
+            KafkaAccess, bootstrap=bootstrap, kafka_home=kafka_home, log_dir=log_dir
+        )
     if access.status == "unreachable":
         raise OperationError(
             f"{host.name}: Kafka at {bootstrap} did not list users and ACLs ({access.error}); "

@@ -215,6 +215,14 @@ def _listeners(host: Parsed, monitored: bool) -> list[tuple[str, int]]:
         services += [("kafka.port", kafka.port), ("kafka.controller_port", kafka.controller_port)]
         if kafka.security == "sasl_ssl":
             services.append(("kafka.internal_port", kafka.internal_port))
+        if kafka.plaintext_migration is not None:
+            services += [
+                ("kafka.plaintext_migration.port", kafka.plaintext_migration.port),
+                (
+                    "kafka.plaintext_migration.controller_port",
+                    kafka.plaintext_migration.controller_port,
+                ),
+            ]
         if jmx.enabled or (jmx.enabled is None and monitored):
             movable.append(("kafka.jmx_exporter.port", jmx.port))
     if host.monitoring and "monitoring" in groups:
@@ -229,8 +237,47 @@ _REPORTED = frozenset(
         ("kafka.port", "kafka.internal_port"),
         ("kafka.controller_port", "kafka.internal_port"),
         ("postgres.port", "pgbouncer.listen_port"),
+        *(
+            (new, f"kafka.plaintext_migration.{kept}")
+            for new in ("kafka.port", "kafka.controller_port", "kafka.internal_port")
+            for kept in ("port", "controller_port")
+        ),
+        ("kafka.plaintext_migration.port", "kafka.plaintext_migration.controller_port"),
     }
 )
+
+
+def _migration_problems(kafka: KafkaSpec) -> Iterator[Problem]:
+    """kafka.plaintext_migration: only on the way to sasl_ssl, and the new listeners cannot
+    take over a port PLAINTEXT keeps open until the migration's last deploy."""
+    migration = kafka.plaintext_migration
+    if migration is None:
+        return
+    if kafka.security != "sasl_ssl":
+        yield (
+            "kafka.plaintext_migration",
+            "set",
+            "no kafka.plaintext_migration under kafka.security plaintext (it keeps PLAINTEXT "
+            "open on the way to sasl_ssl)",
+        )
+        return
+    kept = {migration.port: "port", migration.controller_port: "controller_port"}
+    if len(kept) < 2:
+        yield (
+            "kafka.plaintext_migration.controller_port",
+            str(migration.controller_port),
+            f"a port other than kafka.plaintext_migration.port ({migration.port})",
+        )
+    for field in ("port", "internal_port", "controller_port"):
+        port = getattr(kafka, field)
+        if port in kept:
+            yield (
+                f"kafka.{field}",
+                str(port),
+                f"a free port for the new TLS listener (e.g. {port + 4}): PLAINTEXT keeps "
+                f"{port} (kafka.plaintext_migration.{kept[port]}) until the migration's last "
+                "deploy",
+            )
 
 
 def _port_clashes(host: Parsed, monitored: bool) -> Iterator[Problem]:
@@ -379,6 +426,7 @@ def _kafka(kafka: KafkaSpec, brokers: int | None) -> Iterator[Problem]:
             f"a port other than kafka.port ({kafka.port}) and kafka.controller_port "
             f"({kafka.controller_port})",
         )
+    yield from _migration_problems(kafka)
     yield from principal_problems(kafka)
     yield from _managed("kafka.settings", kafka.settings, KAFKA_MANAGED)
     for key in KAFKA_REPLICA_COUNTS:

@@ -145,6 +145,17 @@ def _url_or_path(value: str | None, what: str) -> str | None:
     return value
 
 
+class PlaintextMigrationSpec(SpecModel):
+    """The PLAINTEXT listeners a running cluster keeps while it moves to sasl_ssl: its
+    applications move to the SASL_SSL listener at their own pace, then a deploy without this
+    block closes them (docs/kafka.md, "Moving a PLAINTEXT cluster to SASL_SSL")."""
+
+    port: Port = Field(9092, description="the PLAINTEXT client listener's port, as deployed")
+    controller_port: Port = Field(
+        9093, description="the PLAINTEXT controller listener's port, as deployed"
+    )
+
+
 class KafkaSpec(SpecModel):
     version: KafkaVersion = Field("4.4.0", description="Kafka release (4.x: KRaft only, Java 17+)")
     scala_version: Literal["2.12", "2.13"] = Field("2.13", description="Scala build of the release")
@@ -195,8 +206,14 @@ class KafkaSpec(SpecModel):
         "sasl_ssl",
         description="sasl_ssl: clients on kafka.port over TLS with SCRAM-SHA-512, brokers and "
         "controllers with certificates from Timestack's CA (mutual TLS), ACLs enforced. "
-        "plaintext: the unauthenticated listeners of clusters deployed before; kept only "
-        "until a migration exists (a running plaintext cluster is refused under sasl_ssl)",
+        "plaintext: the unauthenticated listeners of clusters deployed before. A running "
+        "plaintext cluster moves to sasl_ssl through kafka.plaintext_migration",
+    )
+    plaintext_migration: PlaintextMigrationSpec | None = Field(
+        None,
+        description="sasl_ssl with the deployed PLAINTEXT listeners kept open beside the new "
+        "ones (which need ports of their own): a running plaintext cluster moves in two "
+        "rolling restarts, applications move, then a deploy without it closes PLAINTEXT",
     )
     port: Port = Field(9092, description="client listener port (SASL_SSL, SCRAM-SHA-512)")
     controller_port: Port = Field(

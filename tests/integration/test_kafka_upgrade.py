@@ -1,24 +1,27 @@
-"""A Kafka release upgrade, 4.3.1 → the role's default (4.4.0), by changing kafka.version.
+"""A running PLAINTEXT cluster moved to SASL_SSL, then a Kafka release upgrade, 4.3.1 → the
+role's default (4.4.0), each by a deploy and neither losing an acknowledged record.
 
 On the lab's three broker containers (no new containers): the brokers are stopped, their
 KRaft data and Timestack's Kafka records (principals' applied.state and fingerprints, the
-feature record) removed, and a variant with kafka.version 4.3.1 (the lab's assembled 4.3.1
-release, `python -m lab.kafka_release --version 4.3.1`) and one broker setting of its own
-(log.cleaner.threads=2) formats a fresh 4.3.1 cluster; the role recreates the topics, SCRAM
-users (same passwords) and ACLs. With a producer (acks=all,
-idempotent) and then a consumer of tests/integration/kafka_stream.py, the target inventory
-is deployed with ONLY_BROKERS: `--dry` predicts the roll and the finalization, the brokers
-take the new release and the target's server.properties one at a time (a watcher samples
-every broker's JVM: never two out at once; the roll for a changed setting is this one), the
-feature levels are finalized to 4.4's with kraft.version still 0 (static quorum), then the
-last broker is killed with SIGKILL and started again, and 0 acknowledged records are lost
-through all of it (this is the suite's no-loss test: the roll under load is the upgrade's).
-Then a downgrade to 4.3.1 is refused with its reason and nothing changed, and a second
-deploy changes nothing. The
-cluster ends as the lab's normal 4.4.0 cluster; the ingest writers rejoin it with their
-recreated credential.
+feature record) removed, and a variant formats a fresh 4.3.1 cluster as every cluster
+deployed before security existed was: kafka.security plaintext, here on ports 9096 (clients)
+and 9097 (controllers), with one broker setting of its own (log.cleaner.threads=2).
 
-    pytest tests/integration/test_kafka_upgrade.py -s        # on the lab, about 10 minutes
+1. Migration (roles/kafka/migration.py): a variant with kafka.plaintext_migration {9096,
+   9097} and the lab's secured listeners (9092, 9093, 9094) is deployed while a producer
+   (acks=all, idempotent, tests/integration/kafka_stream.py) writes over PLAINTEXT: `--dry`
+   predicts both rolls, a watcher samples every broker's JVM (never two out at once), the
+   records are then read back as the lab's SCRAM principal over SASL_SSL, the ingest writers
+   have moved to SASL_SSL on their own, and a second deploy changes nothing.
+2. The lab's inventory (PLAINTEXT closed, release 4.4.0, the setting gone) is deployed with a
+   producer on SASL_SSL running: one roll, the feature levels finalized to 4.4's with
+   kraft.version still 0 (static quorum); then the last broker is killed with SIGKILL and
+   started again; 0 acknowledged records lost. No PLAINTEXT listener is left.
+3. A downgrade to 4.3.1 is refused with its reason and nothing changed, and a second deploy
+   changes nothing. The cluster ends as the lab's normal 4.4.0 cluster; the ingest writers
+   rejoin it with their recreated credential.
+
+    pytest tests/integration/test_kafka_upgrade.py -s        # on the lab, about 14 minutes
     TIMESTACK_KAFKA_TARGET=inventory/_mine.py:b1,b2,b3 pytest ...   # on brokers of your own
 """
 
@@ -63,6 +66,7 @@ from tests.integration.pyinfra_run import dry_run, run_pyinfra
 SCRIPT = Path(__file__).with_name("kafka_stream.py")
 WORK = "/srv/timestack-kafka-stream"  # not /tmp: trixie's systemd mounts a tmpfs there
 TOPIC = "timestack-test-no-loss"
+MIGRATION_TOPIC = "timestack-test-migration"  # the stream written over PLAINTEXT
 
 OLD = "4.3.1"
 NEW: str = KafkaSpec.model_fields["version"].default
@@ -71,6 +75,12 @@ STORAGE_OP = f"{DEPLOY} | Storage formatted once for this cluster"
 DATA = "/var/lib/kafka/data"  # the lab's kafka.data_dirs (the default)
 RATE = 200
 OLD_SETTING = "log.cleaner.threads=2"  # the old cluster's own: its roll is also a setting's
+PLAINTEXT_PORTS = {"port": 9096, "controller_port": 9097}  # the old cluster's listeners
+OPEN_PROPERTIES_OP = (
+    f"{DEPLOY} | server.properties: TLS listeners beside PLAINTEXT (migration, roll 1 of 2)"
+)
+OPEN_RESTART_OP = f"{DEPLOY} | Rolling restart: TLS listeners opened (Kafka still talks PLAINTEXT)"
+ACCESS_OP = f"{DEPLOY} | Principals and ACLs as declared"
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +90,59 @@ def brokers(request: pytest.FixtureRequest) -> Brokers:
     return target()
 
 
-def stream(brokers: Brokers, command: str, *args: str) -> list[str]:
+def stream(brokers: Brokers, command: str, *args: str, topic: str = TOPIC) -> list[str]:
     """The stream as the lab's test principal on the client listener (SASL_SSL), its topic
     created and deleted with the broker host's certificate on the internal listener."""
     return [
         "docker", "exec", brokers.containers[0], "python3", f"{WORK}/kafka_stream.py", command,
-        "--bootstrap", brokers.bootstrap, "--topic", TOPIC, "--dir", WORK,
+        "--bootstrap", brokers.bootstrap, "--topic", topic, "--dir", f"{WORK}/{topic}",
         "--client-config", f"{CLIENT_DIR}/client.json",
         "--admin-config", kafka_clients.ADMIN_CLIENT,
         "--admin-bootstrap", brokers.internal_bootstrap, *args,
     ]  # fmt: skip
+
+
+def plaintext_stream(brokers: Brokers, command: str, *args: str) -> list[str]:
+    """An application not moved yet: no credentials, the old PLAINTEXT listener."""
+    bootstrap = ",".join(f"{name}:{PLAINTEXT_PORTS['port']}" for name in brokers.containers)
+    return [
+        "docker", "exec", brokers.containers[0], "python3", f"{WORK}/kafka_stream.py", command,
+        "--bootstrap", bootstrap, "--topic", MIGRATION_TOPIC,
+        "--dir", f"{WORK}/{MIGRATION_TOPIC}", *args,
+    ]  # fmt: skip
+
+
+def producing(command: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stopped(container: str, producer: subprocess.Popen[str], topic: str) -> dict[str, Any]:
+    """Stop the producer (its stop file) and return its summary ({} if it failed)."""
+    on(container, "touch", f"{WORK}/{topic}/stop")
+    try:
+        out, err = producer.communicate(timeout=420)
+    finally:
+        if producer.poll() is None:
+            producer.kill()
+    assert producer.returncode == 0, err[-2000:]
+    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return summary
+
+
+def read_back(brokers: Brokers, topic: str) -> dict[str, Any]:
+    """Every record of `topic`, read as the lab's SCRAM principal over SASL_SSL."""
+    done = subprocess.run(stream(brokers, "consume", topic=topic), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def assert_nothing_lost(produced: dict[str, Any], read: dict[str, Any], seconds: int) -> None:
+    counts = {**produced, **read}
+    assert read["complete"] and read["lost"] == 0, counts
+    assert (produced["failed"], produced["unsent"]) == (0, 0), counts
+    assert produced["acknowledged"] == produced["produced"] > RATE * seconds, counts
+    assert read["distinct"] == produced["acknowledged"], counts
 
 
 def release_of_jvm(container: str) -> tuple[int, str | None]:
@@ -143,15 +196,21 @@ def feature_levels(container: str) -> dict[str, Any]:
 
 
 def wipe(brokers: Brokers) -> None:
-    """Every broker stopped first, then its KRaft data and Timestack's Kafka records gone."""
+    """Every broker stopped first, then its KRaft data, Timestack's Kafka records and its
+    server.properties gone: a fresh host's, whichever listeners the next deploy wants."""
     for container in brokers.containers:
         on(container, "systemctl", "stop", "kafka.service")
     for container in brokers.containers:
-        on(container, "sh", "-c", f"rm -rf {DATA}/* {principals.RECORDS_DIR} {features.RECORD}")
+        on(container, "sh", "-c", f"rm -rf {DATA}/* {principals.RECORDS_DIR} {features.RECORD} "
+           f"{config.SERVER_PROPERTIES}")  # fmt: skip
 
 
 def kafka_changes(run: Any) -> dict[str, int]:
     return {name: n for name, n in run.changed.items() if name.startswith(DEPLOY)}
+
+
+def old_release() -> dict[str, str]:
+    return {"version": OLD, "archive": str(ensure_kafka_archive(OLD))}
 
 
 @dataclass
@@ -162,12 +221,12 @@ class OldCluster:
 
 @pytest.fixture
 def old_cluster(brokers: Brokers) -> Iterator[OldCluster]:
-    """A fresh 4.3.1 cluster on the brokers; the target inventory deployed again afterwards
-    unless the test's own last deploy converged (the lab's normal cluster: formatted anew if
-    the test stopped early)."""
-    archive = ensure_kafka_archive(OLD)
+    """A fresh 4.3.1 PLAINTEXT cluster on the brokers; the target inventory deployed again
+    afterwards unless the test's own last deploy converged (the lab's normal cluster:
+    formatted anew if the test stopped early)."""
     setting, value = OLD_SETTING.split("=")
-    overrides = {"kafka": {"version": OLD, "archive": str(archive), "settings": {setting: value}}}
+    overrides = {"kafka": {**old_release(), "settings": {setting: value}, "security": "plaintext",
+                           "principals": [], **PLAINTEXT_PORTS}}  # fmt: skip
     with variant(brokers, "upgrade_old", overrides) as path:
         old = OldCluster(path)
         wipe(brokers)
@@ -182,15 +241,70 @@ def old_cluster(brokers: Brokers) -> Iterator[OldCluster]:
                 on(container, "systemctl", "restart", ingest_config.UNIT)
             yield old
         finally:
-            subprocess.run(stream(brokers, "delete"), capture_output=True, check=False)
+            for topic in (TOPIC, MIGRATION_TOPIC):
+                subprocess.run(stream(brokers, "delete", topic=topic), capture_output=True)
             if not old.converged:
                 restored = run_pyinfra(brokers.inventory, "deploy.py", *ONLY_BROKERS)
                 assert restored.returncode == 0, restored.output[-3000:]
 
 
-def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
+def test_a_plaintext_cluster_moves_to_sasl_ssl_then_upgrades_losing_nothing(
     brokers: Brokers, old_cluster: OldCluster
 ) -> None:
+    first = brokers.containers[0]
+    on(first, "mkdir", "-p", *(f"{WORK}/{topic}" for topic in (TOPIC, MIGRATION_TOPIC)))
+    on(first, "rm", "-f", *(f"{WORK}/{t}/{f}" for t in (TOPIC, MIGRATION_TOPIC)
+                            for f in ("stop", "acked")))  # fmt: skip
+    subprocess.run(["docker", "cp", str(SCRIPT), f"{first}:{WORK}/kafka_stream.py"], check=True)
+    client_config(first)
+    migrate(brokers, old_cluster)
+    upgrade(brokers, old_cluster)
+
+
+def migrate(brokers: Brokers, old_cluster: OldCluster) -> None:
+    """1: PLAINTEXT → SASL_SSL with an application writing over PLAINTEXT throughout."""
+    first = brokers.containers[0]
+    setting, value = OLD_SETTING.split("=")
+    overrides = {"kafka": {**old_release(), "settings": {setting: value},
+                           "plaintext_migration": PLAINTEXT_PORTS}}  # fmt: skip
+    with variant(brokers, "migrating", overrides) as migrating:
+        dry = dry_run(migrating, "deploy.py", *ONLY_BROKERS)
+        assert dry.returncode == 0, dry.output[-3000:]
+        rolls = {OPEN_PROPERTIES_OP: 3, OPEN_RESTART_OP: 3, PROPERTIES_OP: 3, RESTART_OP: 3}
+        assert {op: dry.changed.get(op) for op in rolls} == rolls, dry.changed
+        assert dry.changed.get(ACCESS_OP) == 1, dry.changed
+
+        producer = producing(plaintext_stream(brokers, "produce", "--rate", str(RATE)))
+        watcher = Watcher(brokers.containers)
+        try:
+            time.sleep(5)
+            watcher.start()
+            migrated = run_pyinfra(migrating, "deploy.py", *ONLY_BROKERS)
+            watcher.done.set()
+            watcher.join()
+            time.sleep(5)
+        finally:
+            produced = stopped(first, producer, MIGRATION_TOPIC)
+        assert migrated.returncode == 0, migrated.output[-4000:]
+        read = read_back(brokers, MIGRATION_TOPIC)
+        print(f"\nmigration PLAINTEXT -> SASL_SSL: at most {watcher.out_at_once()} broker out "
+              f"at once over {len(watcher.samples)} samples; stream over PLAINTEXT "
+              f"{json.dumps({**produced, **read}, sort_keys=True)}")  # fmt: skip
+        assert {op: migrated.changed.get(op) for op in rolls} == rolls, migrated.changed
+        assert watcher.out_at_once() <= 1, watcher.samples
+        assert_nothing_lost(produced, read, 30)
+        for container in brokers.containers:
+            deployed = config.parse_properties(on(container, "cat", config.SERVER_PROPERTIES))
+            assert config.deployed_stage(deployed) == "migrating", deployed
+            assert config.plaintext_ports(deployed) == set(PLAINTEXT_PORTS.values()), deployed
+        assert writers_rejoined(brokers), "the ingest writers did not move to SASL_SSL"
+        again = run_pyinfra(migrating, "deploy.py", *ONLY_BROKERS)
+        assert again.returncode == 0, again.output[-3000:]
+        assert again.changed == {}, again.changed
+
+
+def upgrade(brokers: Brokers, old_cluster: OldCluster) -> None:
+    """2 and 3: PLAINTEXT closed and 4.4.0 in one roll, under load; a downgrade refused."""
     first = brokers.containers[0]
     before = feature_levels(first)
     assert before["finalized"]["metadata.version"].startswith("4.3-"), before
@@ -201,17 +315,9 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
     rolled = {PROPERTIES_OP: 3, RESTART_OP: 3, FEATURES_OP: 3}
     assert {op: dry.changed.get(op) for op in rolled} == rolled, dry.changed
 
-    on(first, "mkdir", "-p", WORK)
-    subprocess.run(["docker", "cp", str(SCRIPT), f"{first}:{WORK}/kafka_stream.py"], check=True)
-    on(first, "rm", "-f", f"{WORK}/stop", f"{WORK}/acked")
-    client_config(first)
-    producer = subprocess.Popen(
-        stream(brokers, "produce", "--rate", str(RATE)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    producer = producing(stream(brokers, "produce", "--rate", str(RATE)))
     watcher = Watcher(brokers.containers)
+    killed: dict[str, Any] = {}
     try:
         time.sleep(5)
         watcher.start()
@@ -221,15 +327,10 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
         # Then the last broker dies the hard way (SIGKILL) and starts again, stream running.
         killed = kill_and_start(brokers.containers[2]) if upgraded.returncode == 0 else {}
         time.sleep(5)
-        on(first, "touch", f"{WORK}/stop")
-        out, err = producer.communicate(timeout=420)
     finally:
-        if producer.poll() is None:
-            producer.kill()
+        produced = stopped(first, producer, TOPIC)
     assert upgraded.returncode == 0, upgraded.output[-4000:]
-    produced = json.loads(out.strip().splitlines()[-1]) if producer.returncode == 0 else {}
-    read = json.loads(subprocess.run(stream(brokers, "consume"), capture_output=True,
-                                     text=True, check=True).stdout)  # fmt: skip
+    read = read_back(brokers, TOPIC)
     after = feature_levels(first)
     order = watcher.switch_order(f"kafka_2.13-{NEW}")
     counts = {**produced, **read, "killed": killed}
@@ -238,23 +339,22 @@ def test_release_upgrade_rolls_finalizes_loses_nothing_and_refuses_a_downgrade(
           f"finalized {after['finalized']} (raised {after['raised'] or before['below']}); "
           f"stream {json.dumps(counts, sort_keys=True)}")  # fmt: skip
 
-    assert producer.returncode == 0, err[-2000:]
     assert {op: upgraded.changed.get(op) for op in rolled} == rolled, upgraded.changed
     assert watcher.out_at_once() <= 1, watcher.samples
     assert len(order) == 3
     assert after["finalized"]["metadata.version"] == after["wanted_metadata"], after
     assert after["below"] == {} and after["held"] == {"kraft.version": "0"}, after
-    assert read["complete"] and read["lost"] == 0, counts
-    assert (produced["failed"], produced["unsent"]) == (0, 0), counts
-    assert produced["acknowledged"] == produced["produced"] > RATE * 30, counts
-    assert read["distinct"] == produced["acknowledged"], counts
+    assert_nothing_lost(produced, read, 30)
     for container in brokers.containers:
-        assert OLD_SETTING not in on(container, "cat", "/etc/kafka/server.properties")
+        text = on(container, "cat", config.SERVER_PROPERTIES)
+        assert OLD_SETTING not in text
+        assert config.deployed_stage(config.parse_properties(text)) == "secured", text
     state = cluster_state(first)
     assert (state["under_replicated"], state["offline"]) == ([], []), state
 
     jvms = {c: release_of_jvm(c) for c in brokers.containers}
-    refused = run_pyinfra(old_cluster.inventory, "deploy.py", *ONLY_BROKERS)
+    with variant(brokers, "downgrade", {"kafka": old_release()}) as downgrade:
+        refused = run_pyinfra(downgrade, "deploy.py", *ONLY_BROKERS)
     assert refused.returncode != 0
     line = features.line_text(features.release_line(NEW))
     assert f"kafka.version: got {OLD}; expected {line}.0 or later" in refused.output

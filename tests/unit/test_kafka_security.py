@@ -15,7 +15,6 @@ from roles.ingest.config import KAFKA_CA, KAFKA_PASSWORD, load, primaries, write
 from roles.ingest.writer.__main__ import consumer_config
 from roles.kafka import config
 from roles.kafka.cluster import brokers, certificate_principal
-from roles.kafka.facts import DeployedProtocols
 from roles.spec import FieldError, HostInput, HostSpec, SpecError, validate_inventory
 from tests.unit.conftest import KAFKA_PASSWORDS
 from tests.unit.test_ingest_inventory import BROKERS, SECRETS, prod_like
@@ -121,17 +120,6 @@ def test_plaintext_mode_keeps_the_listeners_of_existing_clusters_exactly() -> No
     assert props["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
     assert props["inter.broker.listener.name"] == "PLAINTEXT"
     assert not {"super.users", "authorizer.class.name", "ssl.keystore.location"} & set(props)
-
-
-def test_deployed_protocols_tell_a_plaintext_cluster_from_a_fresh_host() -> None:
-    fact = DeployedProtocols()
-    assert fact.process(["absent"]) is None
-    assert fact.process(["found", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"]) == frozenset(
-        {"PLAINTEXT"}
-    )
-    secured = fact.process(["found", "CLIENT:SASL_SSL,INTERNAL:SSL,CONTROLLER:SSL"])
-    assert secured == frozenset({"SASL_SSL", "SSL"})
-    assert "PLAINTEXT" not in (fact.process(["found", "A:SASL_PLAINTEXT"]) or set())
 
 
 # ---------------------------------------------------------------------------------------
