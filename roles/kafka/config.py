@@ -46,22 +46,22 @@ BROKER_LISTENER, CONTROLLER_LISTENER = "PLAINTEXT", "CONTROLLER"
 # kafka.security sasl_ssl: applications on CLIENT, brokers and on-host administration on
 # INTERNAL, KRaft on CONTROLLER (roles/kafka_clients.py says who uses which).
 CLIENT_LISTENER, INTERNAL_LISTENER = "CLIENT", "INTERNAL"
-# kafka.plaintext_migration: the deployed PLAINTEXT listeners, kept beside the new ones. The
-# old controller listener is renamed, so the TLS one has its final name from the start
-# (in a static quorum a listener's name is local to each node).
-PLAINTEXT_LISTENER, PLAINTEXT_CONTROLLER = "PLAINTEXT", "PLAINTEXT_CONTROLLER"
+# kafka.plaintext_migration keeps the deployed PLAINTEXT listeners (BROKER_LISTENER and this)
+# beside the new ones. The old controller listener is renamed, so the TLS one has its final
+# name from the start (in a static quorum a listener's name is local to each node).
+PLAINTEXT_CONTROLLER = "PLAINTEXT_CONTROLLER"
 # Clients of the PLAINTEXT listeners during a migration: super user, as they were before.
 ANONYMOUS = "User:ANONYMOUS"
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 
 
+# What a deploy reads of a deployed server.properties to know its stage.
+LISTENER_KEYS = ("listeners", "listener.security.protocol.map", "inter.broker.listener.name")
 # The listeners server.properties describes (see docs/kafka.md, "Moving a PLAINTEXT cluster
 # to SASL_SSL"): plaintext; opening, the migration's first roll (TLS listeners added, Kafka
 # still talks PLAINTEXT); migrating (Kafka talks TLS, PLAINTEXT still open for applications);
 # secured.
-# What a deploy reads of a deployed server.properties to know its stage.
-LISTENER_KEYS = ("listeners", "listener.security.protocol.map", "inter.broker.listener.name")
 Stage = Literal["plaintext", "opening", "migrating", "secured"]
 
 
@@ -72,13 +72,15 @@ def wanted_stage(kafka: KafkaSpec) -> Stage:
     return "secured" if kafka.plaintext_migration is None else "migrating"
 
 
+def _protocols(properties: dict[str, str]) -> dict[str, str]:
+    """listener.security.protocol.map as listener name -> security protocol."""
+    pairs = properties.get("listener.security.protocol.map", "").split(",")
+    return dict(pair.strip().split(":", 1) for pair in pairs if ":" in pair)
+
+
 def deployed_stage(properties: dict[str, str]) -> Stage:
     """The stage of a deployed server.properties, from its listeners' protocols."""
-    protocols = dict(
-        pair.strip().split(":", 1)
-        for pair in properties.get("listener.security.protocol.map", "").split(",")
-        if ":" in pair
-    )
+    protocols = _protocols(properties)
     if "PLAINTEXT" not in protocols.values():
         return "secured"
     if set(protocols.values()) == {"PLAINTEXT"}:
@@ -89,16 +91,12 @@ def deployed_stage(properties: dict[str, str]) -> Stage:
 
 def plaintext_ports(properties: dict[str, str]) -> set[int]:
     """Ports of the deployed PLAINTEXT listeners."""
-    protocols = dict(
-        pair.strip().split(":", 1)
-        for pair in properties.get("listener.security.protocol.map", "").split(",")
-        if ":" in pair
-    )
-    ports = set()
+    protocols, ports = _protocols(properties), set()
     for listener in properties.get("listeners", "").split(","):
-        name, _, rest = listener.strip().partition("://")
-        if protocols.get(name) == "PLAINTEXT" and rest.rpartition(":")[2].isdigit():
-            ports.add(int(rest.rpartition(":")[2]))
+        name, _, address = listener.strip().partition("://")
+        port = address.rpartition(":")[2]
+        if protocols.get(name) == "PLAINTEXT" and port.isdigit():
+            ports.add(int(port))
     return ports
 
 
@@ -187,12 +185,7 @@ def _kraft(spec: HostSpec, cluster: Sequence[Broker], stage: Stage) -> list[Prop
     voters = quorum_voters(cluster)
     if stage == "opening" and migration is not None:
         voters = quorum_voters(cluster, migration.controller_port)
-    listeners = {
-        "plaintext": _plaintext(spec, me),
-        "opening": _secured(spec, cluster, stage),
-        "migrating": _secured(spec, cluster, stage),
-        "secured": _secured(spec, cluster, stage),
-    }[stage]
+    listeners = _plaintext(spec, me) if stage == "plaintext" else _secured(spec, cluster, stage)
     return [
         Property("process.roles", "broker,controller", "KRaft combined mode on every host"),
         Property(
@@ -262,23 +255,19 @@ def _secured(spec: HostSpec, cluster: Sequence[Broker], stage: Stage) -> list[Pr
     why, controller_why = "kafka.security sasl_ssl: no PLAINTEXT listener", "KRaft's own listener"
     migration = kafka.plaintext_migration
     if stage in ("opening", "migrating") and migration is not None:
-        listeners += [f"{PLAINTEXT_LISTENER}://{bind}:{migration.port}",
+        listeners += [f"{BROKER_LISTENER}://{bind}:{migration.port}",
                       f"{PLAINTEXT_CONTROLLER}://{bind}:{migration.controller_port}"]  # fmt: skip
-        advertised.append(f"{PLAINTEXT_LISTENER}://{me.address}:{migration.port}")
-        protocols += [f"{PLAINTEXT_LISTENER}:PLAINTEXT", f"{PLAINTEXT_CONTROLLER}:PLAINTEXT"]
+        advertised.append(f"{BROKER_LISTENER}://{me.address}:{migration.port}")
+        protocols += [f"{BROKER_LISTENER}:PLAINTEXT", f"{PLAINTEXT_CONTROLLER}:PLAINTEXT"]
         controllers.append(PLAINTEXT_CONTROLLER)
         supers += f";{ANONYMOUS}"
         why = "kafka.plaintext_migration: PLAINTEXT open until applications moved"
         controller_why = "KRaft's listeners: a node dials the others on the first"
         if stage == "opening":
             controllers.reverse()
-            inter_broker = PLAINTEXT_LISTENER
+            inter_broker = BROKER_LISTENER
     return [
-        Property(
-            "controller.listener.names",
-            ",".join(controllers),
-            controller_why,
-        ),
+        Property("controller.listener.names", ",".join(controllers), controller_why),
         Property(
             "listeners",
             ",".join(listeners),

@@ -73,8 +73,7 @@ def refusal(host: str, kafka: KafkaSpec, deployed: dict[str, str] | None) -> Fie
         )
     if want == "migrating" and migration is not None:
         kept = config.plaintext_ports(deployed)
-        declared = {migration.port, migration.controller_port}
-        if kept != declared:
+        if kept != migration.ports:
             return _refused(
                 host,
                 "kafka.plaintext_migration",

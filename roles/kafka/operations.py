@@ -215,10 +215,10 @@ def features_finalized(health: Health, version: str, log_dir: str, timeout: int)
     yield StringCommand("chmod", "644", shlex.quote(features.RECORD))
 
 
-def _preparing_before_rolls(plaintext_before_rolls: str | None) -> bool:
-    """A migration's first deploy, while it prepares: its rolls open the TLS listeners only
-    when it executes, so the cluster answers on the PLAINTEXT listener until then."""
-    return plaintext_before_rolls is not None and not state.is_executing
+def _before_rolls(plaintext_before_rolls: str | None) -> str | None:
+    """The PLAINTEXT listener while a migration's first deploy prepares: its rolls open the
+    TLS listeners only when it executes, so the cluster answers there until then."""
+    return None if state.is_executing else plaintext_before_rolls
 
 
 @operation()
@@ -231,13 +231,12 @@ def topics(
 ) -> Commands:
     """Create, reconfigure, grow and delete topics to match host data (see topics.plan), with
     the release's kafka-topics.sh and kafka-configs.sh: a JVM starts only for a change."""
-    if _preparing_before_rolls(plaintext_before_rolls):
-        described = host.get_fact(KafkaTopics, bootstrap=plaintext_before_rolls, client_config="")
-    else:
-        described = host.get_fact(KafkaTopics, bootstrap=bootstrap)
+    early = _before_rolls(plaintext_before_rolls)
+    asked, client_config = (early, "") if early else (bootstrap, kafka_clients.ADMIN_CLIENT)
+    described = host.get_fact(KafkaTopics, bootstrap=asked, client_config=client_config)
     if described.status == "unreachable":
         raise OperationError(
-            f"{host.name}: Kafka at {bootstrap} did not answer ({described.error}); "
+            f"{host.name}: Kafka at {asked} did not answer ({described.error}); "
             f"see `journalctl -u {config.UNIT}`"
         )
     try:
@@ -274,7 +273,7 @@ def access_control(
     if records.applied == principals.record_sha1(applied):
         host.noop(f"{len(wanted)} principals and their ACLs as last applied")
         return
-    if _preparing_before_rolls(plaintext_before_rolls):
+    if _before_rolls(plaintext_before_rolls) is not None:
         # No authorizer before the rolls, so no ACL to list (nor SCRAM user Timestack made).
         access = principals.Access("ok")
     else:

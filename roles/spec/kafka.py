@@ -155,6 +155,10 @@ class PlaintextMigrationSpec(SpecModel):
         9093, description="the PLAINTEXT controller listener's port, as deployed"
     )
 
+    @property
+    def ports(self) -> set[int]:
+        return {self.port, self.controller_port}
+
 
 class KafkaSpec(SpecModel):
     version: KafkaVersion = Field("4.4.0", description="Kafka release (4.x: KRaft only, Java 17+)")

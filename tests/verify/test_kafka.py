@@ -212,7 +212,7 @@ def test_no_plaintext_listener_in_the_deployed_configuration(host: Any, spec: An
     _secured(spec)
     actual = config.parse_properties(host.file(config.SERVER_PROPERTIES).content_string)
     plain, migration = config.plaintext_ports(actual), spec.kafka.plaintext_migration
-    declared = set() if migration is None else {migration.port, migration.controller_port}
+    declared = set() if migration is None else migration.ports
     if declared:
         print(f"{spec.name}: PLAINTEXT kept open for the migration on {sorted(declared)}")
     assert plain == declared, (
