@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from pyinfra import context
 from pyinfra.api.host import Host
 from pyinfra.api.inventory import Inventory
 
@@ -85,6 +86,8 @@ def validated_specs(
     inventory: Inventory, not_host_data: Collection[str] = ()
 ) -> dict[str, HostSpec]:
     """Validate every host once per inventory; raises roles.spec.SpecError listing all faults."""
+    if inventory is context.inventory:  # the runbooks' context object: key on what it stands for
+        inventory = context.ctx_inventory.get()
     per_inventory = _validated.setdefault(inventory, {})
     key = frozenset(not_host_data)
     if key not in per_inventory:

@@ -89,12 +89,20 @@ class _DropOnChange(BaseStateCallback):
         _known.pop(host, None)  # the failed attempt may have changed something
 
 
+def current_host() -> Host:
+    """The host being prepared or run. pyinfra's `host` is one context object for every host,
+    hashing and comparing as the current one: a weak key of it never dies, and a later host
+    at the address of a collected one would find that host's entries."""
+    current: Host = ctx_host.get()
+    return current
+
+
 def _current() -> _Known:
     state = ctx_state.get()
     if state not in _watched:
         state.add_callback_handler(_DropOnChange())
         _watched.add(state)
-    current: Host = ctx_host.get()
+    current = current_host()
     known = _known.setdefault(current, _Known())
     if any(meta.executed for meta in known.ended):
         known = _known[current] = _Known()
@@ -159,7 +167,7 @@ def _last_run(name: str) -> dict[str, list[str]]:
 def managed(fact: type[FactBase[Any]], *keys: str) -> list[str]:
     """Add `keys` (paths, units) to what is read of `fact` on this host; the list it returns
     is complete once the operations have all been called."""
-    current: Host = ctx_host.get()
+    current = current_host()
     if current not in _managed:
         _managed[current] = {
             name: _Managed(batch) for name, batch in _last_run(current.name).items()
@@ -184,7 +192,7 @@ def read_last_run(*facts: type[FactBase[dict[str, Any]]]) -> None:
 def remember_managed() -> None:
     """Keep what the roles named on this host for the next run's first reads (deploy.py calls
     it after the last role)."""
-    current: Host = ctx_host.get()
+    current = current_host()
     named = {name: entry.named for name, entry in _managed.get(current, {}).items() if entry.named}
     path = _hints_file(current.name)
     try:

@@ -30,7 +30,7 @@ from pyinfra.operations.apt import APT_UPDATE_FILENAME
 from pyinfra.operations.util.packaging import ensure_packages
 from typing_extensions import override
 
-from roles.once import read_keyed, read_once
+from roles.once import current_host, read_keyed, read_once
 from roles.pins import (
     Decision,
     Pin,
@@ -113,14 +113,14 @@ _declared: WeakKeyDictionary[Host, _Declared] = WeakKeyDictionary()
 
 def declare(pins: Iterable[Pin], cache_seconds: int) -> None:
     packages = tuple(package for package, _pin in pinned_packages(pins))
-    _declared[host] = _Declared(packages, cache_seconds)
+    _declared[current_host()] = _Declared(packages, cache_seconds)
 
 
 def _lists_current() -> bool:
     """Whether the package lists read now are those the installs will see: while executing
     (the cache was refreshed first), or while preparing with a cache the run will not
     refresh. Without a declaration nothing refreshes them."""
-    declared = _declared.get(host)
+    declared = _declared.get(current_host())
     if state.is_executing or declared is None:
         return True
     age = read_once(AptCacheAge)
@@ -129,7 +129,7 @@ def _lists_current() -> bool:
 
 def _decisions(pins: Iterable[Pin]) -> list[tuple[Pin, Decision]]:
     current = read_once(DebPackages)
-    declared = _declared.get(host)
+    declared = _declared.get(current_host())
     batch = declared.packages if declared else ()
     return [
         (

@@ -6,7 +6,9 @@ import gc
 import weakref
 
 import pytest
+from pyinfra import context
 from pyinfra.api.inventory import Inventory
+from pyinfra.context import ctx_inventory
 
 from roles import hostdata
 from roles.hostdata import deep_merge, validated_specs
@@ -51,6 +53,19 @@ def test_validated_specs_do_not_keep_an_inventory_alive() -> None:
     del inventory
     gc.collect()
     assert collected() is None
+
+
+def test_the_runbooks_context_inventory_is_keyed_as_the_inventory_it_stands_for() -> None:
+    """ops/ pass pyinfra's `inventory` context object, one object for every inventory: the
+    specs must still be held by (and die with) the inventory of the run."""
+    inventory = _inventory(5433)
+    with ctx_inventory.use(inventory):
+        assert validated_specs(context.inventory)["@local"].postgres.port == 5433
+    collected = weakref.ref(inventory)
+    del inventory
+    gc.collect()
+    assert collected() is None
+    assert not hostdata._validated
 
 
 def test_runbook_keys_are_left_out_of_host_data() -> None:

@@ -3,6 +3,8 @@ field, pin and offer, the check before any package is installed, and which pins 
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -143,3 +145,16 @@ def test_a_host_pins_what_its_roles_install() -> None:
     assert "monitoring.exporter_versions.node" not in {
         pin.field for pin in host_pins(specs["backup1"], False)
     }
+
+
+def test_a_declaration_dies_with_its_host() -> None:
+    """Held by the host itself: keyed on pyinfra's `host` context object, it would outlive its
+    host and answer for a later one allocated where it was (a parity test failed that way)."""
+    fact_host = FactHost()
+    with fact_host.context():
+        packages.declare([PGBOUNCER], cache_seconds=3600)
+    collected = weakref.ref(fact_host.host)
+    del fact_host
+    gc.collect()
+    assert collected() is None
+    assert not packages._declared
