@@ -261,8 +261,8 @@ def follow(spec: HostSpec, new: str, pgbouncer: bool) -> None:
         "write standby.signal",
     )
     run(f"systemctl start {service_name(pg)}", "start as a standby")
-    # The schema's job units Require PostgreSQL: a job due while it stopped was stopped with
-    # it and recorded as failed. On a standby they are skipped from now on (ExecCondition).
+    # The schema's job units are Requisite on PostgreSQL: a job due while it stopped failed
+    # (and one running was stopped with it). On a standby they are skipped (ExecCondition).
     run("systemctl reset-failed 'timestack-*.service'", "clear interrupted jobs")
     # A standby asks the archive (pgBackRest archive-get) before it starts streaming, so a
     # slow repository delays the stream: wait as long as a restore step may take.

@@ -213,6 +213,21 @@ WHERE metric_def_id BETWEEN 990101 AND 990103 AND bucket = {HOUR} ORDER BY 1
 """
 
 
+def test_a_job_due_while_postgresql_is_stopped_leaves_it_stopped(db: DbHost) -> None:
+    """A switchover stops the old primary, and a job timer can fire before it follows the new
+    one: the job must not start PostgreSQL again (it would come back as a second primary)."""
+    service = f"postgresql@{db.version}-{db.cluster}.service"
+    assert db.systemctl("stop", service).returncode == 0
+    try:
+        due = db.systemctl("start", "timestack-rollups.service")
+        state = db.systemctl("is-active", service).stdout.strip()
+    finally:
+        assert db.systemctl("start", service).returncode == 0
+        db.systemctl("reset-failed", "timestack-rollups.service")
+    assert state == "inactive", f"a job started {service}"
+    assert due.returncode != 0, "the job ran without PostgreSQL"
+
+
 def _same(a: list[list[str]], b: list[list[str]]) -> bool:
     def close(x: str, y: str) -> bool:
         try:
