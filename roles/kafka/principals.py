@@ -295,25 +295,36 @@ def differences(access: Access, wanted: Sequence[Principal]) -> list[str]:
     return lines
 
 
-def _acl_groups(acls: Iterable[Acl]) -> dict[tuple[str, str, str, str], list[str]]:
-    grouped: dict[tuple[str, str, str, str], list[str]] = {}
+def _acl_calls(
+    acls: Iterable[Acl],
+) -> dict[tuple[str, Pattern, tuple[str, ...]], list[tuple[Resource, str]]]:
+    """The ACLs one kafka-acls.sh call makes: the tool grants each of its principals every
+    operation on every resource it names, so one call per principal, pattern type and set of
+    operations, naming each resource with that set (each call starts a JVM)."""
+    per_resource: dict[tuple[str, Pattern, Resource, str], list[str]] = {}
     for acl in sorted(acls):
-        key = (acl.principal, acl.resource, acl.name, acl.pattern)
-        grouped.setdefault(key, []).append(acl.operation)
-    return grouped
+        per_resource.setdefault((acl.principal, acl.pattern, acl.resource, acl.name), []).append(
+            acl.operation
+        )
+    calls: dict[tuple[str, Pattern, tuple[str, ...]], list[tuple[Resource, str]]] = {}
+    for (principal, pattern, resource, name), operations in per_resource.items():
+        calls.setdefault((principal, pattern, tuple(operations)), []).append((resource, name))
+    return calls
 
 
 def acl_commands(pending: AccessPlan, tool: Sequence[str]) -> list[list[str]]:
     """kafka-acls.sh argument lists (`tool`: the script, --bootstrap-server, --command-config)
-    that add and revoke the plan's ACLs, one per principal and resource."""
+    that add and revoke the plan's ACLs (`_acl_calls`)."""
     commands = []
     for action, acls in (("--add", pending.add_acls), ("--remove", pending.remove_acls)):
-        for (principal, resource, name, pattern), operations in _acl_groups(acls).items():
+        for (principal, pattern, operations), resources in _acl_calls(acls).items():
             command = [*tool, action, *(["--force"] if action == "--remove" else [])]
             command += ["--allow-principal", f"User:{principal}"]
             for operation in operations:
                 command += ["--operation", operation.capitalize()]
-            command += [f"--{resource.lower()}", name, "--resource-pattern-type", pattern.lower()]
+            for resource, name in resources:
+                command += [f"--{resource.lower()}", name]
+            command += ["--resource-pattern-type", pattern.lower()]
             commands.append(command)
     return commands
 

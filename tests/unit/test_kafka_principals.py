@@ -190,16 +190,35 @@ def test_the_verify_suite_reports_missing_and_extra_acls_of_declared_principals(
     assert "not declared: app: WRITE on topic other" in found
 
 
-def test_the_plan_becomes_acl_commands_one_per_principal_and_resource() -> None:
-    wider = Principal("app", APP.password, acls_for("app", ["vt", "new"], [], []))
+def test_the_plan_becomes_one_acl_command_per_principal_pattern_and_operations() -> None:
+    """kafka-acls.sh grants every operation it is given on every resource it names: resources
+    share a call only when they want the same operations (a group takes no DESCRIBE here)."""
+    wider = Principal(
+        "app", APP.password, acls_for("app", ["vt", "new", "more"], ["in"], ["app-*", "ops"])
+    )
     pending = plan(in_sync(APP), [wider], {"app": record(APP)}, SALT)
     assert acl_commands(pending, TOOL) == [
+        [*TOOL, "--add", "--allow-principal", "User:app", "--operation", "Read",
+         "--group", "ops", "--resource-pattern-type", "literal"],
         [*TOOL, "--add", "--allow-principal", "User:app", "--operation", "Describe",
-         "--operation", "Write", "--topic", "new", "--resource-pattern-type", "literal"],
-        [*TOOL, "--remove", "--force", "--allow-principal", "User:app", "--operation", "Read",
-         "--group", "app-", "--resource-pattern-type", "prefixed"],
+         "--operation", "Read", "--topic", "in", "--resource-pattern-type", "literal"],
+        [*TOOL, "--add", "--allow-principal", "User:app", "--operation", "Describe",
+         "--operation", "Write", "--topic", "more", "--topic", "new",
+         "--resource-pattern-type", "literal"],
         [*TOOL, "--remove", "--force", "--allow-principal", "User:app", "--operation", "Describe",
          "--operation", "Read", "--topic", "fm", "--resource-pattern-type", "literal"],
+    ]  # fmt: skip
+    grouped = Principal("app", APP.password, acls_for("app", [], ["a", "b*"], ["a", "b*"]))
+    commands = acl_commands(plan(in_sync(), [grouped], {}, SALT), TOOL)
+    assert [c[c.index("--allow-principal") :] for c in commands] == [
+        ["--allow-principal", "User:app", "--operation", "Read", "--group", "a",
+         "--resource-pattern-type", "literal"],
+        ["--allow-principal", "User:app", "--operation", "Read", "--group", "b",
+         "--resource-pattern-type", "prefixed"],
+        ["--allow-principal", "User:app", "--operation", "Describe", "--operation", "Read",
+         "--topic", "a", "--resource-pattern-type", "literal"],
+        ["--allow-principal", "User:app", "--operation", "Describe", "--operation", "Read",
+         "--topic", "b", "--resource-pattern-type", "prefixed"],
     ]  # fmt: skip
 
 
