@@ -86,12 +86,8 @@ def parse_quorum_replication(text: str) -> dict[int, dict[str, Any]]:
         raise ValueError(f"unreadable quorum table: {text.strip()[:300]!r}") from error
 
 
-def health_problems(
-    state: Mapping[str, Any], node_id: int, voters: Sequence[int], max_lag: int = MAX_METADATA_LAG
-) -> list[str]:
-    """What keeps the cluster from being healthy, from `cluster_state` output; [] when
-    `node_id` and every voter is registered, the quorum has exactly `voters` as voters with
-    `node_id` caught up, and no partition is under-replicated or offline."""
+def metadata_problems(state: Mapping[str, Any], voters: Sequence[int]) -> list[str]:
+    """The part of `health_problems` a metadata request answers (`metadata_state`)."""
     problems = []
     missing = sorted(set(voters) - set(state.get("brokers", [])))
     if missing:
@@ -101,6 +97,16 @@ def health_problems(
         if found:
             more = f" and {len(found) - NAMED} more" if len(found) > NAMED else ""
             problems.append(f"{len(found)} {what} partitions ({', '.join(found[:NAMED])}{more})")
+    return problems
+
+
+def health_problems(
+    state: Mapping[str, Any], node_id: int, voters: Sequence[int], max_lag: int = MAX_METADATA_LAG
+) -> list[str]:
+    """What keeps the cluster from being healthy, from `cluster_state` output; [] when
+    `node_id` and every voter is registered, the quorum has exactly `voters` as voters with
+    `node_id` caught up, and no partition is under-replicated or offline."""
+    problems = metadata_problems(state, voters)
     quorum = state.get("quorum")
     if not isinstance(quorum, Mapping):
         problems.append(f"quorum not readable: {quorum}")
@@ -247,23 +253,29 @@ def metadata_state(bootstrap: str) -> dict[str, Any]:
     return {"brokers": sorted(metadata.brokers), "under_replicated": under, "offline": offline}
 
 
-def cluster_state(bootstrap: str, kafka_home: str) -> dict[str, Any]:
-    """metadata_state plus the quorum, or the error that kept either from being read."""
-    try:
-        state = metadata_state(bootstrap)
-    except Exception as error:
-        return {"error": f"no metadata from {bootstrap}: {error}", "quorum": None}
+def quorum_state(bootstrap: str, kafka_home: str) -> dict[int, dict[str, Any]] | str:
+    """`kafka-metadata-quorum.sh describe --replication` parsed, or why it could not be."""
     tool = f"{kafka_home}/bin/kafka-metadata-quorum.sh"
     command = [tool, "--bootstrap-server", bootstrap, *COMMAND_CONFIG, "describe", "--replication"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
-        state["quorum"] = f"{tool}: {error}"
-        return state
+        return f"{tool}: {error}"
     try:
-        state["quorum"] = parse_quorum_replication(done.stdout)
+        return parse_quorum_replication(done.stdout)
     except ValueError as error:
-        state["quorum"] = f"{error} {done.stderr.strip()[-300:]}".strip()
+        return f"{error} {done.stderr.strip()[-300:]}".strip()
+
+
+def cluster_state(bootstrap: str, kafka_home: str, quorum: bool = True) -> dict[str, Any]:
+    """metadata_state plus (with `quorum`) the quorum, or the error that kept either from
+    being read."""
+    try:
+        state = metadata_state(bootstrap)
+    except Exception as error:
+        return {"error": f"no metadata from {bootstrap}: {error}", "quorum": None}
+    if quorum:
+        state["quorum"] = quorum_state(bootstrap, kafka_home)
     return state
 
 
@@ -330,14 +342,20 @@ def wait_healthy(args: argparse.Namespace) -> list[str]:
             print(f"{args.name} (node {args.node_id}) is down already: not waiting")
             return []
     while True:
-        state = cluster_state(args.bootstrap, args.kafka_home)
+        last_look = time.monotonic() >= deadline
+        # The quorum is read by a JVM tool, seconds of CPU beside a broker that is starting:
+        # only once the metadata looks healthy, or for the last look's report.
+        state = cluster_state(args.bootstrap, args.kafka_home, quorum=False)
         if "error" in state:
             problems = [str(state["error"])]
         else:
-            problems = health_problems(state, args.node_id, voters)
-        if not problems or time.monotonic() >= deadline:
+            problems = metadata_problems(state, voters)
+            if not problems or last_look:
+                state["quorum"] = quorum_state(args.bootstrap, args.kafka_home)
+                problems = health_problems(state, args.node_id, voters)
+        if not problems or last_look:
             return problems
-        time.sleep(2)
+        time.sleep(1)
 
 
 def main(argv: list[str] | None = None) -> int:

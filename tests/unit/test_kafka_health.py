@@ -3,6 +3,8 @@ verify suite reports, from the quorum table kafka-metadata-quorum.sh prints."""
 
 from __future__ import annotations
 
+import argparse
+import time
 from typing import Any
 
 import pytest
@@ -89,3 +91,40 @@ def test_a_broker_is_down_when_it_does_not_answer_or_is_not_registered() -> None
     assert not admin_tool.is_down(HEALTHY, 2)
     assert admin_tool.is_down({**HEALTHY, "brokers": [1, 3]}, 2)
     assert admin_tool.is_down({"error": "KafkaError{code=_TRANSPORT}"}, 2)
+
+
+def _waiting(
+    monkeypatch: pytest.MonkeyPatch, looks: list[dict[str, Any]], timeout: float
+) -> tuple[list[str], int]:
+    """wait_healthy over `looks` (metadata answers, the last repeated): its problems and how
+    often it ran the quorum tool (a JVM)."""
+    answers = iter(looks)
+    quorum_reads = []
+
+    def quorum(_bootstrap: str, _kafka_home: str) -> Any:
+        quorum_reads.append(1)
+        return HEALTHY["quorum"]
+
+    monkeypatch.setattr(admin_tool, "metadata_state", lambda _b: dict(next(answers, looks[-1])))
+    monkeypatch.setattr(admin_tool, "quorum_state", quorum)
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+    args = argparse.Namespace(
+        voters="1,2,3", timeout=timeout, unless_down=False, bootstrap="b", kafka_home="/k",
+        node_id=3,
+    )  # fmt: skip
+    return admin_tool.wait_healthy(args), len(quorum_reads)
+
+
+def test_the_quorum_tool_runs_only_once_the_metadata_is_healthy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    catching_up = {"brokers": [1, 2], "under_replicated": ["t/0"], "offline": []}
+    metadata = {key: value for key, value in HEALTHY.items() if key != "quorum"}
+    problems, quorum_reads = _waiting(monkeypatch, [catching_up] * 5 + [metadata], timeout=60)
+    assert (problems, quorum_reads) == ([], 1)
+
+
+def test_the_last_look_reports_the_quorum_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    stuck = {"brokers": [1, 2], "under_replicated": [], "offline": []}
+    problems, quorum_reads = _waiting(monkeypatch, [stuck], timeout=0)
+    assert (problems, quorum_reads) == (["brokers not registered: 3"], 1)
