@@ -303,9 +303,8 @@ def _acl_calls(
     operations, naming each resource with that set (each call starts a JVM)."""
     per_resource: dict[tuple[str, Pattern, Resource, str], list[str]] = {}
     for acl in sorted(acls):
-        per_resource.setdefault((acl.principal, acl.pattern, acl.resource, acl.name), []).append(
-            acl.operation
-        )
+        key = (acl.principal, acl.pattern, acl.resource, acl.name)
+        per_resource.setdefault(key, []).append(acl.operation)
     calls: dict[tuple[str, Pattern, tuple[str, ...]], list[tuple[Resource, str]]] = {}
     for (principal, pattern, resource, name), operations in per_resource.items():
         calls.setdefault((principal, pattern, tuple(operations)), []).append((resource, name))
