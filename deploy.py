@@ -15,6 +15,7 @@ from pyinfra.api.exceptions import PyinfraError
 from roles import (
     backup,
     common,
+    frames,
     ingest,
     kafka,
     monitoring,
@@ -29,6 +30,8 @@ from roles.hostdata import host_pins, validated_specs
 from roles.managed_files import PathStates
 from roles.managed_units import UnitStates
 from roles.spec import SpecError
+
+frames.known_to_inspect(__file__)  # pyinfra looks this file up for every operation
 
 
 class InventoryDataError(PyinfraError):

@@ -1,0 +1,24 @@
+"""Files pyinfra executes (deploy.py, ops/*.py) made known to `inspect` as modules.
+
+pyinfra orders operations by the call stack: for each operation it runs `inspect.stack()`
+and `getframeinfo` on every frame, and each asks `inspect.getmodule` for the frame's module.
+For a file that is no module's, as the ones pyinfra executes are, `getmodule` scans every
+module in `sys.modules` on each lookup: on the lab, about 2 million `hasattr` calls and 2 s of
+a 12 s deploy that changes nothing. A module standing for the file is found in inspect's
+cache instead. It holds nothing and is never imported.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+
+def known_to_inspect(path: str) -> None:
+    """Register `path` (an executed file's `__file__`) as a module's file, once."""
+    name = "_timestack_executed_" + "_".join(Path(path).with_suffix("").parts).replace("-", "_")
+    if name not in sys.modules:
+        module = types.ModuleType(name, f"stands for {path} in inspect's file cache")
+        module.__file__ = path
+        sys.modules[name] = module
