@@ -15,6 +15,7 @@ No pyinfra import.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -98,6 +99,7 @@ def lag_principal(password: str) -> Principal:
     )
 
 
+@functools.cache  # each broker's run asks for the same few, and each costs 200,000 rounds
 def fingerprint(password: str, salt: str) -> str:
     """The record kept for a principal: PBKDF2-HMAC-SHA256 of its password, salted with the
     cluster id and the name; enough to tell a changed password, slow to guess from."""
