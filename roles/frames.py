@@ -1,4 +1,4 @@
-"""Files pyinfra executes (deploy.py, ops/*.py) made known to `inspect` as modules.
+"""A file pyinfra executes (deploy.py) made known to `inspect` as a module's.
 
 pyinfra orders operations by the call stack: for each operation it runs `inspect.stack()`
 and `getframeinfo` on every frame, and each asks `inspect.getmodule` for the frame's module.
