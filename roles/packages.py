@@ -65,7 +65,7 @@ class AptCacheAge(FactBase[int | None]):
 @operation()
 def cache_fresh(cache_seconds: int) -> Generator[StringCommand, None, None]:
     """`apt-get update` when the last one is older than `cache_seconds` (or unknown)."""
-    age = host.get_fact(AptCacheAge)
+    age = read_once(AptCacheAge)
     if age is not None and age < cache_seconds:
         host.noop(f"the apt cache is {age} s old (refreshed after {cache_seconds} s)")
         return

@@ -295,11 +295,13 @@ def test_packages_are_read_once_for_every_role(fake: FactHost) -> None:
     assert fake.reads == [DebPackages]
 
 
-def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(fake: FactHost) -> None:
-    fake.facts[AptCacheAge] = 600
-    assert _commands(packages.cache_fresh, cache_seconds=3600) == []
-    fake.facts[AptCacheAge] = None  # never refreshed
-    assert _commands(packages.cache_fresh, cache_seconds=3600)[0] == "apt-get update"
+@pytest.mark.parametrize(("age", "refreshed"), [(600, False), (None, True), (3600, True)])
+def test_the_apt_cache_is_refreshed_only_when_older_than_its_limit(
+    fake: FactHost, age: int | None, refreshed: bool
+) -> None:
+    fake.facts[AptCacheAge] = age  # None: never refreshed
+    commands = _commands(packages.cache_fresh, cache_seconds=3600)
+    assert (commands[:1] == ["apt-get update"]) is refreshed
     assert AptCacheAge().process(["1764600000", "1764603600"]) == 3600
     assert AptCacheAge().process([]) is None
 
