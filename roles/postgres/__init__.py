@@ -187,6 +187,10 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
 
     if repl.standby:
         return  # roles, databases and extensions replicate from the primary
+    # Read once while preparing, handed to every role and database operation: nothing in
+    # this run changes them before those operations do (None: offline, SQL is idempotent).
+    current_roles = host.get_fact(Roles, version=pg.version, cluster=pg.cluster)
+    current_databases = host.get_fact(Databases, version=pg.version, cluster=pg.cluster)
     replication_role = pg.replication.role
     if repl.slots and replication_role is not None:
         operations.role(
@@ -197,7 +201,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
             login=True,
             password=replication_role.secret(),
             member_of=[],
-            current=host.get_fact(Roles, version=pg.version, cluster=pg.cluster),
+            current=current_roles,
             replication=True,
         )
     operations.replication_slots(
@@ -207,10 +211,6 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         wanted=repl.slots,
         prefix=SLOT_PREFIX,
     )
-    # Read once while preparing, handed to every role and database operation: nothing in
-    # this run changes them before those operations do (None: offline, SQL is idempotent).
-    current_roles = host.get_fact(Roles, version=pg.version, cluster=pg.cluster)
-    current_databases = host.get_fact(Databases, version=pg.version, cluster=pg.cluster)
     for role in pg.roles:
         operations.role(
             name=f"Role {role.name}",
