@@ -22,10 +22,19 @@ a later one asks) reads before the later ones are named, so the list starts with
 named on that host in the last run (`remember_managed` keeps it under TIMESTACK_STATE_DIR on
 the machine running pyinfra): a run that manages what the last one did reads each fact once.
 The hint only widens a read; every value still comes from the host.
+
+`read_once` keeps a like hint: the facts (and arguments) it was asked for on the host, saved
+when the run disconnects. With `-y`, operations read only while executing, where pyinfra
+runs each operation on every host before the next: each read is a round trip all hosts wait
+for. `read_last_run` reads what the last run asked for while preparing instead, the hosts
+side by side (as pyinfra's default mode reads everything), in one command per host
+(roles.bundled_reads). The one rule above still drops each value once an operation changes
+the host.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -41,6 +50,8 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import BaseStateCallback, State
 from pyinfra.context import ctx_host, ctx_state
+
+from roles.bundled_reads import read_together
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -88,6 +99,10 @@ class _DropOnChange(BaseStateCallback):
     ) -> None:
         _known.pop(host, None)  # the failed attempt may have changed something
 
+    @staticmethod
+    def host_disconnect(state: State, host: Host) -> None:
+        _remember_reads(host)  # executing has read too by now
+
 
 def current_host() -> Host:
     """The host being prepared or run. pyinfra's `host` is one context object for every host,
@@ -112,12 +127,22 @@ def _current() -> _Known:
 
 def read_once(fact: type[FactBase[T]], **arguments: Hashable) -> T:
     """`host.get_fact(fact, **arguments)`, read again only after this host changed."""
-    facts = _current().facts
     key: _Key = (fact, tuple(sorted(arguments.items())))
-    if key not in facts:
-        facts[key] = host.get_fact(fact, **arguments)
-    value: T = facts[key]
+    _asked.setdefault(current_host(), {})[key] = None
+    value: T = _read(key)
     return value
+
+
+def _read(key: _Key) -> Any:
+    facts = _current().facts
+    if key not in facts:
+        fact, arguments = key
+        facts[key] = host.get_fact(fact, **dict(arguments))
+    return facts[key]
+
+
+# What read_once was asked for on each host this run, in order (the next run's hint).
+_asked: WeakKeyDictionary[Host, dict[_Key, None]] = WeakKeyDictionary()
 
 
 def read_keyed(fact: type[FactBase[dict[str, V]]], key: str, batch: Iterable[str]) -> V | None:
@@ -152,8 +177,57 @@ class _Managed:
 _managed: WeakKeyDictionary[Host, dict[str, _Managed]] = WeakKeyDictionary()
 
 
-def _hints_file(name: str) -> Path:
-    return hints_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.json"
+def _hints_file(name: str, suffix: str = "") -> Path:
+    return hints_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}{suffix}.json"
+
+
+def _encoded(key: _Key) -> list[Any] | None:
+    """A read as JSON: the fact's module and name, its arguments (None: not expressible)."""
+    fact, arguments = key
+    encoded = [fact.__module__, fact.__qualname__, [list(pair) for pair in arguments]]
+    try:
+        return encoded if _decoded(json.loads(json.dumps(encoded))) == key else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _tuples(value: Any) -> Any:
+    """JSON's lists back to the tuples the arguments were (a key must hash)."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
+def _decoded(saved: Any) -> _Key | None:
+    """A saved read back as a key; None when its fact no longer exists as one."""
+    module, name, arguments = saved
+    try:
+        fact: Any = importlib.import_module(str(module))
+        for part in str(name).split("."):
+            fact = getattr(fact, part)
+    except (ImportError, AttributeError):
+        return None
+    if not (isinstance(fact, type) and issubclass(fact, FactBase)):
+        return None
+    return fact, tuple((str(arg), _tuples(value)) for arg, value in arguments)
+
+
+def _remember_reads(of: Host) -> None:
+    saved = [encoded for key in _asked.get(of, {}) if (encoded := _encoded(key))]
+    if not saved:
+        return  # nothing asked (a run that stopped before): keep the last run's hint
+    path = _hints_file(of.name, ".reads")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved, indent=0))
+    except OSError:
+        pass  # a read-only checkout: reads come as operations ask, as without hints
+
+
+def _last_reads(name: str) -> list[_Key]:
+    try:
+        saved = json.loads(_hints_file(name, ".reads").read_text())
+        return [key for entry in saved if (key := _decoded(entry)) is not None]
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def _last_run(name: str) -> dict[str, list[str]]:
@@ -187,6 +261,9 @@ def read_last_run(*facts: type[FactBase[dict[str, Any]]]) -> None:
         batch = managed(fact)
         if batch:
             read_keyed(fact, batch[0], batch)
+    # In one command; not asked for by this run's operations, so not kept as a hint by itself.
+    known = _current().facts
+    known.update(read_together([k for k in _last_reads(current_host().name) if k not in known]))
 
 
 def remember_managed() -> None:

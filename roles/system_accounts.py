@@ -16,6 +16,8 @@ from pyinfra import host
 from pyinfra.api import FactBase, QuoteString, StringCommand, operation
 from typing_extensions import override
 
+from roles.once import read_once
+
 
 @dataclass(frozen=True)
 class Account:
@@ -63,7 +65,7 @@ def system_account(
 ) -> Generator[StringCommand, None, None]:
     """A system user whose primary group is its own system group; its home is not created
     (the role creates what it owns)."""
-    found = host.get_fact(SystemAccount, user=user, group=group)
+    found = read_once(SystemAccount, user=user, group=group)
     commands = [] if found.group_exists else [StringCommand("groupadd", "-r", QuoteString(group))]
     wanted = {"-d": home, "-s": shell, "-g": group}
     if not found.user_exists:

@@ -13,6 +13,7 @@ from roles import managed_files, managed_units, packages, tls_files
 from roles.backup import config, operations
 from roles.backup.config import Layout
 from roles.common.facts import platform
+from roles.once import read_once
 from roles.paths import TlsPaths
 from roles.pgclient import StandbySignal, service_name
 from roles.spec import HostSpec
@@ -60,7 +61,7 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
             name=f"Standby restored from the latest backup of stanza {spec.backup.stanza}",
             stanza=spec.backup.stanza,
             service=service_name(spec.postgres),
-            built=host.get_fact(StandbySignal, data_directory=spec.postgres.data_dir),
+            built=read_once(StandbySignal, data_directory=spec.postgres.data_dir),
         )
     _timers(spec, lay)
 

@@ -3,6 +3,7 @@ platform (release, CPUs, THP: read once for every role), the hardware, the packa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyinfra.api import FactBase
@@ -34,7 +35,7 @@ class KernelSettings(FactBase[dict[str, KernelSetting]]):
         return {}
 
     @override
-    def command(self, keys: list[str]) -> str:
+    def command(self, keys: Sequence[str]) -> str:
         paths = " ".join(f"{key}:/proc/sys/{key.replace('.', '/')}" for key in sorted(keys))
         return (
             f"for kv in {paths}; do key=${{kv%%:*}}; path=${{kv#*:}}; "

@@ -10,12 +10,13 @@ from pyinfra.api.command import QuoteString
 
 from roles.common import dpkg
 from roles.common.facts import KernelSettings, PackageManager
+from roles.once import read_once
 
 
 @operation()
 def kernel_settings(settings: Mapping[str, int | str]) -> Generator[StringCommand, None, None]:
     """Apply sysctl values live, where this host's kernel lets it; persisting is separate."""
-    current = host.get_fact(KernelSettings, keys=list(settings))
+    current = read_once(KernelSettings, keys=tuple(settings))
     for key, value in sorted(settings.items()):
         found = current.get(key)
         if found is None or not found.writable:
@@ -30,7 +31,7 @@ def kernel_settings(settings: Mapping[str, int | str]) -> Generator[StringComman
 def package_runs_finished(wait_seconds: int) -> Generator[StringCommand, None, None]:
     """Before any apt-get: let a package run that outlived an interrupted deploy finish (at
     most `wait_seconds`), then complete what a run cut off half-way left (roles.common.dpkg)."""
-    state = host.get_fact(PackageManager)
+    state = read_once(PackageManager)
     if state.clean:
         host.noop(state.describe())
         return

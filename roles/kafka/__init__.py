@@ -25,6 +25,7 @@ from roles.kafka.cluster import Broker, brokers, cluster_id, manages_topics, thi
 from roles.kafka.facts import DeployedListeners
 from roles.metrics import MONITORING_GROUP, runs_kafka_agent
 from roles.metrics import address as monitoring_address
+from roles.once import read_once
 from roles.refusal import Refusal
 from roles.spec import HostSpec
 from roles.system_accounts import system_account
@@ -57,14 +58,14 @@ def apply(spec: HostSpec, inventory_specs: Mapping[str, HostSpec]) -> None:
         debian_packages = config.packages(kafka, codename)
     except (ArchiveError, config.UnknownRelease) as error:
         raise KafkaDeployError(f"{host.name}: {error}") from None
-    deployed = host.get_fact(DeployedListeners)
+    deployed = read_once(DeployedListeners)
     refused = migration.refusal(host.name, kafka, deployed)
     if refused is not None:
         raise Refusal(refused)
     downgrade = features.downgrade_refusal(host.name, kafka.version, operations.recorded_line())
     if downgrade is not None:
         raise Refusal(downgrade)
-    memory = host.get_fact(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
+    memory = read_once(Hardware, data_directory=kafka.data_dirs[0]).memory_bytes
     home, release = config.home(kafka), config.release_dir(kafka)
     bootstrap = config.bootstrap(spec)
     health = operations.Health(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pyinfra.api import FactBase
@@ -76,7 +76,7 @@ class MetaProperties(FactBase[dict[str, dict[str, str] | None]]):
     """{data dir: its meta.properties as a dict, or None before `kafka-storage.sh format`}."""
 
     @override
-    def command(self, directories: list[str]) -> str:
+    def command(self, directories: Sequence[str]) -> str:
         checks = []
         for directory in directories:
             meta = shlex.quote(f"{directory}/meta.properties")

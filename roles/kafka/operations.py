@@ -56,7 +56,7 @@ def archive_in_cache(archive: Archive) -> Commands:
 def release_unpacked(archive: str, directory: str) -> Commands:
     """Unpack the cached archive into `directory` unless it came from this very archive."""
     cached = read_once(ArchiveInCache, path=archive, record=f"{archive}.sha512")
-    installed = host.get_fact(InstalledRelease, directory=directory)
+    installed = read_once(InstalledRelease, directory=directory)
     if installed is not None and installed == cached.sha512:
         host.noop(f"{directory} was unpacked from this archive")
         return
@@ -78,7 +78,7 @@ def storage_formatted(
     """`kafka-storage.sh format` once per data dir; a directory formatted for another cluster
     or node is an error, never a reformat (that would drop its data). A fresh cluster starts
     at the release's feature levels: recorded unless a record is there already."""
-    found = host.get_fact(MetaProperties, directories=list(data_dirs))
+    found = read_once(MetaProperties, directories=tuple(data_dirs))
     problems = []
     for directory in data_dirs:
         meta = found.get(directory)

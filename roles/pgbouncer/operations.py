@@ -19,7 +19,7 @@ Commands = Generator[StringCommand | FileUploadCommand, None, None]
 @operation()
 def config_in_effect(wanted: Mapping[str, str]) -> Commands:
     """Reload when settings differ from SHOW CONFIG; restart when a listen setting does."""
-    running = host.get_fact(RunningConfig)
+    running = read_once(RunningConfig)
     if running is None:
         host.noop("pgBouncer was not answering: it starts with the written configuration")
         return

@@ -16,6 +16,7 @@ from pyinfra.operations import apt, files
 from roles import managed_files, managed_units, packages, tls_files
 from roles.common.facts import Hardware, platform
 from roles.hardware import DetectedHardware
+from roles.once import read_once
 from roles.pgclient import service_name
 from roles.postgres import config, operations, replication, standby, upgrade_restart
 from roles.postgres.facts import Cluster, Clusters, Databases, Roles
@@ -37,7 +38,7 @@ def existing_cluster(spec: HostSpec) -> Cluster | None:
     here, before anything runs, when it is someone else's to fix."""
     pg = spec.postgres
     found = next(
-        (c for c in host.get_fact(Clusters) if (c.version, c.name) == (pg.version, pg.cluster)),
+        (c for c in read_once(Clusters) if (c.version, c.name) == (pg.version, pg.cluster)),
         None,
     )
     if found is None:
@@ -98,7 +99,7 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
     # Before the settings that name them: a cluster (re)started with them must find them.
     tls = tls_files.installed(spec, config.TLS, "postgres", "PostgreSQL")
 
-    detected = host.get_fact(Hardware, data_directory=pg.data_dir, wal_directory=pg.wal_directory)
+    detected = read_once(Hardware, data_directory=pg.data_dir, wal_directory=pg.wal_directory)
     try:
         desired = config.desired_settings(spec, groups, detected)
     except InvalidHardware as error:
@@ -189,8 +190,8 @@ def apply(spec: HostSpec, groups: Collection[str], inventory_specs: Mapping[str,
         return  # roles, databases and extensions replicate from the primary
     # Read once while preparing, handed to every role and database operation: nothing in
     # this run changes them before those operations do (None: offline, SQL is idempotent).
-    current_roles = host.get_fact(Roles, version=pg.version, cluster=pg.cluster)
-    current_databases = host.get_fact(Databases, version=pg.version, cluster=pg.cluster)
+    current_roles = read_once(Roles, version=pg.version, cluster=pg.cluster)
+    current_databases = read_once(Databases, version=pg.version, cluster=pg.cluster)
     replication_role = pg.replication.role
     if repl.slots and replication_role is not None:
         operations.role(

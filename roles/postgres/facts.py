@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyinfra.api import FactBase
@@ -87,7 +88,7 @@ class Settings(ClusterSqlFact[dict[str, PgSetting] | None]):
     """pg_settings rows for the given names; None while the cluster is not online."""
 
     @override
-    def command(self, version: int, cluster: str, names: list[str]) -> str:
+    def command(self, version: int, cluster: str, names: Sequence[str]) -> str:
         quoted = ",".join(quote_literal(name) for name in sorted(names))
         sql = (
             "SELECT name, setting, coalesce(unit, ''), context, pending_restart, "
@@ -199,7 +200,7 @@ class HostAddresses(FactBase[dict[str, str]]):
         return {}
 
     @override
-    def command(self, names: list[str]) -> str:
+    def command(self, names: Sequence[str]) -> str:
         return (
             "; ".join(
                 f"echo {shlex.quote(name)} $(getent ahostsv4 {shlex.quote(name)} | "

@@ -70,7 +70,7 @@ def settings_in_effect(
 ) -> Commands:
     """Reload when only reloadable settings differ from pg_settings; restart for postmaster
     settings (or a pending restart); nothing when all match."""
-    current = host.get_fact(Settings, version=version, cluster=cluster, names=list(wanted))
+    current = read_once(Settings, version=version, cluster=cluster, names=tuple(wanted))
     if current is None:
         host.noop("cluster was offline: it starts with the written settings")
         return

@@ -23,6 +23,7 @@ from pyinfra.context import inventory
 
 from roles import pki
 from roles.common.facts import Hardware
+from roles.once import read_once
 from roles.pgclient import StandbySignal
 from roles.postgres import config, replication
 from roles.postgres.facts import Cluster, HostAddresses
@@ -53,7 +54,7 @@ class Replication:
 
 def prepare(spec: HostSpec, specs: Mapping[str, HostSpec], existing: Cluster | None) -> Replication:
     pg = spec.postgres
-    signal = existing is not None and host.get_fact(StandbySignal, data_directory=pg.data_dir)
+    signal = existing is not None and read_once(StandbySignal, data_directory=pg.data_dir)
     up = replication.upstream(spec, specs)
     if up is None:
         if signal:
@@ -99,7 +100,7 @@ def standby_addresses(standbys: list[str], specs: Mapping[str, HostSpec]) -> lis
     """Each standby's address in CIDR form: postgres.replication.address, else its name as
     this primary resolves it (what the primary sees it connect from)."""
     to_resolve = [host_address(n) for n in standbys if not specs[n].postgres.replication.address]
-    resolved = host.get_fact(HostAddresses, names=to_resolve) if to_resolve else {}
+    resolved = read_once(HostAddresses, names=tuple(to_resolve)) if to_resolve else {}
     addresses = []
     for name in standbys:
         address = specs[name].postgres.replication.address

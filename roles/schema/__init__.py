@@ -19,6 +19,7 @@ from pyinfra.operations import server
 
 from roles import managed_files, managed_units
 from roles.backup.config import primary_condition
+from roles.once import read_once
 from roles.schema import operations
 from roles.schema.edition import choose
 from roles.schema.facts import TimescaleEdition
@@ -48,7 +49,7 @@ def apply(spec: HostSpec) -> None:
     except SpecFileError as error:  # roles.schema.validation reports it before any host changes
         raise PyinfraError(str(error)) from None
     owner = next(db.owner for db in pg.databases if db.name == schema.database)
-    evidence = host.get_fact(
+    evidence = read_once(
         TimescaleEdition, version=pg.version, cluster=pg.cluster, database=schema.database
     )
     edition, why = choose(schema.edition, evidence, pg.source)

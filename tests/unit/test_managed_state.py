@@ -32,9 +32,18 @@ from pyinfra.facts.files import FileContents
 from typing_extensions import override
 
 from roles import managed_files, managed_units, packages
+from roles.bundled_reads import Bundled
+from roles.common.facts import KernelSettings
 from roles.managed_files import PathState, PathStates
 from roles.managed_units import UnitState, UnitStates
-from roles.once import HINTS_ENV, managed, read_keyed, read_once, remember_managed
+from roles.once import (
+    HINTS_ENV,
+    managed,
+    read_keyed,
+    read_last_run,
+    read_once,
+    remember_managed,
+)
 from roles.packages import AptCacheAge
 from roles.paths import SECRET_DIR
 from roles.system_accounts import Account, SystemAccount, system_account
@@ -224,15 +233,27 @@ def test_a_roles_units_are_read_in_one_systemctl_show(fake: FactHost) -> None:
     assert managed_units._unit_name("timestack-retention.timer") == "timestack-retention.timer"
 
 
-def test_the_account_is_created_with_its_group_or_corrected(fake: FactHost) -> None:
-    arguments = {"user": "kafka", "group": "kafka", "home": "/nonexistent"}
-    fake.facts[SystemAccount] = Account(group_exists=False, user_exists=False)
-    assert _commands(system_account, **arguments) == [
-        "groupadd -r kafka",
-        "useradd -d /nonexistent -s /usr/sbin/nologin -g kafka -r -M kafka",
-    ]
-    fake.facts[SystemAccount] = Account(True, True, "kafka", "/home/kafka", "/usr/sbin/nologin")
-    assert _commands(system_account, **arguments) == ["usermod -d /nonexistent kafka"]
+@pytest.mark.parametrize(
+    ("found", "commands"),
+    [
+        (
+            Account(group_exists=False, user_exists=False),
+            [
+                "groupadd -r kafka",
+                "useradd -d /nonexistent -s /usr/sbin/nologin -g kafka -r -M kafka",
+            ],
+        ),
+        (
+            Account(True, True, "kafka", "/home/kafka", "/usr/sbin/nologin"),
+            ["usermod -d /nonexistent kafka"],
+        ),
+    ],
+)
+def test_the_account_is_created_with_its_group_or_corrected(
+    fake: FactHost, found: Account, commands: list[str]
+) -> None:
+    fake.facts[SystemAccount] = found
+    assert _commands(system_account, user="kafka", group="kafka", home="/nonexistent") == commands
 
 
 def test_a_miss_reads_what_the_role_named_and_nothing_knows_yet(fake: FactHost) -> None:
@@ -285,6 +306,71 @@ def test_the_first_read_asks_for_what_the_last_run_named(
         assert managed(UnitStates) == []
     with FactHost("@docker/ts-db2").context():
         assert managed(PathStates) == []  # hints are per host
+
+
+def _bundled_here(asked: list[int]) -> Any:
+    """`Bundled` as the host would answer it: its command run on this machine."""
+
+    def read(commands: tuple[str, ...]) -> Any:
+        asked.append(len(commands))
+        return Bundled().process(_run_here(Bundled().command(commands)))
+
+    return read
+
+
+def _run_here(command: str) -> list[str]:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines()
+
+
+def test_what_the_last_run_read_is_read_while_preparing_in_one_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HINTS_ENV, str(tmp_path))
+    keys = ("vm.swappiness", "fs.file-max")
+    with FactHost("@docker/ts-db1").context() as run:
+        run.facts[KernelSettings] = {}
+        run.facts[AptCacheAge] = 5
+        read_once(KernelSettings, keys=keys)
+        read_once(AptCacheAge)
+        run.state.trigger_callbacks("host_disconnect", run.host)  # the run ends
+    asked: list[int] = []
+    with FactHost("@docker/ts-db1").context() as next_run:
+        next_run.facts[Bundled] = _bundled_here(asked)
+        read_last_run()  # deploy.py, before the first role: preparing
+        assert next_run.reads == [Bundled] and asked == [2]  # both, in one command
+        # The operations, executing later, find both as read on the host.
+        assert read_once(AptCacheAge) == AptCacheAge().process(_run_here(AptCacheAge().command()))
+        assert read_once(KernelSettings, keys=keys).keys() == set(keys)
+        assert next_run.reads == [Bundled]
+        next_run.state.trigger_callbacks("host_disconnect", next_run.host)
+    with FactHost("@docker/ts-db1").context() as third:
+        third.facts[Bundled] = _bundled_here(asked)
+        read_last_run()
+        read_once(AptCacheAge)  # this run's operations no longer ask for the settings
+        third.state.trigger_callbacks("host_disconnect", third.host)
+    with FactHost("@docker/ts-db1").context() as fourth:
+        fourth.facts[Bundled] = _bundled_here(asked)
+        read_last_run()
+        assert asked[-1] == 1  # a hint read alone is not kept
+    with FactHost("@docker/ts-db2").context() as other:
+        read_last_run()
+        assert other.reads == []  # hints are per host
+
+
+def test_a_hint_of_a_fact_that_is_gone_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HINTS_ENV, str(tmp_path))
+    (tmp_path / "managed").mkdir()
+    (tmp_path / "managed" / "db1.reads.json").write_text(
+        '[["roles.packages", "Renamed", []], ["no.such.module", "Fact", []],'
+        ' ["roles.packages", "AptCacheAge", []]]'
+    )
+    asked: list[int] = []
+    with FactHost("db1").context() as run:
+        run.facts[Bundled] = _bundled_here(asked)
+        read_last_run()
+        assert asked == [1]
 
 
 def test_packages_are_read_once_for_every_role(fake: FactHost) -> None:
