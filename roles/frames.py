@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import sys
 import types
-from pathlib import Path
 
 
 def known_to_inspect(path: str) -> None:
     """Register `path` (an executed file's `__file__`) as a module's file, once."""
-    name = "_timestack_executed_" + "_".join(Path(path).with_suffix("").parts).replace("-", "_")
+    name = f"{__name__}:{path}"  # a key of sys.modules only: no import ever asks for it
     if name not in sys.modules:
         module = types.ModuleType(name, f"stands for {path} in inspect's file cache")
         module.__file__ = path

@@ -214,12 +214,15 @@ def _remember_reads(of: Host) -> None:
     saved = [encoded for key in _asked.get(of, {}) if (encoded := _encoded(key))]
     if not saved:
         return  # nothing asked (a run that stopped before): keep the last run's hint
-    path = _hints_file(of.name, ".reads")
+    _save_hint(_hints_file(of.name, ".reads"), saved)
+
+
+def _save_hint(path: Path, hint: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(saved, indent=0))
+        path.write_text(json.dumps(hint, indent=0))
     except OSError:
-        pass  # a read-only checkout: reads come as operations ask, as without hints
+        pass  # a read-only checkout: the next run reads as the calls come, as without hints
 
 
 def _last_reads(name: str) -> list[_Key]:
@@ -271,9 +274,4 @@ def remember_managed() -> None:
     it after the last role)."""
     current = current_host()
     named = {name: entry.named for name, entry in _managed.get(current, {}).items() if entry.named}
-    path = _hints_file(current.name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(named, indent=0))
-    except OSError:
-        pass  # a read-only checkout: the next run reads as the calls come, as without hints
+    _save_hint(_hints_file(current.name), named)
